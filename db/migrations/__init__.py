@@ -1,0 +1,1 @@
+"""Alembic migrations; `narration-desk db upgrade` runs them (see `db.upgrade`)."""

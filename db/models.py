@@ -1,0 +1,288 @@
+"""Typed models of the shared schema.
+
+`auth_user`, `project_project`, `story_story`, `images_image`, `tts_storyaudio` and
+`tts_sceneaudio` belong to the Django app: their names, types and NOT NULL columns are its
+contract (see README, "The shared schema"). Everything Narration Desk adds is nullable or has a
+server default, so the Django ORM, which names only its own columns, can still insert rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    """Declarative base; every timestamp is timezone-aware, as Django's are with USE_TZ."""
+
+    # PostgreSQL's own default names, which Django's tables already carry (`auth_user_pkey`, ...).
+    metadata = MetaData(
+        naming_convention={
+            "pk": "%(table_name)s_pkey",
+            "uq": "%(table_name)s_%(column_0_name)s_key",
+            "fk": "%(table_name)s_%(column_0_name)s_fkey",
+            "ix": "ix_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+        }
+    )
+
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSONB}
+
+
+class Status(StrEnum):
+    """Django's status choices; rows the Django side inserts as `queued` are work for our workers."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Provider(StrEnum):
+    """Django's provider choices plus `local`, the offline Piper voice that needs no key."""
+
+    OPENAI = "openai"
+    ELEVENLABS = "elevenlabs"
+    LOCAL = "local"
+
+
+def _django_fk(target: str, name: str, ondelete: str | None = None) -> ForeignKey:
+    """Django's FKs are DEFERRABLE INITIALLY DEFERRED; the narration tables' get a deliberate ON DELETE."""
+    return ForeignKey(target, name=name, ondelete=ondelete, deferrable=True, initially="DEFERRED")
+
+
+def _fk(target: str, ondelete: str) -> ForeignKey:
+    return ForeignKey(target, ondelete=ondelete, deferrable=True, initially="DEFERRED")
+
+
+class User(Base):
+    """Django's `auth_user`; staff sign in with it and audit columns point at it."""
+
+    __tablename__ = "auth_user"
+    __table_args__ = (
+        Index("auth_user_username_6821ab7c_like", "username", postgresql_ops={"username": "varchar_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    password: Mapped[str] = mapped_column(String(128))
+    last_login: Mapped[datetime | None]
+    is_superuser: Mapped[bool] = mapped_column(Boolean)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    first_name: Mapped[str] = mapped_column(String(150))
+    last_name: Mapped[str] = mapped_column(String(150))
+    email: Mapped[str] = mapped_column(String(254))
+    is_staff: Mapped[bool] = mapped_column(Boolean)
+    is_active: Mapped[bool] = mapped_column(Boolean)
+    date_joined: Mapped[datetime]
+
+
+class Project(Base):
+    """Django's `project_project`."""
+
+    __tablename__ = "project_project"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Story(Base):
+    """Django's `story_story`: the text a story narration starts from."""
+
+    __tablename__ = "story_story"
+    __table_args__ = (Index("story_story_project_id_e885e0f2", "project_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    project_id: Mapped[int | None] = mapped_column(
+        BigInteger, _django_fk("project_project.id", "story_story_project_id_e885e0f2_fk_project_project_id")
+    )
+
+    project: Mapped[Project | None] = relationship()
+
+
+class Image(Base):
+    """Django's `images_image`: a scene image whose caption a scene narration starts from."""
+
+    __tablename__ = "images_image"
+    __table_args__ = (Index("images_image_story_id_f5f7c4b0", "story_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    image: Mapped[str | None] = mapped_column(String(100))
+    caption: Mapped[str] = mapped_column(Text)
+    story_id: Mapped[int | None] = mapped_column(
+        BigInteger, _django_fk("story_story.id", "images_image_story_id_f5f7c4b0_fk_story_story_id")
+    )
+
+    story: Mapped[Story | None] = relationship()
+
+
+class Theme(Base):
+    """A theme, normalized out of the free-text `theme` column so it can be listed and filtered."""
+
+    __tablename__ = "tts_theme"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Tag(Base):
+    """A tag, normalized out of the `tags` array; links below say which narrations carry it."""
+
+    __tablename__ = "tts_tag"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+
+
+storyaudio_tags = Table(
+    "tts_storyaudio_tags",
+    Base.metadata,
+    Column("storyaudio_id", BigInteger, _fk("tts_storyaudio.id", "CASCADE"), primary_key=True),
+    Column("tag_id", BigInteger, _fk("tts_tag.id", "CASCADE"), primary_key=True, index=True),
+)
+
+sceneaudio_tags = Table(
+    "tts_sceneaudio_tags",
+    Base.metadata,
+    Column("sceneaudio_id", BigInteger, _fk("tts_sceneaudio.id", "CASCADE"), primary_key=True),
+    Column("tag_id", BigInteger, _fk("tts_tag.id", "CASCADE"), primary_key=True, index=True),
+)
+
+
+class BaseTTS:
+    """Columns both narration tables share (the review's `BaseTTS`).
+
+    The legacy `theme` and `tags` columns stay the ones to write: a database trigger keeps
+    `theme_id` and the tag link tables in step, whichever side (Django or us) wrote them.
+    """
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    # Deferred: list queries must never drag megabytes of preview along.
+    base64_audio: Mapped[str | None] = mapped_column(Text, deferred=True)
+    audio_file: Mapped[str | None] = mapped_column(String(100))
+    voice_style: Mapped[str | None] = mapped_column(String(100))
+    provider: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    theme: Mapped[str | None] = mapped_column(String(100))
+    task_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+    # Added by Narration Desk (all nullable or server-defaulted).
+    theme_id: Mapped[int | None] = mapped_column(BigInteger, _fk("tts_theme.id", "SET NULL"))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    max_attempts: Mapped[int] = mapped_column(Integer, server_default=text("3"))
+    next_attempt_at: Mapped[datetime | None]
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    scheduled_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
+    updated_by_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
+    processed_by: Mapped[str | None] = mapped_column(String(200))
+    audio_metadata: Mapped[dict[str, Any] | None]
+
+
+def _narration_indexes(table: str) -> tuple[Any, ...]:
+    """Indexes both narration tables get: monitoring (status, provider, task_id) and the claim scan."""
+    return (
+        Index(f"ix_{table}_status", "status"),
+        Index(f"ix_{table}_provider", "provider"),
+        Index(f"ix_{table}_task_id", "task_id"),
+        # The reconciler's scan: queued rows, highest priority then oldest first.
+        Index(
+            f"ix_{table}_queued",
+            text("priority DESC"),
+            "created_at",
+            postgresql_where=text("status = 'queued'"),
+        ),
+        CheckConstraint("attempts >= 0", name="attempts"),
+    )
+
+
+class StoryAudio(BaseTTS, Base):
+    """Django's `StoryAudio`: the narration of one story (at most one per story)."""
+
+    __tablename__ = "tts_storyaudio"
+    __table_args__ = (
+        Index("tts_storyau_created_a83cf8_idx", "created_at"),
+        Index("tts_storyau_user_id_9f714e_idx", "user_id"),
+        Index("tts_storyaudio_project_id_5a4a2898", "project_id"),
+        Index("tts_storyaudio_user_id_33a24409", "user_id"),
+        *_narration_indexes("tts_storyaudio"),
+    )
+
+    model_backend: Mapped[str] = mapped_column(String(50))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)))
+    user_id: Mapped[int | None] = mapped_column(
+        Integer, _django_fk("auth_user.id", "tts_storyaudio_user_id_33a24409_fk_auth_user_id", "SET NULL")
+    )
+    project_id: Mapped[int | None] = mapped_column(
+        BigInteger,
+        _django_fk("project_project.id", "tts_storyaudio_project_id_5a4a2898_fk_project_project_id", "SET NULL"),
+    )
+    # Kept when the story is deleted: paid-for audio stays in the library, marked as orphaned.
+    story_id: Mapped[int | None] = mapped_column(
+        BigInteger,
+        _django_fk("story_story.id", "tts_storyaudio_story_id_5d108918_fk_story_story_id", "SET NULL"),
+        unique=True,
+    )
+
+    story: Mapped[Story | None] = relationship()
+    project: Mapped[Project | None] = relationship()
+
+
+class SceneAudio(BaseTTS, Base):
+    """Django's `SceneAudio`: the narration of one scene image."""
+
+    __tablename__ = "tts_sceneaudio"
+    __table_args__ = (
+        Index("tts_sceneau_created_61393b_idx", "created_at"),
+        Index("tts_sceneau_image_i_3600d5_idx", "image_id"),
+        Index("tts_sceneaudio_image_id_0c5717be", "image_id"),
+        Index("tts_sceneaudio_user_id_54d9e1f5", "user_id"),
+        *_narration_indexes("tts_sceneaudio"),
+    )
+
+    # Django's SceneAudio has neither column; the server defaults keep its inserts working.
+    model_backend: Mapped[str] = mapped_column(String(50), server_default=text("''"))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), server_default=text("'{}'"))
+    user_id: Mapped[int | None] = mapped_column(
+        Integer, _django_fk("auth_user.id", "tts_sceneaudio_user_id_54d9e1f5_fk_auth_user_id", "SET NULL")
+    )
+    # image_id is NOT NULL in Django's table, so a scene narration goes with its image.
+    image_id: Mapped[int] = mapped_column(
+        BigInteger, _django_fk("images_image.id", "tts_sceneaudio_image_id_0c5717be_fk_images_image_id", "CASCADE")
+    )
+
+    image: Mapped[Image] = relationship()
+
+
+Narration = StoryAudio | SceneAudio
+"""Either kind of narration row; jobs and pages handle both the same way."""

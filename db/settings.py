@@ -1,0 +1,107 @@
+"""One place for every setting, read from the environment first, then `.streamlit/secrets.toml`.
+
+Secrets (API keys, database passwords) live only here and are `SecretStr`, so they never show up
+in a repr, a log line or an error message by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SECRETS_FILE_ENV = "NARRATION_DESK_SECRETS_FILE"
+"""Points at another secrets file (tests use it to keep a developer's real keys out of a run)."""
+
+
+def secrets_file() -> Path:
+    """The TOML file Streamlit users already keep their keys in."""
+    return Path(os.environ.get(SECRETS_FILE_ENV, ".streamlit/secrets.toml"))
+
+
+class Settings(BaseSettings):
+    """Everything Narration Desk can be told. Field names are the environment variable names."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: `narration-desk run` starts an embedded PostgreSQL under DATA_DIR.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL. Unset: `narration-desk run` starts an embedded Redis under DATA_DIR.",
+    )
+    data_dir: Path = Field(
+        default=Path("var"), description="Where the embedded servers keep their data (survives restarts)."
+    )
+    media_root: Path | None = Field(
+        default=None,
+        description="Django's MEDIA_ROOT: audio files are written under it. Unset: DATA_DIR/media.",
+    )
+    openai_api_key: SecretStr | None = Field(default=None, description="Enables the OpenAI voices.")
+    openai_base_url: str | None = Field(default=None, description="Another OpenAI-compatible endpoint.")
+    elevenlabs_api_key: SecretStr | None = Field(default=None, description="Enables the ElevenLabs voices.")
+    elevenlabs_base_url: str | None = Field(default=None, description="Another ElevenLabs endpoint.")
+    preview_max_bytes: int = Field(
+        default=1_500_000,
+        gt=1024,
+        description="Largest audio kept inline as the base64 preview; longer audio keeps its opening only.",
+    )
+    storage_quota_bytes: int = Field(
+        default=20 * 1024**3, gt=0, description="Most bytes of audio kept under MEDIA_ROOT."
+    )
+    reconcile_interval_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=300,
+        description="How often a worker looks for queued rows that have no job in Redis (Django's, lost ones).",
+    )
+    job_timeout_seconds: int = Field(default=1800, ge=10, description="Longest one synthesis job may run.")
+    dashboard_port: int = Field(default=8501, description="Port of the dashboard that `narration-desk run` starts.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg3(cls, url: str | None) -> str | None:
+        """Accept the plain `postgresql://` URLs people copy around; SQLAlchemy needs the driver named."""
+        if url is None or url == "":
+            return None
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def media_path(self) -> Path:
+        """The media root in force, made absolute so workers and the page agree on it."""
+        return (self.media_root or self.data_dir / "media").resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment wins over the secrets file, so a deployment can override any key."""
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=secrets_file()),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once; tests clear the cache after changing the environment."""
+    return Settings()
