@@ -1,0 +1,98 @@
+"""The `narration-desk` command.
+
+    narration-desk run                 everything on one machine (embedded servers unless configured)
+    narration-desk db upgrade          bring the database to the current schema, in place
+    narration-desk worker [--burst]    one RQ worker; --burst drains the queue (and queued rows) and exits
+    narration-desk seed-demo           the demo project, stories and scene images (once)
+
+Expected failures (no DATABASE_URL, a database of another shape, ...) print one paragraph and exit
+with status 2; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
+
+from db.compat import IncompatibleSchema
+from db.engine import DatabaseNotConfigured, new_session
+from db.seed import seed_demo
+from db.upgrade import upgrade
+from workers.queue import RedisNotConfigured
+
+
+def _db_upgrade(_: argparse.Namespace) -> int:
+    report = upgrade()
+    if report.changed:
+        print(f"Upgraded the schema from {report.before or 'unversioned'} to {report.after}.")
+    else:
+        print(f"Schema already at {report.after}; nothing to do.")
+    for table, count in report.row_counts.items():
+        print(f"  {table}: {count} rows")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from workers.worker import run_worker
+
+    run_worker(burst=args.burst)
+    return 0
+
+
+def _seed_demo(_: argparse.Namespace) -> int:
+    with new_session() as session:
+        print("Seeded the demo data." if seed_demo(session) else "The database already has stories; left as is.")
+    return 0
+
+
+def _run(_: argparse.Namespace) -> int:
+    from workers.run import run
+
+    return run()
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="narration-desk", description="Narration Desk: stories into spoken narration.")
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start everything (embedded PostgreSQL and Redis unless configured)").set_defaults(
+        handler=_run
+    )
+    db = commands.add_parser("db", help="schema commands").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="upgrade an empty, Django-made or older database in place").set_defaults(
+        handler=_db_upgrade
+    )
+    worker = commands.add_parser("worker", help="run one synthesis worker")
+    worker.add_argument("--burst", action="store_true", help="process everything queued, then exit")
+    worker.set_defaults(handler=_worker)
+    commands.add_parser("seed-demo", help="add the demo project and stories (once)").set_defaults(handler=_seed_demo)
+    return top
+
+
+EXPECTED: tuple[type[Exception], ...] = (
+    IncompatibleSchema,
+    DatabaseNotConfigured,
+    RedisNotConfigured,
+    OperationalError,
+    RedisError,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except EXPECTED as error:
+        message = str(error).splitlines()[0] if isinstance(error, OperationalError) else str(error)
+        print(f"narration-desk: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

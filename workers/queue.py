@@ -1,0 +1,66 @@
+"""The Redis side: one connection per process, three priority queues, and enqueueing a row.
+
+Redis only carries work; the row in PostgreSQL is the truth. So enqueueing is always done after
+the row is committed, and a job that cannot be enqueued leaves a queued row that the reconciler
+enqueues later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+
+from redis import Redis
+from rq import Queue
+
+from db.settings import get_settings
+
+QUEUE_NAMES = ("nd-high", "nd-default", "nd-low")
+"""Listened to in this order, so priority > 0 jumps ahead of the default and < 0 waits behind it."""
+
+
+class RedisNotConfigured(RuntimeError):
+    """Raised when a command needs Redis but no REDIS_URL is known."""
+
+
+@lru_cache(maxsize=1)
+def redis() -> Redis:
+    url = get_settings().redis_url
+    if not url:
+        raise RedisNotConfigured(
+            "REDIS_URL is not set. Set it to your Redis server, or use `narration-desk run`, "
+            "which starts an embedded Redis and passes its URL on."
+        )
+    return Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=15)
+
+
+def reset_redis() -> None:
+    """Forget the connection (tests and `run` call it after pointing REDIS_URL elsewhere)."""
+    redis.cache_clear()
+
+
+def queue_name(priority: int) -> str:
+    return QUEUE_NAMES[0] if priority > 0 else QUEUE_NAMES[2] if priority < 0 else QUEUE_NAMES[1]
+
+
+def queues() -> list[Queue]:
+    return [Queue(name, connection=redis()) for name in QUEUE_NAMES]
+
+
+def new_task_id() -> str:
+    """The RQ job id, chosen before the row is written so the row can carry it from the start."""
+    return f"nd-{uuid.uuid4().hex}"
+
+
+def enqueue(kind: str, row_id: int, *, task_id: str, priority: int = 0) -> None:
+    """Put the job for a committed row on its priority queue."""
+    Queue(queue_name(priority), connection=redis()).enqueue(
+        "workers.jobs.synthesize",
+        kind,
+        row_id,
+        job_id=task_id,
+        job_timeout=get_settings().job_timeout_seconds,
+        result_ttl=24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"narrate {kind} #{row_id}",
+    )

@@ -1,0 +1,53 @@
+"""Finds queued rows that have no live job in Redis and enqueues them.
+
+Such rows come from the Django app (it only inserts rows), from a Redis that was flushed or
+restarted, or from a submit that could not reach Redis. Workers run this on a timer, so nobody
+has to enqueue anything by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from redis import Redis
+from rq.job import Job, JobStatus
+
+from db.engine import new_session
+from db.lifecycle import queued_rows, set_task_id
+from db.narrations import MODELS, now
+from workers.queue import enqueue, new_task_id
+
+log = logging.getLogger(__name__)
+
+LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+GRACE = timedelta(seconds=5)
+"""A row that already has a task id and is younger than this is left to its submitter, which
+enqueues right after committing. Rows without a task id (the Django app's) are enqueued at once."""
+BATCH = 500
+
+
+def _live_ids(connection: Redis, task_ids: list[str]) -> set[str]:
+    jobs = Job.fetch_many(task_ids, connection=connection) if task_ids else []
+    return {job.id for job in jobs if job is not None and job.get_status(refresh=False) in LIVE}
+
+
+def reconcile(connection: Redis) -> int:
+    """Enqueue every due queued row whose job is missing; returns how many were enqueued."""
+    enqueued = 0
+    with new_session() as session:
+        for kind in MODELS:
+            rows = queued_rows(session, kind, limit=BATCH)
+            live = _live_ids(connection, [row.task_id for row in rows if row.task_id])
+            recent = now() - GRACE
+            for row in rows:
+                if row.task_id in live or (row.task_id and row.created_at > recent):
+                    continue
+                fresh = new_task_id()
+                set_task_id(session, kind, row.row_id, fresh)
+                session.commit()
+                enqueue(kind, row.row_id, task_id=fresh, priority=row.priority)
+                enqueued += 1
+    if enqueued:
+        log.info("reconciler enqueued %d queued row(s) that had no job in Redis", enqueued)
+    return enqueued

@@ -1,0 +1,110 @@
+"""`narration-desk run`: everything for one machine, started and stopped by one command.
+
+Starts the embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL name servers, upgrades
+the schema, seeds the demo once, then runs one worker and the dashboard as child processes. Ctrl-C
+(or SIGTERM) stops the children first, then the servers, so nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from importlib.util import find_spec
+from pathlib import Path
+from types import FrameType
+
+from db.engine import new_session, reset_engine
+from db.seed import seed_demo
+from db.settings import get_settings
+from db.upgrade import upgrade
+from workers.embedded import start_postgres, start_redis
+from workers.queue import reset_redis
+
+WORKER_RESTART_DELAY = 2.0
+
+
+class _Stop(Exception):
+    """Raised from the signal handler to unwind the supervisor loop."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def dashboard_entry() -> Path:
+    """The Streamlit entry script, found without importing the dashboard (it sits above us)."""
+    spec = find_spec("dashboard")
+    assert spec is not None and spec.submodule_search_locations, "the dashboard package is not installed"
+    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+
+
+def _stop_child(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run() -> int:
+    """Supervise servers, worker and dashboard until interrupted; returns the exit code."""
+    settings = get_settings()
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    with ExitStack() as stack:
+        try:
+            if not settings.database_url:
+                postgres = start_postgres(settings.data_dir)
+                stack.callback(postgres.stop)
+                os.environ["DATABASE_URL"] = postgres.url
+                print(f"Embedded PostgreSQL running, data in {settings.data_dir.resolve() / 'postgres'}", flush=True)
+            if not settings.redis_url:
+                redis_server = start_redis(settings.data_dir)
+                stack.callback(redis_server.stop)
+                os.environ["REDIS_URL"] = redis_server.url
+                print(f"Embedded Redis running, data in {settings.data_dir.resolve() / 'redis'}", flush=True)
+            os.environ.setdefault("MEDIA_ROOT", str(settings.media_path))
+            get_settings.cache_clear()
+            reset_engine()
+            reset_redis()
+
+            report = upgrade()
+            print(f"Schema at revision {report.after} (was {report.before or 'unversioned'}).", flush=True)
+            with new_session() as session:
+                if seed_demo(session):
+                    print("Seeded the demo project, stories and scene images.", flush=True)
+
+            children: dict[str, subprocess.Popen[bytes]] = {}
+            stack.callback(lambda: [_stop_child(p) for p in children.values()])
+            worker_cmd = [sys.executable, "-m", "workers.cli", "worker"]
+            children["worker"] = subprocess.Popen(worker_cmd)
+            port = str(get_settings().dashboard_port)
+            children["dashboard"] = subprocess.Popen(
+                [
+                    sys.executable, "-m", "streamlit", "run", str(dashboard_entry()),
+                    "--server.headless", "true", "--server.port", port,
+                    "--browser.gatherUsageStats", "false",
+                ]
+            )
+            print(f"\nNarration Desk is running: http://localhost:{port}\nPress Ctrl-C to stop.\n", flush=True)
+
+            while True:
+                time.sleep(0.5)
+                if children["dashboard"].poll() is not None:
+                    print("The dashboard exited; stopping everything.", file=sys.stderr, flush=True)
+                    return 1
+                if children["worker"].poll() is not None:
+                    print("The worker exited; restarting it.", file=sys.stderr, flush=True)
+                    time.sleep(WORKER_RESTART_DELAY)
+                    children["worker"] = subprocess.Popen(worker_cmd)
+        except _Stop as stop:
+            print(f"\nStopping ({stop}): dashboard, worker, then the embedded servers.", flush=True)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            return 0

@@ -1,0 +1,122 @@
+"""Submitting a narration: validate, write the queued row, commit, then enqueue.
+
+The page calls this and shows `Submitted.message`; every refusal is a sentence that says what to
+change. A Redis outage does not lose the submission: the row is saved as queued and a worker's
+reconciler enqueues it once Redis answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError
+
+from db.engine import new_session
+from db.models import Image, Story
+from db.narrations import Kind, new_scene_narration, new_story_narration, story_narration
+from db.settings import get_settings
+from workers import catalogue
+from workers.queue import enqueue, new_task_id
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 100_000
+
+
+class Refused(ValueError):
+    """The submission was not accepted; nothing was written. The message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a person asked for on the compose page."""
+
+    kind: Kind
+    target_id: int  # a story id for "story", an image id for "scene"
+    prompt: str
+    provider: str
+    model: str
+    voice: str
+    priority: int = 0
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    kind: Kind
+    row_id: int
+    task_id: str
+    enqueued: bool
+
+    @property
+    def message(self) -> str:
+        if self.enqueued:
+            return f"Queued {self.kind} narration #{self.row_id}."
+        return (
+            f"Saved {self.kind} narration #{self.row_id} as queued, but Redis is unreachable right now. "
+            "A worker will pick it up as soon as Redis is back; nothing needs to be submitted again."
+        )
+
+
+def validate(request: Request) -> catalogue.Model:
+    """Refuse what a worker could not synthesize; returns the catalogue model on success."""
+    text = request.prompt.strip()
+    if not text:
+        raise Refused("The text is empty. Write or paste the text to narrate.")
+    if len(request.prompt) > MAX_PROMPT_CHARS:
+        raise Refused(
+            f"The text has {len(request.prompt):,} characters; the most one narration takes is "
+            f"{MAX_PROMPT_CHARS:,}. Split it into parts."
+        )
+    info = catalogue.provider(request.provider)
+    if info is None:
+        raise Refused(f"Unknown provider {request.provider!r}. Pick one from the list.")
+    missing = catalogue.missing_key(info, get_settings())
+    if missing:
+        raise Refused(f"{info.label} needs an API key: set {missing} in the environment or .streamlit/secrets.toml.")
+    model = info.model(request.model)
+    if model is None:
+        raise Refused(f"{info.label} has no model {request.model!r}. Pick one from the list.")
+    if request.voice not in model.voices:
+        raise Refused(f"{info.label} {model.label} has no voice {request.voice!r}. Pick one from the list.")
+    return model
+
+
+def submit(request: Request) -> Submitted:
+    """Validate, commit the queued row, then enqueue its job. Raises Refused with a reason."""
+    validate(request)
+    task_id = new_task_id()
+    with new_session() as session:
+        if request.kind == "story":
+            story = session.get(Story, request.target_id)
+            if story is None:
+                raise Refused(f"Story #{request.target_id} no longer exists. Pick another story.")
+            if story_narration(session, story.id) is not None:
+                raise Refused(
+                    f"“{story.title}” already has a narration; each story has one. Open it in the library instead."
+                )
+            row_id = new_story_narration(
+                session, story=story, prompt=request.prompt, provider=request.provider, model=request.model,
+                voice=request.voice, task_id=task_id, user_id=request.user_id, priority=request.priority,
+            ).id
+        else:
+            image = session.get(Image, request.target_id)
+            if image is None:
+                raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
+            row_id = new_scene_narration(
+                session, image=image, prompt=request.prompt, provider=request.provider, model=request.model,
+                voice=request.voice, task_id=task_id, user_id=request.user_id, priority=request.priority,
+            ).id
+        try:
+            session.commit()
+        except IntegrityError:
+            # Two submits of the same story at once (a double-click): the one-to-one lets one through.
+            raise Refused("This story already has a narration; each story has one. Open it instead.") from None
+    try:
+        enqueue(request.kind, row_id, task_id=task_id, priority=request.priority)
+    except RedisError as error:
+        log.warning("enqueue of %s #%s failed, the reconciler will retry: %s", request.kind, row_id, error)
+        return Submitted(request.kind, row_id, task_id, enqueued=False)
+    return Submitted(request.kind, row_id, task_id, enqueued=True)
