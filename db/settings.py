@@ -27,6 +27,14 @@ def secrets_file() -> Path:
     return Path(os.environ.get(SECRETS_FILE_ENV, ".streamlit/secrets.toml"))
 
 
+def sqlalchemy_url(url: str) -> str:
+    """Accept the plain `postgresql://` URLs people copy around; SQLAlchemy needs the driver named."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 class Settings(BaseSettings):
     """Everything Narration Desk can be told. Field names are the environment variable names."""
 
@@ -71,13 +79,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _use_psycopg3(cls, url: str | None) -> str | None:
-        """Accept the plain `postgresql://` URLs people copy around; SQLAlchemy needs the driver named."""
-        if url is None or url == "":
-            return None
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        return url
+        return sqlalchemy_url(url) if url else None
 
     @property
     def media_path(self) -> Path:

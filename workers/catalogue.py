@@ -83,3 +83,23 @@ def missing_key(info: ProviderInfo, settings: Settings) -> str | None:
 
 def estimated_cost_usd(model: Model, characters: int) -> float:
     return model.usd_per_million_chars * characters / 1_000_000
+
+
+SPOKEN_CHARS_PER_SECOND = 15.0
+"""English narration runs at about 150 words a minute, about 15 characters a second."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What the page shows before submit: size, chunks, length and price."""
+
+    characters: int
+    chunks: int
+    seconds: float
+    cost_usd: float
+
+
+def estimate(model: Model, text: str) -> Estimate:
+    characters = len(text)
+    chunks = max(1, -(-characters // model.max_chars)) if characters else 0
+    return Estimate(characters, chunks, characters / SPOKEN_CHARS_PER_SECOND, estimated_cost_usd(model, characters))

@@ -1,0 +1,37 @@
+# The two commands: `make run` and `make test`. Both create .venv and install what they need first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test install install-dev lint typecheck pytest bench clean
+
+run: install
+	$(BIN)/narration-desk run
+
+test: install-dev lint typecheck pytest
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+$(VENV)/.runtime: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy db workers dashboard tests
+
+pytest: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,13 @@
+"""Entry script: only builds the navigation; each page is its own file under `pages/`."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Narration Desk", page_icon="🎙️", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/compose.py", title="Compose", icon="✍️", default=True),
+        st.Page("pages/recent.py", title="Recent narrations", icon="🎧"),
+    ]
+)
+navigation.run()

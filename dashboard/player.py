@@ -1,0 +1,56 @@
+"""The narration card: status that updates by itself, the inline player and the download.
+
+Shared by the compose page (the narration just submitted) and the recent list (the one picked).
+"""
+
+from __future__ import annotations
+
+import base64
+
+import streamlit as st
+
+from dashboard.views import NarrationView, load_view
+
+POLL_SECONDS = 2.0
+
+_BADGE = {"queued": "🕒 queued", "processing": "⚙️ processing", "completed": "✅ completed", "failed": "❌ failed"}
+
+
+def _render(view: NarrationView) -> None:
+    st.markdown(f"**{view.kind.title()} narration #{view.row_id}** · {_BADGE.get(view.status, view.status)}")
+    st.caption(f"{view.provider} · {view.model or 'default model'} · voice {view.voice or 'default'}")
+    if view.status == "failed" and view.error_message:
+        st.error(view.error_message)
+    if view.preview_base64:
+        st.audio(base64.b64decode(view.preview_base64), format="audio/wav")
+        if view.preview_truncated:
+            st.caption(f"The preview holds the first {view.preview_seconds:.0f} s; download the file for all of it.")
+    if view.duration_seconds is not None:
+        st.caption(f"Duration {view.duration_seconds:.1f} s")
+    if view.file_bytes is not None and view.file_name:
+        st.download_button("Download the full file", view.file_bytes, file_name=view.file_name, mime="audio/wav")
+    elif view.status == "completed" and view.audio_file:
+        st.warning(f"The audio file {view.audio_file} is missing from the media folder.")
+
+
+def narration_card(kind: str, row_id: int) -> None:
+    """Render the card; while the job is pending it re-renders itself every couple of seconds."""
+    view = load_view(kind, row_id)
+    if view is None:
+        st.info(f"{kind.title()} narration #{row_id} no longer exists.")
+        return
+    if view.pending:
+        _live_card(kind, row_id)
+    else:
+        _render(view)
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _live_card(kind: str, row_id: int) -> None:
+    view = load_view(kind, row_id)
+    if view is None:
+        st.info(f"{kind.title()} narration #{row_id} no longer exists.")
+        return
+    _render(view)
+    if not view.pending:
+        st.rerun()  # stop polling: the whole page re-renders once with the final state

@@ -1,0 +1,138 @@
+"""Fixtures: a clean PostgreSQL database and a clean Redis database for every test.
+
+The schema is migrated once into a template database; each test gets a copy of it (CREATE
+DATABASE ... TEMPLATE), so tests never see each other's rows. Redis is flushed before and after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from redis import Redis
+from sqlalchemy.engine import make_url
+
+from db.engine import reset_engine
+from db.settings import SECRETS_FILE_ENV, get_settings
+from tests.servers import postgres_server, redis_server
+from workers.queue import reset_redis
+
+KEYS = ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "OPENAI_BASE_URL", "ELEVENLABS_BASE_URL")
+
+
+def _psycopg_url(sqlalchemy_url: str) -> str:
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Databases:
+    """Creates and drops databases on the test server."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.prefix = f"nd_test_{os.getpid()}"
+
+    def url(self, name: str) -> str:
+        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+
+    def execute(self, sql: str) -> None:
+        with psycopg.connect(_psycopg_url(self.server_url), autocommit=True) as connection:
+            connection.execute(sql)  # type: ignore[arg-type]
+
+    def create(self, *, template: str | None = None) -> str:
+        name = f"{self.prefix}_{uuid.uuid4().hex[:8]}"
+        self.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return name
+
+    def drop(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    with postgres_server() as url:
+        yield Databases(url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        connection = Redis.from_url(url)
+        if connection.dbsize():
+            pytest.exit(f"Refusing to run: the Redis database at {url} holds keys. Point REDIS_URL at an empty one.")
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No developer keys or secrets file leak into a test; media goes to the test's own folder."""
+    for key in KEYS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv(SECRETS_FILE_ENV, str(tmp_path / "no-secrets.toml"))
+    monkeypatch.setenv("MEDIA_ROOT", str(tmp_path / "media"))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def template_db(databases: Databases) -> Iterator[str]:
+    """A database migrated to head once per session, copied for each test."""
+    from db.upgrade import upgrade
+
+    name = databases.create()
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = databases.url(name)
+    get_settings.cache_clear()
+    reset_engine()
+    upgrade()
+    reset_engine()
+    if previous is None:
+        del os.environ["DATABASE_URL"]
+    else:
+        os.environ["DATABASE_URL"] = previous
+    yield name
+    databases.drop(name)
+
+
+@pytest.fixture
+def empty_db(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new, empty database; DATABASE_URL points at it. Yields the URL."""
+    name = databases.create()
+    url = databases.url(name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    reset_engine()
+    yield url
+    reset_engine()
+    databases.drop(name)
+
+
+@pytest.fixture
+def db(databases: Databases, template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database at the current schema with no rows; DATABASE_URL points at it. Yields the URL."""
+    name = databases.create(template=template_db)
+    url = databases.url(name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    reset_engine()
+    yield url
+    reset_engine()
+    databases.drop(name)
+
+
+@pytest.fixture
+def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Redis]:
+    """A flushed Redis database; REDIS_URL points at it."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    get_settings.cache_clear()
+    reset_redis()
+    connection = Redis.from_url(redis_url)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+    reset_redis()
