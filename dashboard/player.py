@@ -13,7 +13,12 @@ from dashboard.views import NarrationView, load_view
 
 POLL_SECONDS = 2.0
 
-_BADGE = {"queued": "🕒 queued", "processing": "⚙️ processing", "completed": "✅ completed", "failed": "❌ failed"}
+_BADGE = {
+    "queued": "🕒 queued",
+    "processing": "⚙️ processing",
+    "completed": "✅ completed",
+    "failed": "❌ failed",
+}
 
 
 def _render(view: NarrationView) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 

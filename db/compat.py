@@ -7,27 +7,62 @@ that differ, and nothing is changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
 
 from db.models import Base
 
 DJANGO_COLUMNS: dict[str, tuple[str, ...]] = {
     "auth_user": (
-        "id", "password", "last_login", "is_superuser", "username", "first_name", "last_name", "email",
-        "is_staff", "is_active", "date_joined",
+        "id",
+        "password",
+        "last_login",
+        "is_superuser",
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "is_staff",
+        "is_active",
+        "date_joined",
     ),
     "project_project": ("id", "name"),
     "story_story": ("id", "title", "content", "project_id"),
     "images_image": ("id", "image", "caption", "story_id"),
     "tts_storyaudio": (
-        "id", "prompt", "base64_audio", "audio_file", "voice_style", "provider", "status", "model_backend",
-        "theme", "tags", "created_at", "updated_at", "project_id", "story_id", "user_id",
+        "id",
+        "prompt",
+        "base64_audio",
+        "audio_file",
+        "voice_style",
+        "provider",
+        "status",
+        "model_backend",
+        "theme",
+        "tags",
+        "created_at",
+        "updated_at",
+        "project_id",
+        "story_id",
+        "user_id",
     ),
     "tts_sceneaudio": (
-        "id", "prompt", "base64_audio", "audio_file", "voice_style", "provider", "status", "task_id",
-        "created_at", "updated_at", "completed_at", "image_id", "user_id",
+        "id",
+        "prompt",
+        "base64_audio",
+        "audio_file",
+        "voice_style",
+        "provider",
+        "status",
+        "task_id",
+        "created_at",
+        "updated_at",
+        "completed_at",
+        "image_id",
+        "user_id",
     ),
 }
 """The Django app's columns: the contract. These must exist wherever their table exists."""
@@ -66,9 +101,9 @@ class IncompatibleSchema(RuntimeError):
         )
 
 
-def expected_type(column_type: object) -> str:
+def expected_type(column_type: TypeEngine[Any]) -> str:
     """The `format_type()` text PostgreSQL reports for a model column's type."""
-    compiled = str(column_type.compile(dialect=postgresql.dialect()))  # type: ignore[attr-defined]
+    compiled = str(column_type.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
     for theirs, ours in _PG_SPELLING.items():
         if compiled.startswith(theirs):
             compiled = ours + compiled[len(theirs) :]

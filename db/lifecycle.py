@@ -126,6 +126,4 @@ def queued_rows(session: Session, kind: str, *, limit: int) -> list[QueuedRow]:
 
 def set_task_id(session: Session, kind: str, row_id: int, task_id: str) -> None:
     model = model_for(kind)
-    session.execute(
-        update(model).where(model.id == row_id, model.status == Status.QUEUED).values(task_id=task_id)
-    )
+    session.execute(update(model).where(model.id == row_id, model.status == Status.QUEUED).values(task_id=task_id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -48,7 +48,7 @@ class Base(DeclarativeBase):
         }
     )
 
-    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSONB}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True), dict[str, Any]: JSONB}
 
 
 class Status(StrEnum):
@@ -278,7 +278,8 @@ class SceneAudio(BaseTTS, Base):
     )
     # image_id is NOT NULL in Django's table, so a scene narration goes with its image.
     image_id: Mapped[int] = mapped_column(
-        BigInteger, _django_fk("images_image.id", "tts_sceneaudio_image_id_0c5717be_fk_images_image_id", "CASCADE")
+        BigInteger,
+        _django_fk("images_image.id", "tts_sceneaudio_image_id_0c5717be_fk_images_image_id", "CASCADE"),
     )
 
     image: Mapped[Image] = relationship()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,7 +42,7 @@ def images(session: Session, *, story_id: int) -> list[Image]:
 
 
 def get(session: Session, kind: str, row_id: int) -> Narration | None:
-    return session.get(model_for(kind), row_id)
+    return cast("Narration | None", session.get(model_for(kind), row_id))
 
 
 def story_narration(session: Session, story_id: int) -> StoryAudio | None:

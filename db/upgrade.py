@@ -43,7 +43,16 @@ def _row_counts(connection: Connection) -> dict[str, int]:
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
             "AND tablename = ANY (:names) ORDER BY tablename"
         ),
-        {"names": ["auth_user", "project_project", "story_story", "images_image", "tts_storyaudio", "tts_sceneaudio"]},
+        {
+            "names": [
+                "auth_user",
+                "project_project",
+                "story_story",
+                "images_image",
+                "tts_storyaudio",
+                "tts_sceneaudio",
+            ]
+        },
     ).scalars()
     return {t: connection.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in list(tables)}
 

@@ -40,7 +40,7 @@ class Databases:
 
     def execute(self, sql: str) -> None:
         with psycopg.connect(_psycopg_url(self.server_url), autocommit=True) as connection:
-            connection.execute(sql)  # type: ignore[arg-type]
+            connection.execute(sql.encode())
 
     def create(self, *, template: str | None = None) -> str:
         name = f"{self.prefix}_{uuid.uuid4().hex[:8]}"

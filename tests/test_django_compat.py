@@ -21,7 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def _django_probe(url: str, media_root: Path) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "tests.django_app.probe", url, str(media_root)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)

@@ -14,7 +14,14 @@ from db.models import Base
 from db.upgrade import alembic_config, upgrade
 from tests.factories import django_rows, load_django_schema
 
-DJANGO_TABLES = ("auth_user", "project_project", "story_story", "images_image", "tts_storyaudio", "tts_sceneaudio")
+DJANGO_TABLES = (
+    "auth_user",
+    "project_project",
+    "story_story",
+    "images_image",
+    "tts_storyaudio",
+    "tts_sceneaudio",
+)
 
 
 def _schema_drift() -> list[object]:
@@ -42,7 +49,9 @@ def test_django_database_keeps_every_row_and_value(empty_db: str) -> None:
     with get_engine().begin() as connection:
         load_django_schema(connection)
         django_rows(connection)
-        before = connection.execute(text("SELECT id, prompt, status, tags, theme FROM tts_storyaudio ORDER BY id")).all()
+        before = connection.execute(
+            text("SELECT id, prompt, status, tags, theme FROM tts_storyaudio ORDER BY id")
+        ).all()
     counts = _counts()
 
     report = upgrade()
@@ -95,7 +104,9 @@ def test_a_database_of_another_shape_is_refused_untouched(empty_db: str) -> None
     with pytest.raises(IncompatibleSchema) as refused:
         upgrade()
 
-    assert "tts_storyaudio.status: found integer NOT NULL, expected character varying(20) NOT NULL" in str(refused.value)
+    assert "tts_storyaudio.status: found integer NOT NULL, expected character varying(20) NOT NULL" in str(
+        refused.value
+    )
     with get_engine().connect() as connection:
         tables = set(connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
     assert "alembic_version" not in tables and "tts_tag" not in tables

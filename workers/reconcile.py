@@ -46,7 +46,7 @@ def reconcile(connection: Redis) -> int:
                 fresh = new_task_id()
                 set_task_id(session, kind, row.row_id, fresh)
                 session.commit()
-                enqueue(kind, row.row_id, task_id=fresh, priority=row.priority)
+                enqueue(kind, row.row_id, task_id=fresh, priority=row.priority, connection=connection)
                 enqueued += 1
     if enqueued:
         log.info("reconciler enqueued %d queued row(s) that had no job in Redis", enqueued)

@@ -52,6 +52,13 @@ def _stop_child(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """The dashboard first (no new submissions), then the worker, which finishes its current job."""
+    for name in ("dashboard", "worker"):
+        if name in children:
+            _stop_child(children[name])
+
+
 def run() -> int:
     """Supervise servers, worker and dashboard until interrupted; returns the exit code."""
     settings = get_settings()
@@ -63,7 +70,10 @@ def run() -> int:
                 postgres = start_postgres(settings.data_dir)
                 stack.callback(postgres.stop)
                 os.environ["DATABASE_URL"] = postgres.url
-                print(f"Embedded PostgreSQL running, data in {settings.data_dir.resolve() / 'postgres'}", flush=True)
+                print(
+                    f"Embedded PostgreSQL running, data in {settings.data_dir.resolve() / 'postgres'}",
+                    flush=True,
+                )
             if not settings.redis_url:
                 redis_server = start_redis(settings.data_dir)
                 stack.callback(redis_server.stop)
@@ -81,15 +91,23 @@ def run() -> int:
                     print("Seeded the demo project, stories and scene images.", flush=True)
 
             children: dict[str, subprocess.Popen[bytes]] = {}
-            stack.callback(lambda: [_stop_child(p) for p in children.values()])
+            stack.callback(_stop_children, children)
             worker_cmd = [sys.executable, "-m", "workers.cli", "worker"]
             children["worker"] = subprocess.Popen(worker_cmd)
             port = str(get_settings().dashboard_port)
             children["dashboard"] = subprocess.Popen(
                 [
-                    sys.executable, "-m", "streamlit", "run", str(dashboard_entry()),
-                    "--server.headless", "true", "--server.port", port,
-                    "--browser.gatherUsageStats", "false",
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    str(dashboard_entry()),
+                    "--server.headless",
+                    "true",
+                    "--server.port",
+                    port,
+                    "--browser.gatherUsageStats",
+                    "false",
                 ]
             )
             print(f"\nNarration Desk is running: http://localhost:{port}\nPress Ctrl-C to stop.\n", flush=True)

@@ -98,16 +98,30 @@ def submit(request: Request) -> Submitted:
                     f"“{story.title}” already has a narration; each story has one. Open it in the library instead."
                 )
             row_id = new_story_narration(
-                session, story=story, prompt=request.prompt, provider=request.provider, model=request.model,
-                voice=request.voice, task_id=task_id, user_id=request.user_id, priority=request.priority,
+                session,
+                story=story,
+                prompt=request.prompt,
+                provider=request.provider,
+                model=request.model,
+                voice=request.voice,
+                task_id=task_id,
+                user_id=request.user_id,
+                priority=request.priority,
             ).id
         else:
             image = session.get(Image, request.target_id)
             if image is None:
                 raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
             row_id = new_scene_narration(
-                session, image=image, prompt=request.prompt, provider=request.provider, model=request.model,
-                voice=request.voice, task_id=task_id, user_id=request.user_id, priority=request.priority,
+                session,
+                image=image,
+                prompt=request.prompt,
+                provider=request.provider,
+                model=request.model,
+                voice=request.voice,
+                task_id=task_id,
+                user_id=request.user_id,
+                priority=request.priority,
             ).id
         try:
             session.commit()

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 RECONCILE_LOCK = "nd:reconcile-lock"
 
 
-class NarrationWorker(SimpleWorker):  # type: ignore[misc]
+class NarrationWorker(SimpleWorker):
     """Listens on the priority queues and, every few seconds, enqueues rows that have no job.
 
     RQ runs `run_maintenance_tasks` every `maintenance_interval` seconds; we set that to the
@@ -35,7 +35,7 @@ class NarrationWorker(SimpleWorker):  # type: ignore[misc]
         return get_settings().reconcile_interval_seconds
 
     def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
         interval = get_settings().reconcile_interval_seconds
         # One worker reconciles per interval; the others skip rather than race it.
         if self.connection.set(RECONCILE_LOCK, self.name, nx=True, ex=max(interval - 1, 1)):

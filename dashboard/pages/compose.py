@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard.player import narration_card
 from db.engine import new_session
-from db.narrations import images, projects, stories
+from db.narrations import Kind, images, projects, stories
 from db.settings import get_settings
 from workers import catalogue
 from workers.submit import Refused, Request, submit
@@ -15,14 +15,16 @@ with new_session() as session:
     all_projects = projects(session)
     project_names = {p.id: p.name for p in all_projects}
     project_id = st.selectbox(
-        "Project", [None, *project_names], format_func=lambda i: "All projects" if i is None else project_names[i]
+        "Project",
+        [None, *project_names],
+        format_func=lambda i: "All projects" if i is None else project_names[i],
     )
     story_list = stories(session, project_id=project_id)
     if not story_list:
         st.info("No stories yet. Run `narration-desk seed-demo` for demo stories, or add stories in the product.")
         st.stop()
     story_by_id = {s.id: s for s in story_list}
-    kind = st.radio("Narrate", ["story", "scene"], format_func=lambda k: f"the {k}", horizontal=True)
+    kind: Kind = st.radio("Narrate", ["story", "scene"], format_func=lambda k: f"the {k}", horizontal=True)
     story_id = st.selectbox("Story", list(story_by_id), format_func=lambda i: story_by_id[i].title)
     story = story_by_id[story_id]
     target_id, default_text = story.id, story.content
@@ -62,7 +64,14 @@ label = f"Set {missing} to use {info.label}" if missing else "Submit narration"
 if st.button(label, type="primary", disabled=missing is not None):
     try:
         done = submit(
-            Request(kind=kind, target_id=target_id, prompt=prompt, provider=provider_id, model=model_id, voice=voice)
+            Request(
+                kind=kind,
+                target_id=target_id,
+                prompt=prompt,
+                provider=provider_id,
+                model=model_id,
+                voice=voice,
+            )
         )
     except Refused as refusal:
         st.error(str(refusal))

@@ -14,14 +14,22 @@ if not rows:
 
 st.dataframe(
     [
-        {"kind": r.kind, "id": r.row_id, "status": r.status, "provider": r.provider, "text": r.prompt_start,
-         "created": r.created_at}
+        {
+            "kind": r.kind,
+            "id": r.row_id,
+            "status": r.status,
+            "provider": r.provider,
+            "text": r.prompt_start,
+            "created": r.created_at,
+        }
         for r in rows
     ],
     hide_index=True,
     width="stretch",
 )
 choice = st.selectbox(
-    "Open", range(len(rows)), format_func=lambda i: f"{rows[i].kind} #{rows[i].row_id} · {rows[i].prompt_start[:50]}"
+    "Open",
+    range(len(rows)),
+    format_func=lambda i: f"{rows[i].kind} #{rows[i].row_id} · {rows[i].prompt_start[:50]}",
 )
 narration_card(rows[choice].kind, rows[choice].row_id)

@@ -5,7 +5,12 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 PROVIDERS = [("openai", "OpenAI"), ("elevenlabs", "ElevenLabs")]
-STATUSES = [("queued", "Queued"), ("processing", "Processing"), ("completed", "Completed"), ("failed", "Failed")]
+STATUSES = [
+    ("queued", "Queued"),
+    ("processing", "Processing"),
+    ("completed", "Completed"),
+    ("failed", "Failed"),
+]
 
 
 class Project(models.Model):

@@ -1,10 +1,11 @@
 """Run as a script: reads every narration through Django's ORM, inserts new ones, prints JSON.
 
-    python -m tests.django_app.probe <database url> <media root>
+python -m tests.django_app.probe <database url> <media root>
 """
 
 import json
 import sys
+from typing import Any
 
 import django
 from django.conf import settings
@@ -24,8 +25,12 @@ def configure(url: str, media_root: str) -> None:
                 "PORT": parsed.port or "",
             }
         },
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django.contrib.postgres",
-                        "tests.django_app"],
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "django.contrib.postgres",
+            "tests.django_app",
+        ],
         USE_TZ=True,
         MEDIA_ROOT=media_root,
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
@@ -39,24 +44,40 @@ def main() -> None:
 
     from tests.django_app.models import Image, SceneAudio, Story, StoryAudio
 
-    report = {
+    report: dict[str, Any] = {
         "users": sorted(User.objects.values_list("username", flat=True)),
         "story_audio": [
-            {"id": a.id, "status": a.status, "provider": a.provider, "tags": a.tags, "theme": a.theme,
-             "story": a.story.title if a.story else None, "audio_file": a.audio_file.name or None,
-             "file_exists": bool(a.audio_file) and a.audio_file.storage.exists(a.audio_file.name)}
+            {
+                "id": a.id,
+                "status": a.status,
+                "provider": a.provider,
+                "tags": a.tags,
+                "theme": a.theme,
+                "story": a.story.title if a.story else None,
+                "audio_file": a.audio_file.name or None,
+                "file_exists": bool(a.audio_file) and a.audio_file.storage.exists(a.audio_file.name),
+            }
             for a in StoryAudio.objects.select_related("story").order_by("id")
         ],
         "scene_audio": [
-            {"id": a.id, "status": a.status, "image": a.image.caption, "task_id": a.task_id,
-             "audio_file": a.audio_file.name or None,
-             "file_exists": bool(a.audio_file) and a.audio_file.storage.exists(a.audio_file.name)}
+            {
+                "id": a.id,
+                "status": a.status,
+                "image": a.image.caption,
+                "task_id": a.task_id,
+                "audio_file": a.audio_file.name or None,
+                "file_exists": bool(a.audio_file) and a.audio_file.storage.exists(a.audio_file.name),
+            }
             for a in SceneAudio.objects.select_related("image").order_by("id")
         ],
     }
     story = Story.objects.create(title="Written by Django", content="Django still writes here.")
     new_story = StoryAudio.objects.create(
-        prompt=story.content, story=story, provider="openai", model_backend="tts-1", tags=["django", "new"],
+        prompt=story.content,
+        story=story,
+        provider="openai",
+        model_backend="tts-1",
+        tags=["django", "new"],
         theme="Compat",
     )
     new_scene = SceneAudio.objects.create(

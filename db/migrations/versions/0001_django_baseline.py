@@ -107,7 +107,12 @@ FOREIGN_KEYS = [
     ("story_story", "story_story_project_id_e885e0f2_fk_project_project_id", "project_id", "project_project"),
     ("tts_sceneaudio", "tts_sceneaudio_image_id_0c5717be_fk_images_image_id", "image_id", "images_image"),
     ("tts_sceneaudio", "tts_sceneaudio_user_id_54d9e1f5_fk_auth_user_id", "user_id", "auth_user"),
-    ("tts_storyaudio", "tts_storyaudio_project_id_5a4a2898_fk_project_project_id", "project_id", "project_project"),
+    (
+        "tts_storyaudio",
+        "tts_storyaudio_project_id_5a4a2898_fk_project_project_id",
+        "project_id",
+        "project_project",
+    ),
     ("tts_storyaudio", "tts_storyaudio_story_id_5d108918_fk_story_story_id", "story_id", "story_story"),
     ("tts_storyaudio", "tts_storyaudio_user_id_33a24409_fk_auth_user_id", "user_id", "auth_user"),
 ]

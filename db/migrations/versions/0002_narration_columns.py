@@ -49,14 +49,19 @@ def _common_columns() -> list[sa.Column[object]]:
 
 def _replace_fk(table: str, column: str, target: str, on_delete: str) -> None:
     """Swap the FK on `table.column` for one with `on_delete`, keeping Django's constraint name."""
-    rows = op.get_bind().execute(
-        sa.text(
-            """SELECT c.conname FROM pg_constraint c
+    rows = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                """SELECT c.conname FROM pg_constraint c
                JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
                WHERE c.contype = 'f' AND c.conrelid = CAST(:table AS regclass) AND a.attname = :column"""
-        ),
-        {"table": table, "column": column},
-    ).scalars().all()
+            ),
+            {"table": table, "column": column},
+        )
+        .scalars()
+        .all()
+    )
     name = rows[0] if rows else f"{table}_{column}_fkey"
     for old in rows:
         op.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{old}"')
@@ -71,7 +76,8 @@ def upgrade() -> None:
     op.add_column("tts_storyaudio", sa.Column("task_id", sa.String(100)))
     op.add_column("tts_storyaudio", sa.Column("completed_at", sa.DateTime(timezone=True)))
     op.add_column(
-        "tts_sceneaudio", sa.Column("model_backend", sa.String(50), nullable=False, server_default=sa.text("''"))
+        "tts_sceneaudio",
+        sa.Column("model_backend", sa.String(50), nullable=False, server_default=sa.text("''")),
     )
     op.add_column("tts_sceneaudio", sa.Column("theme", sa.String(100)))
     op.add_column(
@@ -79,19 +85,27 @@ def upgrade() -> None:
         sa.Column("tags", sa.ARRAY(sa.String(50)), nullable=False, server_default=sa.text("'{}'")),
     )
     for table in NARRATION_TABLES:
-        for column in _common_columns():
-            op.add_column(table, column)
+        for added in _common_columns():
+            op.add_column(table, added)
         op.create_check_constraint(f"ck_{table}_attempts", table, "attempts >= 0")
         for audit in ("created_by_id", "updated_by_id"):
             op.create_foreign_key(
-                f"{table}_{audit}_fkey", table, "auth_user", [audit], ["id"],
-                ondelete="SET NULL", deferrable=True, initially="DEFERRED",
+                f"{table}_{audit}_fkey",
+                table,
+                "auth_user",
+                [audit],
+                ["id"],
+                ondelete="SET NULL",
+                deferrable=True,
+                initially="DEFERRED",
             )
         op.create_index(f"ix_{table}_status", table, ["status"])
         op.create_index(f"ix_{table}_provider", table, ["provider"])
         op.create_index(f"ix_{table}_task_id", table, ["task_id"])
         op.create_index(
-            f"ix_{table}_queued", table, [sa.text("priority DESC"), "created_at"],
+            f"ix_{table}_queued",
+            table,
+            [sa.text("priority DESC"), "created_at"],
             postgresql_where=sa.text("status = 'queued'"),
         )
     for table, column, target, on_delete in DELETE_RULES:

@@ -72,19 +72,33 @@ def upgrade() -> None:
     for table, link, column in LINKS:
         op.add_column(table, sa.Column("theme_id", sa.BigInteger()))
         op.create_foreign_key(
-            f"{table}_theme_id_fkey", table, "tts_theme", ["theme_id"], ["id"],
-            ondelete="SET NULL", deferrable=True, initially="DEFERRED",
+            f"{table}_theme_id_fkey",
+            table,
+            "tts_theme",
+            ["theme_id"],
+            ["id"],
+            ondelete="SET NULL",
+            deferrable=True,
+            initially="DEFERRED",
         )
         op.create_table(
             link,
             sa.Column(column, sa.BigInteger(), primary_key=True),
             sa.Column("tag_id", sa.BigInteger(), primary_key=True, index=True),
             sa.ForeignKeyConstraint(
-                [column], [f"{table}.id"], ondelete="CASCADE", deferrable=True, initially="DEFERRED",
+                [column],
+                [f"{table}.id"],
+                ondelete="CASCADE",
+                deferrable=True,
+                initially="DEFERRED",
                 name=f"{link}_{column}_fkey",
             ),
             sa.ForeignKeyConstraint(
-                ["tag_id"], ["tts_tag.id"], ondelete="CASCADE", deferrable=True, initially="DEFERRED",
+                ["tag_id"],
+                ["tts_tag.id"],
+                ondelete="CASCADE",
+                deferrable=True,
+                initially="DEFERRED",
                 name=f"{link}_tag_id_fkey",
             ),
         )

@@ -1,0 +1,148 @@
+"""End to end: a real worker process on a real queue with the real Piper voice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import text
+
+from db.engine import get_engine, new_session
+from db.models import SceneAudio, StoryAudio
+from db.settings import get_settings
+from tests.audio_checks import wav_duration, wav_rms
+from tests.factories import demo_data
+from workers.queue import QUEUE_NAMES
+from workers.submit import Request, submit
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL: dict[str, Any] = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
+
+
+def _worker(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "worker", *args],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _burst() -> str:
+    process = _worker("--burst")
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    return output
+
+
+def _insert_like_django(image_id: int, prompt: str) -> int:
+    with get_engine().begin() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "INSERT INTO tts_sceneaudio (prompt, provider, status, created_at, updated_at, image_id) "
+                    "VALUES (:prompt, 'local', 'queued', now(), now(), :image) RETURNING id"
+                ),
+                {"prompt": prompt, "image": image_id},
+            ).scalar_one()
+        )
+
+
+@pytest.fixture
+def demo(db: str, redis: Redis) -> Iterator[None]:
+    demo_data()
+    yield
+
+
+def test_story_narration_is_synthesized_stored_and_playable(demo: None, redis: Redis) -> None:
+    text_to_speak = "The lamp turned all night. In the morning, the boats came home."
+    done = submit(Request(kind="story", target_id=1, prompt=text_to_speak, **LOCAL))
+    assert done.enqueued
+    assert Queue(QUEUE_NAMES[1], connection=redis).job_ids == [done.task_id]
+
+    _burst()
+
+    with new_session() as session:
+        row = session.get(StoryAudio, done.row_id)
+        assert row is not None
+        assert (row.status, row.error_message, row.task_id) == ("completed", None, done.task_id)
+        assert row.started_at is not None and row.completed_at is not None and row.processed_by
+        assert row.audio_file and row.audio_file.startswith("tts/story/") and len(row.audio_file) <= 100
+        assert row.base64_audio
+        metadata = row.audio_metadata or {}
+        duration = row.duration_seconds or 0.0
+    path = get_settings().media_path / row.audio_file
+    assert metadata["format"] == "wav" and path.suffix == ".wav"
+    assert metadata["bytes"] == path.stat().st_size
+    assert wav_duration(path) == pytest.approx(duration, rel=0.05)
+    assert wav_duration(path) == pytest.approx(metadata["duration_seconds"], rel=0.05)
+    assert duration > 2.0  # a dozen words take a few seconds to say
+    assert wav_rms(path) > 0.01, "the narration is silent"
+
+
+def test_rows_the_django_side_queued_are_found_by_a_burst_worker(demo: None, redis: Redis) -> None:
+    ids = [_insert_like_django(1, "A tall white lighthouse."), _insert_like_django(2, "A small grey cat.")]
+
+    output = _burst()
+
+    assert "enqueued 2 queued row(s)" in output
+    with new_session() as session:
+        rows = [session.get(SceneAudio, i) for i in ids]
+        assert [(r.status, r.error_message) for r in rows if r] == [("completed", None)] * 2
+        assert all(r and r.task_id for r in rows)
+
+
+def test_a_running_worker_finds_django_rows_without_anyone_enqueueing(
+    demo: None, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILE_INTERVAL_SECONDS", "1")
+    worker = _worker()
+    try:
+        time.sleep(1.0)  # the worker is up and idle before the row appears
+        row_id = _insert_like_django(3, "Fishermen climbing a green hill.")
+        deadline = time.monotonic() + 60
+        status = "queued"
+        while time.monotonic() < deadline and status != "completed":
+            time.sleep(0.5)
+            with new_session() as session:
+                row = session.get(SceneAudio, row_id)
+                status = row.status if row else "missing"
+        assert status == "completed"
+    finally:
+        worker.terminate()
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+
+
+def test_a_duplicate_delivery_synthesizes_once(demo: None, redis: Redis) -> None:
+    done = submit(Request(kind="story", target_id=2, prompt="Ada took the brass key.", **LOCAL))
+    # The same row delivered a second time (a re-sent job, or a reconciler racing the submitter).
+    Queue(QUEUE_NAMES[1], connection=redis).enqueue("workers.jobs.synthesize", "story", done.row_id)
+
+    output = _burst()
+
+    assert output.count("nd-default: narrate story") == 2  # both deliveries reached the worker
+    with new_session() as session:
+        row = session.get(StoryAudio, done.row_id)
+        assert row is not None and row.status == "completed" and row.attempts == 1
+    files = list((get_settings().media_path / "tts/story").iterdir())
+    assert len(files) == 1
+
+
+def test_empty_text_from_the_django_side_fails_with_a_reason(demo: None, redis: Redis) -> None:
+    row_id = _insert_like_django(1, "   ")
+    _burst()
+    with new_session() as session:
+        row = session.get(SceneAudio, row_id)
+        assert row is not None and row.status == "failed"
+        assert row.error_message == "The text is empty. Write the text to narrate, then retry."

@@ -1,0 +1,99 @@
+"""Submitting: what is refused (and that nothing is written then), and surviving a Redis outage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import func, select
+
+from db.engine import new_session
+from db.models import SceneAudio, StoryAudio
+from db.settings import get_settings
+from tests.factories import demo_data
+from workers.queue import QUEUE_NAMES, reset_redis
+from workers.reconcile import reconcile
+from workers.submit import MAX_PROMPT_CHARS, Refused, Request, submit
+
+LOCAL: dict[str, Any] = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
+
+
+@pytest.fixture
+def demo(db: str, redis: Redis) -> Iterator[None]:
+    demo_data()
+    yield
+
+
+def _rows() -> int:
+    with new_session() as session:
+        return sum(session.scalar(select(func.count()).select_from(m)) or 0 for m in (StoryAudio, SceneAudio))
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"prompt": ""}, "The text is empty"),
+        ({"prompt": " \n\t "}, "The text is empty"),
+        ({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, "the most one narration takes is 100,000"),
+        ({"voice": "nobody"}, "has no voice 'nobody'"),
+        ({"model": "piper:other"}, "has no model 'piper:other'"),
+        ({"provider": "acme"}, "Unknown provider 'acme'"),
+        ({"provider": "openai", "model": "tts-1", "voice": "nova"}, "set OPENAI_API_KEY"),
+        ({"provider": "elevenlabs", "model": "eleven_flash_v2_5"}, "set ELEVENLABS_API_KEY"),
+        ({"target_id": 999}, "Story #999 no longer exists"),
+    ],
+)
+def test_refusals_say_why_and_write_nothing(demo: None, redis: Redis, changes: dict[str, object], reason: str) -> None:
+    request = {"kind": "story", "target_id": 1, "prompt": "Hello.", **LOCAL, **changes}
+    with pytest.raises(Refused, match=reason):
+        submit(Request(**request))  # type: ignore[arg-type]
+    assert _rows() == 0
+    assert redis.dbsize() == 0
+
+
+def test_a_story_has_one_narration(demo: None, redis: Redis) -> None:
+    submit(Request(kind="story", target_id=1, prompt="First.", **LOCAL))
+    with pytest.raises(Refused, match="already has a narration"):
+        submit(Request(kind="story", target_id=1, prompt="Second.", **LOCAL))
+    assert _rows() == 1
+
+
+def test_emoji_right_to_left_and_markup_are_kept_verbatim(demo: None, redis: Redis) -> None:
+    prompt = "🌊 السلام عليكم <script>alert(1)</script> '; DROP TABLE tts_sceneaudio; --"
+    done = submit(Request(kind="scene", target_id=1, prompt=prompt, **LOCAL))
+    with new_session() as session:
+        row = session.get(SceneAudio, done.row_id)
+        assert row is not None and row.prompt == prompt
+
+
+def test_redis_down_on_submit_keeps_the_row_and_the_reconciler_enqueues_it_later(
+    demo: None, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    get_settings.cache_clear()
+    reset_redis()
+
+    done = submit(Request(kind="scene", target_id=2, prompt="A sparrow's nest.", **LOCAL))
+
+    assert not done.enqueued
+    assert "Redis is unreachable" in done.message and "nothing needs to be submitted again" in done.message
+    with new_session() as session:
+        row = session.get(SceneAudio, done.row_id)
+        assert row is not None and row.status == "queued"
+
+    # Redis is back. The submitter had stamped a task id; once the grace period has passed the
+    # reconciler sees no such job in Redis and enqueues the row under a fresh id.
+    with new_session() as session:
+        row = session.get(SceneAudio, done.row_id)
+        assert row is not None
+        row.created_at = row.created_at.replace(year=row.created_at.year - 1)
+        session.commit()
+    assert reconcile(redis) == 1
+    assert reconcile(redis) == 0  # its job is live now: not enqueued twice
+    queued = Queue(QUEUE_NAMES[1], connection=redis).job_ids
+    with new_session() as session:
+        row = session.get(SceneAudio, done.row_id)
+        assert row is not None and queued == [row.task_id] and row.task_id != done.task_id
