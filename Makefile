@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev lint typecheck pytest bench clean
+.PHONY: run test install install-dev lint typecheck pytest lock clean
 
 run: install
 	$(BIN)/narration-desk run
@@ -13,10 +13,12 @@ test: install-dev lint typecheck pytest
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
+# requirements*.txt are the locks (every package pinned); the .in files list what we depend on directly.
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
@@ -32,6 +34,9 @@ typecheck: install-dev
 
 pytest: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lock:
+	scripts/lock.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

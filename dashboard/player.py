@@ -14,10 +14,10 @@ from dashboard.views import NarrationView, load_view
 POLL_SECONDS = 2.0
 
 _BADGE = {
-    "queued": "🕒 queued",
-    "processing": "⚙️ processing",
-    "completed": "✅ completed",
-    "failed": "❌ failed",
+    "queued": ":gray-badge[:material/schedule: queued]",
+    "processing": ":blue-badge[:material/progress_activity: processing]",
+    "completed": ":green-badge[:material/check_circle: completed]",
+    "failed": ":red-badge[:material/error: failed]",
 }
 
 

@@ -70,15 +70,12 @@ def run() -> int:
                 postgres = start_postgres(settings.data_dir)
                 stack.callback(postgres.stop)
                 os.environ["DATABASE_URL"] = postgres.url
-                print(
-                    f"Embedded PostgreSQL running, data in {settings.data_dir.resolve() / 'postgres'}",
-                    flush=True,
-                )
+                print(f"Embedded PostgreSQL: {postgres.url} (data in {settings.data_dir.resolve()})", flush=True)
             if not settings.redis_url:
                 redis_server = start_redis(settings.data_dir)
                 stack.callback(redis_server.stop)
                 os.environ["REDIS_URL"] = redis_server.url
-                print(f"Embedded Redis running, data in {settings.data_dir.resolve() / 'redis'}", flush=True)
+                print(f"Embedded Redis: {redis_server.url}", flush=True)
             os.environ.setdefault("MEDIA_ROOT", str(settings.media_path))
             get_settings.cache_clear()
             reset_engine()

@@ -9,8 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from datetime import datetime, timedelta
 
 from rq import SimpleWorker
+from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL
+from rq.utils import now
 
 from db.settings import get_settings
 from workers import local_voice
@@ -20,6 +23,7 @@ from workers.reconcile import reconcile
 log = logging.getLogger(__name__)
 
 RECONCILE_LOCK = "nd:reconcile-lock"
+REGISTRY_CLEAN_EVERY = timedelta(seconds=DEFAULT_MAINTENANCE_TASK_INTERVAL)
 
 
 class NarrationWorker(SimpleWorker):
@@ -34,8 +38,16 @@ class NarrationWorker(SimpleWorker):
         # Wake up at least this often so the reconciler runs even while the queues are empty.
         return get_settings().reconcile_interval_seconds
 
+    _registries_cleaned_at: datetime | None = None
+
     def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        stamp = now()
+        if self._registries_cleaned_at is None or stamp - self._registries_cleaned_at > REGISTRY_CLEAN_EVERY:
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+            self._registries_cleaned_at = stamp
+        else:
+            # What RQ's timer reads (RQ types it as None only); registries keep RQ's own pace.
+            self.last_cleaned_at = stamp  # type: ignore[assignment]
         interval = get_settings().reconcile_interval_seconds
         # One worker reconciles per interval; the others skip rather than race it.
         if self.connection.set(RECONCILE_LOCK, self.name, nx=True, ex=max(interval - 1, 1)):
