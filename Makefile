@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev lint typecheck pytest lock clean
+.PHONY: run test install install-dev test-deps lint typecheck pytest lock clean
 
 run: install
 	$(BIN)/narration-desk run
 
-test: install-dev lint typecheck pytest
+test: install-dev test-deps lint typecheck pytest
 
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
@@ -24,6 +24,9 @@ $(VENV)/.runtime: requirements.txt pyproject.toml
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+test-deps:
+	scripts/test-deps.sh
 
 lint: install-dev
 	$(BIN)/ruff check .

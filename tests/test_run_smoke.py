@@ -9,12 +9,10 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,14 +21,10 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.live import free_port, wait_healthy
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Run:
@@ -97,24 +91,12 @@ def _leftovers(data_dir: Path) -> list[str]:
     return found
 
 
-def _health(port: int) -> str:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                return str(response.read().decode())
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
 def test_run_starts_everything_narrates_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    port = _free_port()
+    port = free_port()
 
     with running(data_dir, port) as (run, database):
-        assert _health(port) == "ok"
+        assert wait_healthy(port, run.process)
         engine = create_engine(database)
         with engine.begin() as connection:
             assert connection.execute(text("SELECT count(*) FROM story_story")).scalar_one() == 3

@@ -1,0 +1,102 @@
+"""Real processes for tests: a worker and a `streamlit run` dashboard on a free port.
+
+As in Streamlit's and Datasette's own suites, the dashboard is started for real, polled on
+`/_stcore/health`, and its output is printed if it does not come up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def healthy(port: int) -> bool:
+    """Whether a Streamlit server answers its health check on this port."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+            return bool(response.read() == b"ok")
+    except OSError:
+        return False
+
+
+def wait_healthy(port: int, process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 60) -> bool:
+    """Poll the health check until it answers; False if the process died or time ran out."""
+    deadline = time.monotonic() + timeout
+    while not healthy(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def chromium_path() -> str:
+    """Debian's chromium (installed by scripts/test-deps.sh); the tests skip without it."""
+    found = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    if not found:
+        pytest.skip("Debian's chromium is not installed (scripts/test-deps.sh installs it as root)")
+    return found
+
+
+@contextmanager
+def worker() -> Iterator[subprocess.Popen[bytes]]:
+    """`narration-desk worker` with the test's environment, stopped (warm) afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "worker"], cwd=ROOT, env=os.environ.copy(), stderr=subprocess.DEVNULL
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextmanager
+def dashboard() -> Iterator[str]:
+    """`streamlit run dashboard/app.py` with the test's environment; yields its base URL."""
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+                "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+                "--browser.gatherUsageStats", "false",
+            ],
+            cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            if not wait_healthy(port, process):
+                log.seek(0)
+                raise AssertionError("the dashboard did not start:\n" + log.read().decode(errors="replace"))
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)

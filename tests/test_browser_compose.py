@@ -1,0 +1,47 @@
+"""In a real headless Chromium: submit a narration, watch it complete without reloading, play it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+from redis import Redis
+
+from tests.factories import demo_data
+from tests.live import CHROMIUM_ARGS, chromium_path, dashboard, worker
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def test_submit_then_the_card_turns_completed_and_the_player_plays(db: str, redis: Redis, browser: Browser) -> None:
+    demo_data()
+    with worker(), dashboard() as url:
+        page = browser.new_page()
+        page.goto(url)
+        submit = page.get_by_role("button", name="Submit narration")
+        expect(submit).to_be_visible(timeout=30_000)
+        submit.click()
+
+        # No reload from here on: the card polls by itself until the worker is done.
+        card = page.locator("[data-testid='stMarkdownContainer']", has_text=re.compile(r"^Story narration #1 ·"))
+        expect(card).to_contain_text("completed", timeout=60_000)
+        audio = page.locator("audio").first
+        duration = audio.evaluate(
+            "a => new Promise(done => a.readyState >= 1 ? done(a.duration)"
+            " : a.addEventListener('loadedmetadata', () => done(a.duration)))"
+        )
+        assert duration > 5, "the inline player has no playable audio"
+        audio.evaluate("a => a.play()")
+        page.wait_for_function("() => document.querySelector('audio').currentTime > 0.2", timeout=10_000)
+        expect(page.get_by_role("button", name="Download the full file")).to_be_visible()
