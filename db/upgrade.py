@@ -30,7 +30,8 @@ class UpgradeReport:
 
     before: str | None
     after: str
-    row_counts: dict[str, int]
+    rows_before: dict[str, int]
+    rows_after: dict[str, int]
 
     @property
     def changed(self) -> bool:
@@ -78,7 +79,8 @@ def upgrade() -> UpgradeReport:
         if found:
             raise IncompatibleSchema(found)
         before = current_revision(connection)
+        rows_before = _row_counts(connection)
         connection.commit()
         command.upgrade(alembic_config(connection), "head")
         connection.commit()
-        return UpgradeReport(before=before, after=head_revision(), row_counts=_row_counts(connection))
+        return UpgradeReport(before, head_revision(), rows_before, _row_counts(connection))

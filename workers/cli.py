@@ -32,8 +32,8 @@ def _db_upgrade(_: argparse.Namespace) -> int:
         print(f"Upgraded the schema from {report.before or 'unversioned'} to {report.after}.")
     else:
         print(f"Schema already at {report.after}; nothing to do.")
-    for table, count in report.row_counts.items():
-        print(f"  {table}: {count} rows")
+    for table, count in report.rows_after.items():
+        print(f"  {table}: {report.rows_before.get(table, 0)} rows before, {count} after")
     return 0
 
 
