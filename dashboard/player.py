@@ -10,6 +10,8 @@ import base64
 import streamlit as st
 
 from dashboard.views import NarrationView, load_view
+from db.engine import new_session
+from db.lifecycle import cancel
 
 POLL_SECONDS = 2.0
 
@@ -24,16 +26,23 @@ _BADGE = {
 def _render(view: NarrationView) -> None:
     st.markdown(f"**{view.kind.title()} narration #{view.row_id}** · {_BADGE.get(view.status, view.status)}")
     st.caption(f"{view.provider} · {view.model or 'default model'} · voice {view.voice or 'default'}")
+    if view.pending and view.chunks_total > 1:
+        st.progress(view.chunks_done / view.chunks_total, text=f"{view.chunks_done} of {view.chunks_total} chunks done")
     if view.status == "failed" and view.error_message:
         st.error(view.error_message)
+    elif view.pending and view.error_message:
+        st.warning(view.error_message)  # e.g. a retry after a provider outage
+    if view.pending and st.button("Cancel", key=f"cancel-{view.kind}-{view.row_id}"):
+        with new_session() as session:
+            st.info(cancel(session, view.kind, view.row_id))
     if view.preview_base64:
-        st.audio(base64.b64decode(view.preview_base64), format="audio/wav")
+        st.audio(base64.b64decode(view.preview_base64), format=view.mime)
         if view.preview_truncated:
             st.caption(f"The preview holds the first {view.preview_seconds:.0f} s; download the file for all of it.")
     if view.duration_seconds is not None:
         st.caption(f"Duration {view.duration_seconds:.1f} s")
     if view.file_bytes is not None and view.file_name:
-        st.download_button("Download the full file", view.file_bytes, file_name=view.file_name, mime="audio/wav")
+        st.download_button("Download the full file", view.file_bytes, file_name=view.file_name, mime=view.mime)
     elif view.status == "completed" and view.audio_file:
         st.warning(f"The audio file {view.audio_file} is missing from the media folder.")
 

@@ -8,10 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from db import chunks
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from db.narrations import get
 from db.settings import get_settings
+
+MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class NarrationView:
     preview_seconds: float
     preview_truncated: bool
     file_bytes: bytes | None
+    chunks_done: int
+    chunks_total: int
+    mime: str
 
     @property
     def pending(self) -> bool:
@@ -48,6 +54,7 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
         if row is None:
             return None
         metadata = row.audio_metadata or {}
+        done, total = chunks.progress(session, kind, row_id)
         file_bytes = None
         if row.audio_file:
             path = get_settings().media_path / row.audio_file
@@ -66,6 +73,9 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
             preview_seconds=float(metadata.get("preview_seconds", row.duration_seconds or 0.0)),
             preview_truncated=bool(metadata.get("preview_truncated", False)),
             file_bytes=file_bytes,
+            chunks_done=done,
+            chunks_total=total,
+            mime=MIME.get(str(metadata.get("format", "wav")), "audio/wav"),
         )
 
 

@@ -1,20 +1,22 @@
 """A narration's state changes, each one conditional so that duplicates and races are no-ops.
 
-The row is the source of truth and Redis only carries work: a job that arrives twice, or for a
-row someone else already took, finds no row to claim and does nothing.
+The row is the source of truth and Redis only carries work. A worker claims a row by moving it
+from `queued` to `processing` and stamping itself and the attempt number; every later write of
+that worker is fenced on the same (status, processed_by, attempts), so a worker that was given up
+on (killed, partitioned) can never overwrite what its successor did.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Status
-from db.narrations import model_for, now
+from db.models import SceneAudio, Status, StoryAudio, WorkerBeat
+from db.narrations import MODELS, model_for, now
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,19 @@ class ClaimedWork:
     provider: str
     model: str
     voice: str | None
+    output_format: str | None
     attempt: int
+    max_attempts: int
+    worker: str
+
+
+def _mine(model: type[StoryAudio] | type[SceneAudio], work: ClaimedWork) -> ColumnElement[bool]:
+    return and_(
+        model.id == work.row_id,
+        model.status == Status.PROCESSING,
+        model.processed_by == work.worker,
+        model.attempts == work.attempt,
+    )
 
 
 def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWork | None:
@@ -43,15 +57,34 @@ def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWo
             updated_at=stamp,
             processed_by=worker,
             attempts=model.attempts + 1,
-            error_message=None,
+            next_attempt_at=None,
         )
-        .returning(model.prompt, model.provider, model.model_backend, model.voice_style, model.attempts)
-    ).first()
+        .returning(
+            model.prompt, model.provider, model.model_backend, model.voice_style, model.output_format,
+            model.attempts, model.max_attempts,
+        )
+    ).first()  # fmt: skip
     session.commit()
     if claimed is None:
         return None
-    prompt, provider, model_name, voice, attempt = claimed
-    return ClaimedWork(kind, row_id, prompt, provider, model_name, voice, attempt)
+    return ClaimedWork(kind, row_id, *claimed, worker=worker)
+
+
+def interruption(session: Session, work: ClaimedWork) -> str | None:
+    """Why this worker should stop working on the row, or None if it is still its own."""
+    model = model_for(work.kind)
+    row = session.execute(
+        select(model.status, model.processed_by, model.attempts, model.cancelled_at).where(model.id == work.row_id)
+    ).first()
+    session.commit()
+    if row is None:
+        return "the narration was deleted"
+    status, processed_by, attempts, cancelled_at = row
+    if cancelled_at is not None:
+        return "the narration was cancelled"
+    if status != Status.PROCESSING or processed_by != work.worker or attempts != work.attempt:
+        return "another worker took the narration over"
+    return None
 
 
 def complete(
@@ -68,7 +101,7 @@ def complete(
     stamp = now()
     done = session.execute(
         update(model)
-        .where(model.id == work.row_id, model.status == Status.PROCESSING)
+        .where(_mine(model, work))
         .values(
             status=Status.COMPLETED,
             audio_file=audio_file,
@@ -91,10 +124,61 @@ def fail(session: Session, work: ClaimedWork, message: str) -> None:
     stamp = now()
     session.execute(
         update(model)
-        .where(model.id == work.row_id, model.status == Status.PROCESSING)
+        .where(_mine(model, work))
         .values(status=Status.FAILED, error_message=message, updated_at=stamp, completed_at=stamp)
     )
     session.commit()
+
+
+def retry_later(session: Session, work: ClaimedWork, message: str, *, delay: timedelta) -> None:
+    """Give the row back as queued, due after `delay`; the reconciler enqueues it then."""
+    model = model_for(work.kind)
+    stamp = now()
+    session.execute(
+        update(model)
+        .where(_mine(model, work))
+        .values(
+            status=Status.QUEUED, error_message=message, next_attempt_at=stamp + delay, updated_at=stamp, task_id=None
+        )
+    )
+    session.commit()
+
+
+def release(session: Session, work: ClaimedWork) -> None:
+    """Hand the row back untouched (the worker is shutting down); this attempt does not count."""
+    model = model_for(work.kind)
+    session.execute(
+        update(model)
+        .where(_mine(model, work))
+        .values(status=Status.QUEUED, attempts=model.attempts - 1, task_id=None, updated_at=now())
+    )
+    session.commit()
+
+
+def cancel(session: Session, kind: str, row_id: int, *, user_id: int | None = None) -> str:
+    """Cancel a queued or running narration; returns what happened, as a sentence."""
+    model = model_for(kind)
+    stamp = now()
+    row = session.execute(
+        update(model)
+        .where(model.id == row_id, model.status.in_([Status.QUEUED, Status.PROCESSING]))
+        .values(
+            status=Status.FAILED,
+            cancelled_at=stamp,
+            completed_at=stamp,
+            updated_at=stamp,
+            updated_by_id=user_id,
+            error_message="Cancelled before it finished.",
+        )
+        .returning(model.id)
+    ).first()
+    session.commit()
+    if row is not None:
+        return f"Cancelled {kind} narration #{row_id}. A worker that was running it stops before its next chunk."
+    current = session.scalar(select(model.status).where(model.id == row_id))
+    if current is None:
+        return f"{kind.title()} narration #{row_id} does not exist."
+    return f"{kind.title()} narration #{row_id} is already {current}; only queued or running jobs can be cancelled."
 
 
 @dataclass(frozen=True)
@@ -115,8 +199,8 @@ def queued_rows(session: Session, kind: str, *, limit: int) -> list[QueuedRow]:
         select(model.id, model.task_id, model.priority, model.created_at)
         .where(
             model.status == Status.QUEUED,
-            (model.scheduled_at.is_(None)) | (model.scheduled_at <= stamp),
-            (model.next_attempt_at.is_(None)) | (model.next_attempt_at <= stamp),
+            or_(model.scheduled_at.is_(None), model.scheduled_at <= stamp),
+            or_(model.next_attempt_at.is_(None), model.next_attempt_at <= stamp),
         )
         .order_by(model.priority.desc(), model.created_at)
         .limit(limit)
@@ -127,3 +211,40 @@ def queued_rows(session: Session, kind: str, *, limit: int) -> list[QueuedRow]:
 def set_task_id(session: Session, kind: str, row_id: int, task_id: str) -> None:
     model = model_for(kind)
     session.execute(update(model).where(model.id == row_id, model.status == Status.QUEUED).values(task_id=task_id))
+
+
+def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[str, int, str]]:
+    """Give back rows stuck in `processing` under a worker that stopped heartbeating.
+
+    A worker counts as dead when its heartbeat is `dead_after` behind the freshest heartbeat of
+    any worker, not behind the clock: after PostgreSQL itself was down every heartbeat is old, and
+    no live worker should be mistaken for dead then. Rows with no `processed_by` (claimed by some
+    other system, such as the Django app's own workers) are left alone.
+    Returns (kind, id, worker) of each row given back.
+    """
+    freshest = session.scalar(select(func.max(WorkerBeat.last_seen_at)))
+    if freshest is None:
+        return []
+    alive = select(WorkerBeat.name).where(
+        WorkerBeat.last_seen_at > freshest - dead_after, WorkerBeat.stopped_at.is_(None)
+    )
+    given_back: list[tuple[str, int, str]] = []
+    for kind, model in MODELS.items():
+        rows = session.execute(
+            update(model)
+            .where(
+                model.status == Status.PROCESSING,
+                model.processed_by.is_not(None),
+                model.processed_by.not_in(alive),
+            )
+            .values(
+                status=Status.QUEUED,
+                task_id=None,
+                updated_at=now(),
+                error_message="The worker running this stopped responding; requeued to resume from its done chunks.",
+            )
+            .returning(model.id, model.processed_by)
+        ).all()
+        given_back += [(kind, row_id, str(worker)) for row_id, worker in rows]
+    session.commit()
+    return given_back

@@ -28,6 +28,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -207,6 +209,9 @@ class BaseTTS:
     updated_by_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
     processed_by: Mapped[str | None] = mapped_column(String(200))
     audio_metadata: Mapped[dict[str, Any] | None]
+    # Set (with status `failed`) when someone cancelled the job; keeps Django's four statuses.
+    cancelled_at: Mapped[datetime | None]
+    output_format: Mapped[str | None] = mapped_column(String(10))
 
 
 def _narration_indexes(table: str) -> tuple[Any, ...]:
@@ -283,6 +288,65 @@ class SceneAudio(BaseTTS, Base):
     )
 
     image: Mapped[Image] = relationship()
+
+
+class Chunk(Base):
+    """One provider request's worth of a narration: its text, and once done, its audio on disk.
+
+    A retry skips chunks that are done, so nobody pays for them twice; re-narrating one passage
+    means redoing one chunk and joining again.
+    """
+
+    __tablename__ = "tts_chunk"
+    __table_args__ = (
+        CheckConstraint("(story_audio_id IS NULL) <> (scene_audio_id IS NULL)", name="one_owner"),
+        UniqueConstraint("story_audio_id", "idx", name="tts_chunk_story_audio_id_key"),
+        UniqueConstraint("scene_audio_id", "idx", name="tts_chunk_scene_audio_id_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    story_audio_id: Mapped[int | None] = mapped_column(BigInteger, _fk("tts_storyaudio.id", "CASCADE"))
+    scene_audio_id: Mapped[int | None] = mapped_column(BigInteger, _fk("tts_sceneaudio.id", "CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    # Plain-string defaults: `text` is a column name in this class body.
+    status: Mapped[str] = mapped_column(String(20), server_default="pending")
+    provider_calls: Mapped[int] = mapped_column(Integer, server_default="0")
+    request_id: Mapped[str | None] = mapped_column(String(200))
+    characters_billed: Mapped[int | None] = mapped_column(Integer)
+    sample_rate: Mapped[int | None] = mapped_column(Integer)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    audio_path: Mapped[str | None] = mapped_column(String(200))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class WorkerBeat(Base):
+    """A worker process and its last heartbeat, kept in PostgreSQL so a Redis flush cannot hide it."""
+
+    __tablename__ = "tts_worker"
+    __table_args__ = (Index("ix_tts_worker_last_seen_at", "last_seen_at"),)
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    stopped_at: Mapped[datetime | None]
+    current_job: Mapped[str | None] = mapped_column(String(100))
+
+
+class MaintenanceRun(Base):
+    """What one maintenance run found and did, for the operations page and the CLI."""
+
+    __tablename__ = "tts_maintenance_run"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    trigger: Mapped[str] = mapped_column(String(20))
+    report: Mapped[dict[str, Any]]
 
 
 Narration = StoryAudio | SceneAudio

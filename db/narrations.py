@@ -61,6 +61,8 @@ def new_story_narration(
     task_id: str,
     user_id: int | None = None,
     priority: int = 0,
+    output_format: str = "wav",
+    scheduled_at: datetime | None = None,
 ) -> StoryAudio:
     """Add a queued story narration; the caller commits, then enqueues (never the other way round)."""
     stamp = now()
@@ -75,6 +77,8 @@ def new_story_narration(
         tags=[],
         task_id=task_id,
         priority=priority,
+        output_format=output_format,
+        scheduled_at=scheduled_at,
         user_id=user_id,
         created_by_id=user_id,
         updated_by_id=user_id,
@@ -97,6 +101,8 @@ def new_scene_narration(
     task_id: str,
     user_id: int | None = None,
     priority: int = 0,
+    output_format: str = "wav",
+    scheduled_at: datetime | None = None,
 ) -> SceneAudio:
     """Add a queued scene narration; the caller commits, then enqueues."""
     stamp = now()
@@ -110,6 +116,8 @@ def new_scene_narration(
         tags=[],
         task_id=task_id,
         priority=priority,
+        output_format=output_format,
+        scheduled_at=scheduled_at,
         user_id=user_id,
         created_by_id=user_id,
         updated_by_id=user_id,

@@ -74,6 +74,26 @@ class Settings(BaseSettings):
         description="How often a worker looks for queued rows that have no job in Redis (Django's, lost ones).",
     )
     job_timeout_seconds: int = Field(default=1800, ge=10, description="Longest one synthesis job may run.")
+    provider_timeout_seconds: float = Field(default=60.0, gt=0, description="Longest one provider request may take.")
+    openai_concurrency: int = Field(default=4, ge=1, description="OpenAI requests one job sends at once.")
+    elevenlabs_concurrency: int = Field(
+        default=3, ge=1, description="ElevenLabs requests one job sends at once (your plan's concurrency)."
+    )
+    local_concurrency: int = Field(
+        default=1, ge=1, description="Piper chunks one job synthesizes at once (ONNX Runtime already uses every core)."
+    )
+    chunk_tries: int = Field(
+        default=4, ge=1, description="Tries per chunk for timeouts, 5xx and 429 before the job is retried later."
+    )
+    retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="First wait before a failed job runs again; doubles each attempt, with jitter."
+    )
+    worker_dead_after_seconds: int = Field(
+        default=30, ge=5, description="A worker whose heartbeat is this far behind the others' is taken as dead."
+    )
+    failed_retention_days: int = Field(
+        default=30, ge=1, description="Failed jobs' audio and chunks are deleted after this many days (rows stay)."
+    )
     dashboard_port: int = Field(default=8501, description="Port of the dashboard that `narration-desk run` starts.")
 
     @field_validator("database_url")

@@ -14,6 +14,7 @@ from db.models import Base
 from db.upgrade import alembic_config, upgrade
 from tests.factories import django_rows, load_django_schema
 
+HEAD = "0004"
 DJANGO_TABLES = (
     "auth_user",
     "project_project",
@@ -38,10 +39,10 @@ def _counts() -> dict[str, int]:
 
 def test_empty_database_gets_django_tables_and_ours(empty_db: str) -> None:
     first = upgrade()
-    assert first.before is None and first.after == "0003"
+    assert first.before is None and first.after == HEAD
     assert first.rows_before == {} and first.rows_after == dict.fromkeys(sorted(DJANGO_TABLES), 0)
     second = upgrade()
-    assert not second.changed and second.before == "0003"
+    assert not second.changed and second.before == HEAD
     assert _schema_drift() == []
 
 
@@ -55,7 +56,7 @@ def test_django_database_keeps_every_row_and_value(empty_db: str) -> None:
     counts = _counts()
 
     report = upgrade()
-    assert report.before is None and report.after == "0003"
+    assert report.before is None and report.after == HEAD
     assert report.rows_before == report.rows_after == counts
     assert upgrade().changed is False
     assert _counts() == counts
@@ -90,7 +91,7 @@ def test_older_narration_desk_database_is_brought_forward(empty_db: str) -> None
     counts = _counts()
 
     report = upgrade()
-    assert (report.before, report.after) == ("0002", "0003")
+    assert (report.before, report.after) == ("0002", HEAD)
     assert _counts() == counts
     assert upgrade().changed is False
     assert _schema_drift() == []

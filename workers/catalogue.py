@@ -1,7 +1,9 @@
 """Which providers, models and voices exist, their per-request limits and prices: data, not code.
 
 The page lists from here and submit validates against it, so a voice nobody can synthesize is
-refused before a row is written.
+refused before a row is written; the engine chunks text to each model's per-request limit.
+Prices are list prices in USD per million characters (ElevenLabs: credits at $0.30 per 1,000;
+gpt-4o-mini-tts is billed by tokens, about $16.70 per million characters of English).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 from db.models import Provider
 from db.settings import Settings
+from workers.chunking import split
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Model:
     max_chars: int
     usd_per_million_chars: float
     voices: tuple[str, ...]
+    takes_instructions: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,29 +40,27 @@ class ProviderInfo:
         return next((m for m in self.models if m.id == model_id), None)
 
 
+OUTPUT_FORMATS = ("wav", "mp3", "flac", "ogg")
+"""What a finished narration can be saved as; chunks are joined as PCM and encoded once."""
+
 _OPENAI_VOICES = (
-    "alloy",
-    "ash",
-    "ballad",
-    "coral",
-    "echo",
-    "fable",
-    "onyx",
-    "nova",
-    "sage",
-    "shimmer",
-    "verse",
-    "marin",
-    "cedar",
-)
-_ELEVEN_VOICES = ("21m00Tcm4TlvDq8ikWAM", "EXAVITQu4vr4xnSDxMaL", "pNInz6obpgDQGcFmaJgB")
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar",
+)  # fmt: skip
+# ElevenLabs' premade voices (Rachel, Sarah, Adam, Antoni, Elli); any voice id of the account works too
+# once it is listed here.
+_ELEVEN_VOICES = (
+    "21m00Tcm4TlvDq8ikWAM", "EXAVITQu4vr4xnSDxMaL", "pNInz6obpgDQGcFmaJgB", "ErXwobaYiN019PkySvjV",
+    "MF3mGyEYCl7XYWbV9V6O",
+)  # fmt: skip
 
 CATALOGUE: tuple[ProviderInfo, ...] = (
     ProviderInfo(
         Provider.LOCAL,
         "Local voice (Piper, offline)",
         None,
-        (Model("piper:en_US-joe-medium", "Piper en_US joe (medium)", 200_000, 0.0, ("joe",)),),
+        # No request limit of its own; 2,000 characters keeps chunks short enough to resume and to
+        # show progress.
+        (Model("piper:en_US-joe-medium", "Piper en_US joe (medium)", 2_000, 0.0, ("joe",)),),
     ),
     ProviderInfo(
         Provider.OPENAI,
@@ -67,6 +69,7 @@ CATALOGUE: tuple[ProviderInfo, ...] = (
         (
             Model("tts-1", "tts-1", 4_096, 15.0, _OPENAI_VOICES),
             Model("tts-1-hd", "tts-1-hd", 4_096, 30.0, _OPENAI_VOICES),
+            Model("gpt-4o-mini-tts", "gpt-4o-mini-tts", 4_096, 16.7, _OPENAI_VOICES, takes_instructions=True),
         ),
     ),
     ProviderInfo(
@@ -76,6 +79,10 @@ CATALOGUE: tuple[ProviderInfo, ...] = (
         (
             Model("eleven_multilingual_v2", "Multilingual v2", 10_000, 300.0, _ELEVEN_VOICES),
             Model("eleven_flash_v2_5", "Flash v2.5", 40_000, 150.0, _ELEVEN_VOICES),
+            Model("eleven_turbo_v2_5", "Turbo v2.5", 40_000, 150.0, _ELEVEN_VOICES),
+            Model("eleven_flash_v2", "Flash v2", 30_000, 150.0, _ELEVEN_VOICES),
+            Model("eleven_turbo_v2", "Turbo v2", 30_000, 150.0, _ELEVEN_VOICES),
+            Model("eleven_v3", "Eleven v3", 5_000, 300.0, _ELEVEN_VOICES),
         ),
     ),
 )
@@ -83,6 +90,11 @@ CATALOGUE: tuple[ProviderInfo, ...] = (
 
 def provider(provider_id: str) -> ProviderInfo | None:
     return next((p for p in CATALOGUE if p.id == provider_id), None)
+
+
+def model(provider_id: str, model_id: str) -> Model | None:
+    info = provider(provider_id)
+    return info.model(model_id) if info else None
 
 
 def missing_key(info: ProviderInfo, settings: Settings) -> str | None:
@@ -113,5 +125,9 @@ class Estimate:
 
 def estimate(model: Model, text: str) -> Estimate:
     characters = len(text)
-    chunks = max(1, -(-characters // model.max_chars)) if characters else 0
-    return Estimate(characters, chunks, characters / SPOKEN_CHARS_PER_SECOND, estimated_cost_usd(model, characters))
+    return Estimate(
+        characters,
+        len(split(text, model.max_chars)),
+        characters / SPOKEN_CHARS_PER_SECOND,
+        estimated_cost_usd(model, characters),
+    )

@@ -4,6 +4,7 @@
     narration-desk db upgrade          bring the database to the current schema, in place
     narration-desk worker [--burst]    one RQ worker; --burst drains the queue (and queued rows) and exits
     narration-desk seed-demo           the demo project, stories and scene images (once)
+    narration-desk maintenance         stuck jobs, old failures, storage quota, previews; prints a report
 
 Expected failures (no DATABASE_URL, a database of another shape, ...) print one paragraph and exit
 with status 2; they never print a traceback.
@@ -12,6 +13,7 @@ with status 2; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -50,6 +52,14 @@ def _seed_demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def _maintenance(_: argparse.Namespace) -> int:
+    from workers.maintenance import run_maintenance
+
+    report = run_maintenance("manual")
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
 def _run(_: argparse.Namespace) -> int:
     from workers.run import run
 
@@ -69,6 +79,9 @@ def parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run one synthesis worker")
     worker.add_argument("--burst", action="store_true", help="process everything queued, then exit")
     worker.set_defaults(handler=_worker)
+    commands.add_parser(
+        "maintenance", help="requeue stuck jobs, clean old failures, enforce the storage quota; print the report"
+    ).set_defaults(handler=_maintenance)
     commands.add_parser("seed-demo", help="add the demo project and stories (once)").set_defaults(handler=_seed_demo)
     return top
 

@@ -1,28 +1,37 @@
-"""The job: turn one queued row into audio on disk and in the row.
+"""The job: turn one queued row into one audio file on disk and its metadata in the row.
 
-It takes the row's kind and id, opens its own session, and claims the row before any work, so a
-job delivered twice (or for a row that was cancelled) does nothing the second time.
+It takes the row's kind and id, claims the row before any work (a job delivered twice, or for a
+row already done or cancelled, does nothing), and ends the row `completed`, `failed` with a
+reason, or `queued` again with a later `next_attempt_at` when a provider kept failing briefly.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
 
 from rq import get_current_job
+from sqlalchemy.exc import DBAPIError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from db.engine import new_session
-from db.lifecycle import ClaimedWork, claim, complete, fail
+from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, release, retry_later
 from db.settings import get_settings
-from workers import local_voice, storage
-from workers.audio import UnreadableAudio, wav_info, wav_preview
+from workers import catalogue, storage
+from workers.encoding import encode, preview
+from workers.narrate import Interrupted, narrate
+from workers.providers import registry
+from workers.providers.base import Permanent, Transient
 
 log = logging.getLogger(__name__)
 
-
-class SynthesisError(RuntimeError):
-    """A failure whose message is fit for `error_message`: what happened and what to do."""
+shutting_down = threading.Event()
+"""Set by the worker on SIGTERM: the running job hands its row back before its next chunk."""
 
 
 def worker_identity() -> str:
@@ -30,16 +39,51 @@ def worker_identity() -> str:
     job = get_current_job()
     if job is not None and job.worker_name:
         return str(job.worker_name)
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}.{os.getpid()}"
 
 
-def _speak(work: ClaimedWork) -> bytes:
-    if work.provider == "local":
-        return local_voice.synthesize_wav(work.prompt)
-    raise SynthesisError(
-        f"This worker cannot synthesize with provider {work.provider!r} yet. "
-        "Re-narrate with the local voice, or run a Narration Desk version that supports it."
-    )
+def _stop_reason(work: ClaimedWork) -> str | None:
+    if shutting_down.is_set():
+        return "the worker is shutting down"
+    with new_session() as session:
+        return interruption(session, work)
+
+
+def _resolve(work: ClaimedWork) -> tuple[catalogue.Model, str]:
+    """The model and voice to use; rows the Django side wrote may leave either blank."""
+    info = catalogue.provider(work.provider)
+    if info is None:
+        raise Permanent(f"Unknown provider {work.provider!r}. Re-narrate with local, openai or elevenlabs.")
+    model = info.model(work.model) if work.model else info.models[0]
+    if model is None:
+        raise Permanent(f"{info.label} has no model {work.model!r}. Re-narrate with one from the list.")
+    voice = work.voice or model.voices[0]
+    if voice not in model.voices:
+        raise Permanent(f"{info.label} {model.label} has no voice {voice!r}. Re-narrate with one from the list.")
+    return model, voice
+
+
+def _release(work: ClaimedWork) -> None:
+    with new_session() as session:
+        release(session, work)
+
+
+def _when_database_is_back(action: Callable[[], None]) -> None:
+    """Run `action`, retrying while PostgreSQL is unreachable (up to ten minutes)."""
+    for attempt in Retrying(
+        retry=retry_if_exception_type(DBAPIError),
+        wait=wait_exponential_jitter(initial=0.5, max=10),
+        stop=stop_after_delay(600),
+        reraise=True,
+    ):
+        with attempt:
+            action()
+
+
+def backoff(attempt: int) -> timedelta:
+    """Exponential with full jitter: base × 2^(attempt-1), drawn uniformly from its upper half."""
+    ceiling = get_settings().retry_base_seconds * 2 ** (attempt - 1)
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not security
 
 
 def synthesize(kind: str, row_id: int) -> str:
@@ -47,50 +91,82 @@ def synthesize(kind: str, row_id: int) -> str:
     settings = get_settings()
     with new_session() as session:
         work = claim(session, kind, row_id, worker=worker_identity())
-        if work is None:
-            return f"{kind} #{row_id}: not queued any more, nothing to do"
-        try:
-            if not work.prompt.strip():
-                raise SynthesisError("The text is empty. Write the text to narrate, then retry.")
-            audio = _speak(work)
-            info = wav_info(audio)
-            if info.frames == 0:
-                raise SynthesisError("The voice produced no audio for this text. Check the text, then retry.")
-            preview = wav_preview(audio, settings.preview_max_bytes)
-            relative = storage.relative_path(kind, row_id, info.format)
-            storage.write_atomically(settings.media_path, relative, audio)
-        except (SynthesisError, UnreadableAudio) as error:
+    if work is None:
+        return f"{kind} #{row_id}: not queued any more, nothing to do"
+    try:
+        model, voice = _resolve(work)
+        narration = narrate(
+            work,
+            provider=registry.get(work.provider),
+            model=model,
+            voice=voice,
+            media_root=settings.media_path,
+            concurrency=registry.concurrency(work.provider),
+            tries=settings.chunk_tries,
+            interruption=lambda: _stop_reason(work),
+        )
+        fmt = work.output_format or "wav"
+        encoded = encode(narration.samples, narration.sample_rate, fmt)
+        shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes)
+        relative = storage.relative_path(kind, row_id, fmt)
+        storage.write_atomically(settings.media_path, relative, encoded.data)
+    except DBAPIError as error:
+        # PostgreSQL went away mid-job. Keep the chunks, and hand the row back as soon as the
+        # database answers again, so the reconciler re-enqueues it; this attempt does not count.
+        log.warning("database error during %s #%s (%s); handing the row back once it is reachable", kind, row_id, error)
+        _when_database_is_back(lambda: _release(work))
+        return f"{kind} #{row_id}: database unavailable mid-job; handed back"
+    except Interrupted as stop:
+        with new_session() as session:
+            if shutting_down.is_set():
+                release(session, work)
+        return f"{kind} #{row_id}: stopped, {stop}"
+    except Permanent as error:
+        with new_session() as session:
             fail(session, work, str(error))
-            return f"{kind} #{row_id}: failed: {error}"
-        except Exception as error:
-            log.exception("synthesis of %s #%s crashed", kind, row_id)
+        return f"{kind} #{row_id}: failed: {error}"
+    except Transient as error:
+        with new_session() as session:
+            if work.attempt >= work.max_attempts:
+                fail(session, work, f"Gave up after {work.attempt} attempts: {error} Retry it later.")
+                return f"{kind} #{row_id}: failed after {work.attempt} attempts"
+            delay = backoff(work.attempt)
+            retry_later(session, work, f"Attempt {work.attempt} failed: {error} Retrying automatically.", delay=delay)
+        return f"{kind} #{row_id}: will retry in {delay.total_seconds():.0f} s"
+    except Exception as error:
+        log.exception("synthesis of %s #%s crashed", kind, row_id)
+        with new_session() as session:
             fail(
                 session,
                 work,
-                f"Synthesis crashed ({type(error).__name__}: {error}). Retry; if it repeats, "
-                "tell whoever runs the workers and quote this narration's id.",
+                f"Synthesis crashed ({type(error).__name__}). Retry; if it happens again, tell whoever runs "
+                "the workers and quote this narration's id.",
             )
-            raise
-        metadata = {
-            **info.as_metadata(),
-            "provider": work.provider,
-            "model": work.model,
-            "voice": work.voice,
-            "characters_billed": 0 if work.provider == "local" else len(work.prompt),
-            "characters": len(work.prompt),
-            "preview_seconds": round(preview.seconds, 3),
-            "preview_truncated": preview.truncated,
-            "attempt": work.attempt,
-        }
+        raise
+    metadata = {
+        **encoded.metadata(),
+        "provider": work.provider,
+        "model": model.id,
+        "voice": voice,
+        "characters": len(work.prompt),
+        "characters_billed": narration.characters_billed,
+        "chunks": len(narration.chunk_seconds),
+        "chunk_seconds": [round(s, 3) for s in narration.chunk_seconds],
+        "provider_calls": narration.provider_calls,
+        "preview_seconds": round(shown.seconds, 3),
+        "preview_truncated": shown.truncated,
+        "attempt": work.attempt,
+    }
+    with new_session() as session:
         kept = complete(
             session,
             work,
             audio_file=relative,
-            base64_audio=preview.base64,
-            duration_seconds=info.duration_seconds,
+            base64_audio=shown.base64,
+            duration_seconds=encoded.seconds,
             metadata=metadata,
         )
-        if not kept:
-            (settings.media_path / relative).unlink(missing_ok=True)
-            return f"{kind} #{row_id}: taken away while synthesizing (cancelled?); audio discarded"
-        return f"{kind} #{row_id}: completed, {info.duration_seconds:.1f} s"
+    if not kept:
+        (settings.media_path / relative).unlink(missing_ok=True)
+        return f"{kind} #{row_id}: taken away while synthesizing (cancelled?); audio discarded"
+    return f"{kind} #{row_id}: completed, {encoded.seconds:.1f} s"

@@ -1,8 +1,12 @@
-"""Finds queued rows that have no live job in Redis and enqueues them.
+"""Finds work that nobody is doing and makes sure somebody does.
 
-Such rows come from the Django app (it only inserts rows), from a Redis that was flushed or
-restarted, or from a submit that could not reach Redis. Workers run this on a timer, so nobody
-has to enqueue anything by hand.
+- Rows stuck in `processing` under a worker that stopped heartbeating (killed, machine lost) go
+  back to `queued`; their finished chunks are kept, so the retry resumes.
+- Queued rows that are due and have no live job in Redis are enqueued. They come from the Django
+  app (it only inserts rows), from a Redis that was flushed or restarted, from a submit that could
+  not reach Redis, from a retry whose backoff has passed, or from a scheduled start time.
+
+Workers run this on a timer, so nobody has to enqueue anything by hand.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from redis import Redis
 from rq.job import Job, JobStatus
 
 from db.engine import new_session
-from db.lifecycle import queued_rows, set_task_id
+from db.lifecycle import queued_rows, requeue_orphans, set_task_id
 from db.narrations import MODELS, now
+from db.settings import get_settings
 from workers.queue import enqueue, new_task_id
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,9 @@ def reconcile(connection: Redis) -> int:
     """Enqueue every due queued row whose job is missing; returns how many were enqueued."""
     enqueued = 0
     with new_session() as session:
+        dead_after = timedelta(seconds=get_settings().worker_dead_after_seconds)
+        for kind, row_id, worker in requeue_orphans(session, dead_after=dead_after):
+            log.warning("worker %s stopped heartbeating; %s #%s is queued again", worker, kind, row_id)
         for kind in MODELS:
             rows = queued_rows(session, kind, limit=BATCH)
             live = _live_ids(connection, [row.task_id for row in rows if row.task_id])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,8 @@ class Request:
     voice: str
     priority: int = 0
     user_id: int | None = None
+    output_format: str = "wav"
+    scheduled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,20 @@ class Submitted:
     row_id: int
     task_id: str
     enqueued: bool
+    scheduled_at: datetime | None = None
+
+    @property
+    def waiting_for_redis(self) -> bool:
+        """Saved, due now, but not on a queue yet: the reconciler will enqueue it."""
+        return not self.enqueued and self.scheduled_at is None
 
     @property
     def message(self) -> str:
+        if self.scheduled_at is not None:
+            return (
+                f"Scheduled {self.kind} narration #{self.row_id} for {self.scheduled_at:%Y-%m-%d %H:%M %Z}; "
+                "a worker starts it then."
+            )
         if self.enqueued:
             return f"Queued {self.kind} narration #{self.row_id}."
         return (
@@ -76,6 +90,12 @@ def validate(request: Request) -> catalogue.Model:
     missing = catalogue.missing_key(info, get_settings())
     if missing:
         raise Refused(f"{info.label} needs an API key: set {missing} in the environment or .streamlit/secrets.toml.")
+    if request.output_format not in catalogue.OUTPUT_FORMATS:
+        raise Refused(
+            f"Unknown output format {request.output_format!r}; pick one of {', '.join(catalogue.OUTPUT_FORMATS)}."
+        )
+    if request.scheduled_at is not None and request.scheduled_at.tzinfo is None:
+        raise Refused("The start time needs a time zone.")
     model = info.model(request.model)
     if model is None:
         raise Refused(f"{info.label} has no model {request.model!r}. Pick one from the list.")
@@ -85,9 +105,23 @@ def validate(request: Request) -> catalogue.Model:
 
 
 def submit(request: Request) -> Submitted:
-    """Validate, commit the queued row, then enqueue its job. Raises Refused with a reason."""
+    """Validate, commit the queued row, then enqueue its job. Raises Refused with a reason.
+
+    A row scheduled for later is only committed: the reconciler enqueues it when it is due.
+    """
     validate(request)
     task_id = new_task_id()
+    common = {
+        "prompt": request.prompt,
+        "provider": request.provider,
+        "model": request.model,
+        "voice": request.voice,
+        "task_id": task_id,
+        "user_id": request.user_id,
+        "priority": request.priority,
+        "output_format": request.output_format,
+        "scheduled_at": request.scheduled_at,
+    }
     with new_session() as session:
         if request.kind == "story":
             story = session.get(Story, request.target_id)
@@ -97,37 +131,19 @@ def submit(request: Request) -> Submitted:
                 raise Refused(
                     f"“{story.title}” already has a narration; each story has one. Open it in the library instead."
                 )
-            row_id = new_story_narration(
-                session,
-                story=story,
-                prompt=request.prompt,
-                provider=request.provider,
-                model=request.model,
-                voice=request.voice,
-                task_id=task_id,
-                user_id=request.user_id,
-                priority=request.priority,
-            ).id
+            row_id = new_story_narration(session, story=story, **common).id  # type: ignore[arg-type]
         else:
             image = session.get(Image, request.target_id)
             if image is None:
                 raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
-            row_id = new_scene_narration(
-                session,
-                image=image,
-                prompt=request.prompt,
-                provider=request.provider,
-                model=request.model,
-                voice=request.voice,
-                task_id=task_id,
-                user_id=request.user_id,
-                priority=request.priority,
-            ).id
+            row_id = new_scene_narration(session, image=image, **common).id  # type: ignore[arg-type]
         try:
             session.commit()
         except IntegrityError:
             # Two submits of the same story at once (a double-click): the one-to-one lets one through.
             raise Refused("This story already has a narration; each story has one. Open it instead.") from None
+    if request.scheduled_at is not None and request.scheduled_at > datetime.now(UTC):
+        return Submitted(request.kind, row_id, task_id, enqueued=False, scheduled_at=request.scheduled_at)
     try:
         enqueue(request.kind, row_id, task_id=task_id, priority=request.priority)
     except RedisError as error:

@@ -1,7 +1,9 @@
-"""The Narration Desk worker: RQ's SimpleWorker plus the reconciler on RQ's maintenance timer.
+"""The Narration Desk worker: RQ's SimpleWorker plus a heartbeat and the reconciler.
 
 SimpleWorker runs jobs in its own process instead of forking one per job: the Piper voice is
-loaded once and stays warm, and no ONNX runtime threads are carried across a fork.
+loaded once and stays warm, and no ONNX runtime threads are carried across a fork. A heartbeat
+thread writes to PostgreSQL every few seconds (the reconciler gives the rows of silent workers
+back), and SIGTERM makes the running job hand its row back before its next chunk.
 """
 
 from __future__ import annotations
@@ -9,21 +11,32 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL
 from rq.utils import now
 
+from db import heartbeats
+from db.engine import new_session
 from db.settings import get_settings
-from workers import local_voice
+from workers import jobs
+from workers.maintenance import run_maintenance
+from workers.providers.local import voice
 from workers.queue import queues, redis
 from workers.reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
 RECONCILE_LOCK = "nd:reconcile-lock"
+MAINTENANCE_LOCK = "nd:maintenance-lock"
+MAINTENANCE_EVERY_SECONDS = 3600
 REGISTRY_CLEAN_EVERY = timedelta(seconds=DEFAULT_MAINTENANCE_TASK_INTERVAL)
+HEARTBEAT_SECONDS = 3.0
+LOOP_RESTART_SECONDS = 2.0
 
 
 class NarrationWorker(SimpleWorker):
@@ -33,12 +46,12 @@ class NarrationWorker(SimpleWorker):
     reconcile interval and hook the reconciler in there.
     """
 
+    _registries_cleaned_at: datetime | None = None
+
     @property
     def dequeue_timeout(self) -> int:
         # Wake up at least this often so the reconciler runs even while the queues are empty.
         return get_settings().reconcile_interval_seconds
-
-    _registries_cleaned_at: datetime | None = None
 
     def run_maintenance_tasks(self) -> None:
         stamp = now()
@@ -55,11 +68,43 @@ class NarrationWorker(SimpleWorker):
                 reconcile(self.connection)
             except Exception:
                 log.exception("reconciler run failed; the next interval tries again")
+        # Hourly, by whichever worker gets the lock first.
+        if self.connection.set(MAINTENANCE_LOCK, self.name, nx=True, ex=MAINTENANCE_EVERY_SECONDS):
+            try:
+                run_maintenance("schedule")
+            except Exception:
+                log.exception("scheduled maintenance failed; the next hour tries again")
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        """On SIGTERM/SIGINT the job hands its row back at its next chunk, then RQ stops."""
+        jobs.shutting_down.set()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+
+class Heartbeat(threading.Thread):
+    """Writes this worker's heartbeat every few seconds until stopped; survives database outages."""
+
+    def __init__(self, worker: NarrationWorker) -> None:
+        super().__init__(name="heartbeat", daemon=True)
+        self.worker = worker
+        self.halt = threading.Event()
+
+    def beat(self) -> None:
+        job = self.worker.get_current_job_id()
+        with new_session() as session:
+            heartbeats.beat(session, name=self.worker.name, host=socket.gethostname(), pid=os.getpid(), current_job=job)
+
+    def run(self) -> None:
+        while not self.halt.wait(HEARTBEAT_SECONDS):
+            try:
+                self.beat()
+            except Exception as error:  # the database may be restarting; keep trying
+                log.warning("heartbeat failed (%s); retrying", type(error).__name__)
 
 
 def run_worker(*, burst: bool) -> bool:
     """Start a worker on the configured Redis; in burst mode, drain and return."""
-    local_voice.voice()  # load before the first job so no job pays for it
+    voice()  # load before the first job so no job pays for it
     interval = get_settings().reconcile_interval_seconds
     # host.pid names say where a row was processed, which `processed_by` then records.
     name = f"{socket.gethostname()}.{os.getpid()}"
@@ -67,4 +112,21 @@ def run_worker(*, burst: bool) -> bool:
     if burst:
         # A burst run should pick up rows even if another worker reconciled a moment ago.
         redis().delete(RECONCILE_LOCK)
-    return bool(worker.work(burst=burst, logging_level="INFO"))
+    heartbeat = Heartbeat(worker)
+    heartbeat.beat()
+    heartbeat.start()
+    try:
+        while True:
+            worked = bool(worker.work(burst=burst, logging_level="INFO"))
+            if burst or jobs.shutting_down.is_set():
+                return worked
+            # RQ leaves its loop on errors it does not handle (Redis restarting mid-job): start over
+            # rather than exit, so one store blinking does not take the worker down.
+            log.warning("worker loop ended unexpectedly; starting it again in %s s", LOOP_RESTART_SECONDS)
+            time.sleep(LOOP_RESTART_SECONDS)
+            worker = NarrationWorker(queues(), name=name, connection=redis(), maintenance_interval=interval)
+            heartbeat.worker = worker
+    finally:
+        heartbeat.halt.set()
+        with new_session() as session:
+            heartbeats.stopped(session, name=name)

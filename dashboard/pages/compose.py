@@ -9,6 +9,8 @@ from db.settings import get_settings
 from workers import catalogue
 from workers.submit import Refused, Request, submit
 
+PRIORITIES = {-1: "low", 0: "normal", 1: "high"}
+
 st.title("Compose a narration")
 
 with new_session() as session:
@@ -50,6 +52,10 @@ model_id = middle.selectbox("Model", list(model_by_id), format_func=lambda m: mo
 model = model_by_id[model_id]
 voice = right.selectbox("Voice", list(model.voices))
 
+left, right = st.columns(2)
+output_format = left.selectbox("Save as", list(catalogue.OUTPUT_FORMATS))
+priority = right.select_slider("Priority", options=[-1, 0, 1], value=0, format_func=PRIORITIES.__getitem__)
+
 estimate = catalogue.estimate(model, prompt)
 a, b, c, d = st.columns(4)
 a.metric("Characters", f"{estimate.characters:,}")
@@ -71,13 +77,15 @@ if st.button(label, type="primary", disabled=missing is not None):
                 provider=provider_id,
                 model=model_id,
                 voice=voice,
+                output_format=output_format,
+                priority=priority,
             )
         )
     except Refused as refusal:
         st.error(str(refusal))
     else:
         st.session_state["last_submitted"] = (done.kind, done.row_id)
-        (st.success if done.enqueued else st.warning)(done.message)
+        (st.warning if done.waiting_for_redis else st.success)(done.message)
 
 if "last_submitted" in st.session_state:
     st.divider()

@@ -1,0 +1,105 @@
+"""The chunk rows of a narration: planned once, done one by one, kept across retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Chunk
+
+
+@dataclass(frozen=True)
+class PlannedChunk:
+    """A chunk as the engine sees it (a plain value, safe to hand to another thread)."""
+
+    id: int
+    idx: int
+    text: str
+    done: bool
+    audio_path: str | None
+    sample_rate: int | None
+    seconds: float | None
+
+
+def _owner(kind: str, row_id: int) -> dict[str, int]:
+    return {"story_audio_id": row_id} if kind == "story" else {"scene_audio_id": row_id}
+
+
+def _owned(kind: str, row_id: int):  # type: ignore[no-untyped-def]
+    return Chunk.story_audio_id == row_id if kind == "story" else Chunk.scene_audio_id == row_id
+
+
+def plan(session: Session, kind: str, row_id: int, texts: list[str]) -> tuple[list[PlannedChunk], list[str]]:
+    """Make the row's chunks match `texts`, keeping every done chunk whose text is unchanged.
+
+    Returns the chunks in order and the audio paths of chunks that were dropped (to delete).
+    """
+    existing = {c.idx: c for c in session.scalars(select(Chunk).where(_owned(kind, row_id)))}
+    dropped = [c for idx, c in existing.items() if idx >= len(texts) or c.text != texts[idx]]
+    stale_paths = [c.audio_path for c in dropped if c.audio_path]
+    if dropped:
+        session.execute(delete(Chunk).where(Chunk.id.in_([c.id for c in dropped])))
+    for idx, text in enumerate(texts):
+        if idx not in existing or existing[idx] in dropped:
+            session.add(Chunk(idx=idx, text=text, **_owner(kind, row_id)))
+    session.commit()
+    rows = session.scalars(select(Chunk).where(_owned(kind, row_id)).order_by(Chunk.idx)).all()
+    planned = [
+        PlannedChunk(c.id, c.idx, c.text, c.status == "done", c.audio_path, c.sample_rate, c.seconds) for c in rows
+    ]
+    return planned, stale_paths
+
+
+def count_call(session: Session, chunk_id: int) -> None:
+    """Count a provider request before it is sent, so even a crashed request shows up."""
+    session.execute(
+        update(Chunk).where(Chunk.id == chunk_id).values(provider_calls=Chunk.provider_calls + 1, updated_at=func.now())
+    )
+    session.commit()
+
+
+def mark_done(
+    session: Session,
+    chunk_id: int,
+    *,
+    audio_path: str,
+    sample_rate: int,
+    seconds: float,
+    request_id: str | None,
+    characters_billed: int | None,
+) -> None:
+    session.execute(
+        update(Chunk)
+        .where(Chunk.id == chunk_id)
+        .values(
+            status="done",
+            audio_path=audio_path,
+            sample_rate=sample_rate,
+            seconds=seconds,
+            request_id=request_id,
+            characters_billed=characters_billed,
+            error_message=None,
+            updated_at=func.now(),
+        )
+    )
+    session.commit()
+
+
+def progress(session: Session, kind: str, row_id: int) -> tuple[int, int]:
+    """(done, total) chunks of a narration; (0, 0) before it was planned."""
+    done, total = session.execute(
+        select(func.count().filter(Chunk.status == "done"), func.count()).where(_owned(kind, row_id))
+    ).one()
+    return int(done), int(total)
+
+
+def totals(session: Session, kind: str, row_id: int) -> tuple[int, int]:
+    """(provider calls, characters billed) over a narration's chunks."""
+    calls, billed = session.execute(
+        select(
+            func.coalesce(func.sum(Chunk.provider_calls), 0), func.coalesce(func.sum(Chunk.characters_billed), 0)
+        ).where(_owned(kind, row_id))
+    ).one()
+    return int(calls or 0), int(billed or 0)

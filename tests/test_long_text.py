@@ -1,0 +1,96 @@
+"""A 60,000-character story through each provider: chunk limits, sentence boundaries, one joined file."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import soundfile
+from redis import Redis
+
+from db.engine import new_session
+from db.models import Chunk, StoryAudio
+from db.settings import get_settings
+from tests.factories import demo_data
+from tests.fake_providers import FakeProviders
+from tests.workers_env import providers_on
+from workers import catalogue
+from workers.encoding import PAUSE_SECONDS
+from workers.jobs import synthesize
+from workers.submit import Request, submit
+
+pytestmark = pytest.mark.slow
+
+WORDS = "lamp keeper harbour storm night ships light sea cat steps glass morning crew basket hill wind".split()
+
+
+def long_story(characters: int, seed: int = 7) -> str:
+    """Sentences of 4 to 30 words, with commas, until the text is `characters` long."""
+    rng = random.Random(seed)
+    sentences: list[str] = []
+    length = 0
+    while length < characters:
+        words = [rng.choice(WORDS) for _ in range(rng.randint(4, 30))]
+        for position in range(5, len(words), 7):
+            words[position] += ","
+        sentence = " ".join(words).capitalize().rstrip(",") + rng.choice([".", ".", "!", "?"])
+        sentences.append(sentence)
+        length += len(sentence) + 1
+    return " ".join(sentences)[:characters].rsplit(" ", 1)[0].rstrip(",") + "."
+
+
+@pytest.fixture
+def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
+    demo_data()
+    with FakeProviders(seconds_per_char=0.01) as running, providers_on(running, monkeypatch):
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "voice"),
+    [
+        ("openai", "tts-1", "nova"),
+        ("elevenlabs", "eleven_multilingual_v2", "21m00Tcm4TlvDq8ikWAM"),
+        ("local", "piper:en_US-joe-medium", "joe"),
+    ],
+)
+def test_sixty_thousand_characters_become_one_file(
+    fake: FakeProviders, provider: str, model: str, voice: str, tmp_path: Path
+) -> None:
+    text = long_story(60_000)
+    assert 59_000 < len(text) <= 60_000
+    limit = catalogue.model(provider, model).max_chars  # type: ignore[union-attr]
+
+    done = submit(Request(kind="story", target_id=1, prompt=text, provider=provider, model=model, voice=voice))
+    outcome = synthesize("story", done.row_id)
+
+    assert "completed" in outcome, outcome
+    with new_session() as session:
+        row = session.get(StoryAudio, done.row_id)
+        assert row is not None and row.audio_file and row.duration_seconds
+        chunks = session.query(Chunk).filter(Chunk.story_audio_id == row.id).order_by(Chunk.idx).all()
+        metadata = row.audio_metadata or {}
+    texts = [c.text for c in chunks]
+
+    # Chunk limits respected, sentence boundaries kept, nothing lost or repeated.
+    assert len(texts) >= -(-len(text) // limit)
+    assert all(len(t) <= limit for t in texts)
+    assert all(t[-1] in ".!?" for t in texts), [t[-20:] for t in texts if t[-1] not in ".!?"]
+    assert " ".join(texts) == text
+    if provider != "local":
+        sent = [c.text for c in fake.calls if c.status == 200]
+        assert sorted(sent) == sorted(texts)  # one paid request per chunk, no more
+        assert max(len(c.text) for c in fake.calls) <= limit
+
+    # One joined file whose length is the sum of its chunks plus the pauses between them.
+    path = get_settings().media_path / row.audio_file
+    with soundfile.SoundFile(path) as audio:
+        seconds = audio.frames / audio.samplerate
+        rate = audio.samplerate
+    expected = sum(c.seconds or 0.0 for c in chunks) + PAUSE_SECONDS * (len(chunks) - 1)
+    assert seconds == pytest.approx(expected, abs=len(chunks) / rate)
+    assert row.duration_seconds == pytest.approx(seconds, abs=1e-3)
+    assert metadata["chunks"] == len(chunks)
+    assert [round(c.seconds or 0.0, 3) for c in chunks] == metadata["chunk_seconds"]

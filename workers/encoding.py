@@ -1,0 +1,113 @@
+"""Joining chunk PCM into one narration and encoding it once, in the format the user asked for.
+
+Chunks arrive as mono 16-bit PCM at one sample rate, so joining is exact: the narration's
+duration is the sum of the chunks plus the pauses between them. `soundfile` (libsndfile) encodes
+WAV, MP3, FLAC and Ogg/Opus without any external program.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile
+
+PAUSE_SECONDS = 0.4
+"""Silence between chunks: about the pause a narrator leaves between paragraphs."""
+
+_FORMATS = {
+    "wav": ("WAV", "PCM_16", "pcm_s16le"),
+    "mp3": ("MP3", "MPEG_LAYER_III", "mp3"),
+    "flac": ("FLAC", "PCM_16", "flac"),
+    "ogg": ("OGG", "OPUS", "opus"),
+}
+# Opus only takes these rates; other PCM is resampled (linearly) to the nearest one above.
+_OPUS_RATES = (8_000, 12_000, 16_000, 24_000, 48_000)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A finished audio file and the facts the metadata column records."""
+
+    data: bytes
+    format: str
+    codec: str
+    sample_rate: int
+    frames: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.sample_rate
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "format": self.format,
+            "codec": self.codec,
+            "sample_rate": self.sample_rate,
+            "channels": 1,
+            "bitrate": round(len(self.data) * 8 / self.seconds) if self.frames else 0,
+            "bytes": len(self.data),
+            "duration_seconds": round(self.seconds, 3),
+        }
+
+
+def join(pcm_chunks: list[bytes], sample_rate: int, pause_seconds: float = PAUSE_SECONDS) -> np.ndarray:
+    """The chunks in order, `pause_seconds` of silence between each two, as int16 samples."""
+    silence = np.zeros(round(pause_seconds * sample_rate), dtype=np.int16)
+    parts: list[np.ndarray] = []
+    for index, pcm in enumerate(pcm_chunks):
+        if index:
+            parts.append(silence)
+        parts.append(np.frombuffer(pcm, dtype="<i2"))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    if rate == target or samples.size == 0:
+        return samples
+    positions = np.arange(round(samples.size * target / rate)) * (rate / target)
+    resampled: np.ndarray = np.interp(positions, np.arange(samples.size), samples.astype(np.float64))
+    return resampled.astype(np.int16)
+
+
+def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> Encoded:
+    """Encode int16 mono samples as `fmt` (one of wav, mp3, flac, ogg)."""
+    container, subtype, codec = _FORMATS[fmt]
+    rate = sample_rate
+    if fmt == "ogg" and rate not in _OPUS_RATES:
+        rate = next((r for r in _OPUS_RATES if r >= sample_rate), _OPUS_RATES[-1])
+        samples = _resample(samples, sample_rate, rate)
+    out = io.BytesIO()
+    soundfile.write(out, samples, rate, format=container, subtype=subtype)
+    return Encoded(out.getvalue(), fmt, codec, rate, int(samples.size))
+
+
+def decode_seconds(data: bytes) -> float:
+    """Duration of an encoded file, read back by decoding it (what a player would report)."""
+    with soundfile.SoundFile(io.BytesIO(data)) as reader:
+        return float(reader.frames / reader.samplerate)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The base64 text stored in the row, and how much of the narration it holds."""
+
+    base64: str
+    seconds: float
+    truncated: bool
+
+
+def preview(samples: np.ndarray, sample_rate: int, fmt: str, full: Encoded, max_base64_chars: int) -> Preview:
+    """The whole file as base64 if it fits; else the opening, encoded the same way, as long as fits."""
+    encoded = base64.b64encode(full.data).decode("ascii")
+    if len(encoded) <= max_base64_chars:
+        return Preview(encoded, full.seconds, truncated=False)
+    seconds = full.seconds * (max_base64_chars * 3 / 4) / len(full.data)
+    while True:
+        seconds *= 0.9  # headers and variable bitrates: aim a little short, shrink until it fits
+        opening = encode(samples[: int(seconds * sample_rate)], sample_rate, fmt)
+        encoded = base64.b64encode(opening.data).decode("ascii")
+        if len(encoded) <= max_base64_chars:
+            return Preview(encoded, opening.seconds, truncated=True)

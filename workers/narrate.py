@@ -1,0 +1,166 @@
+"""Narrating one claimed row: plan its chunks, synthesize the missing ones in parallel, join them.
+
+Chunks that a previous attempt finished are on disk and marked done, so a retry (after a crash,
+a rate limit, a shutdown) only pays for the rest. Transient provider errors are retried per chunk
+with exponential backoff and jitter, honouring Retry-After; waiting for a free concurrency slot
+(`Busy`) does not use up a try.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+
+from db import chunks
+from db.engine import new_session
+from db.lifecycle import ClaimedWork
+from workers import storage
+from workers.catalogue import Model
+from workers.chunking import split
+from workers.encoding import join
+from workers.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, Provider, Transient
+
+CONTEXT_CHARS = 300
+"""How much of the neighbouring chunks is sent as `previous_text` / `next_text` for continuity."""
+
+_backoff = wait_exponential_jitter(initial=1, max=30)
+
+
+class Interrupted(Exception):
+    """Work stopped on purpose (cancelled, taken over, shutting down); the message says which."""
+
+
+@dataclass(frozen=True)
+class Narration:
+    """The joined audio of every chunk and what it cost."""
+
+    samples: np.ndarray
+    sample_rate: int
+    chunk_seconds: list[float]
+    characters_billed: int
+    provider_calls: int
+
+
+@dataclass
+class _Job:
+    work: ClaimedWork
+    provider: Provider
+    model: Model
+    voice: str
+    media_root: Path
+    tries: int
+    interruption: Callable[[], str | None]
+    abort: threading.Event
+
+    def check(self) -> None:
+        if self.abort.is_set():
+            raise Interrupted("another chunk failed")
+        reason = self.interruption()
+        if reason:
+            raise Interrupted(reason)
+
+    def sleep(self, seconds: float) -> None:
+        """Back off, but stop early if the job is cancelled or the worker is shutting down."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.check()
+            time.sleep(min(left, 0.5))
+
+    def request(self, texts: list[str], idx: int) -> ChunkRequest:
+        return ChunkRequest(
+            text=texts[idx],
+            model=self.model.id,
+            voice=self.voice,
+            previous_text=texts[idx - 1][-CONTEXT_CHARS:] if idx > 0 else None,
+            next_text=texts[idx + 1][:CONTEXT_CHARS] if idx + 1 < len(texts) else None,
+        )
+
+    def synthesize(self, chunk: chunks.PlannedChunk, texts: list[str]) -> None:
+        failures = 0
+
+        def give_up(state: RetryCallState) -> bool:
+            nonlocal failures
+            outcome = state.outcome
+            if outcome is not None and not isinstance(outcome.exception(), Busy):
+                failures += 1
+            return failures >= self.tries
+
+        def pause(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            retry_after = error.retry_after if isinstance(error, Transient) else None
+            return max(_backoff(state), retry_after or 0.0)
+
+        audio: ChunkAudio | None = None
+        for attempt in Retrying(
+            retry=retry_if_exception_type(Transient), stop=give_up, wait=pause, sleep=self.sleep, reraise=True
+        ):
+            with attempt:
+                self.check()
+                with new_session() as session:
+                    chunks.count_call(session, chunk.id)
+                audio = self.provider.synthesize(self.request(texts, chunk.idx))
+        assert audio is not None
+        relative = f"tts/chunks/{self.work.kind}-{self.work.row_id}/{chunk.idx:04d}-{chunk.id}.pcm"
+        storage.write_atomically(self.media_root, relative, audio.pcm)
+        with new_session() as session:
+            chunks.mark_done(
+                session,
+                chunk.id,
+                audio_path=relative,
+                sample_rate=audio.sample_rate,
+                seconds=audio.seconds,
+                request_id=audio.request_id,
+                characters_billed=audio.characters_billed,
+            )
+
+
+def narrate(
+    work: ClaimedWork,
+    *,
+    provider: Provider,
+    model: Model,
+    voice: str,
+    media_root: Path,
+    concurrency: int,
+    tries: int,
+    interruption: Callable[[], str | None],
+) -> Narration:
+    """Synthesize every chunk not yet done (up to `concurrency` at once), then join all of them."""
+    texts = split(work.prompt, model.max_chars)
+    if not texts:
+        raise Permanent("The text is empty. Write the text to narrate, then retry.")
+    with new_session() as session:
+        planned, stale = chunks.plan(session, work.kind, work.row_id, texts)
+    for path in stale:
+        (media_root / path).unlink(missing_ok=True)
+
+    job = _Job(work, provider, model, voice, media_root, tries, interruption, threading.Event())
+    todo = [c for c in planned if not c.done]
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="chunk") as pool:
+            futures = [pool.submit(job.synthesize, chunk, texts) for chunk in todo]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                job.abort.set()  # the others stop before their next request
+                for future in futures:
+                    future.cancel()
+                raise failed.exception()  # type: ignore[misc]
+        with new_session() as session:
+            planned, _ = chunks.plan(session, work.kind, work.row_id, texts)
+
+    rates = {c.sample_rate for c in planned}
+    if len(rates) != 1 or None in rates:
+        raise Permanent("The chunks came back at different sample rates and cannot be joined. Re-narrate it.")
+    rate = int(next(iter(rates)))  # type: ignore[arg-type]
+    pcm = [(media_root / str(c.audio_path)).read_bytes() for c in planned]
+    with new_session() as session:
+        calls, billed = chunks.totals(session, work.kind, work.row_id)
+    return Narration(join(pcm, rate), rate, [float(c.seconds or 0.0) for c in planned], billed, calls)

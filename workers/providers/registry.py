@@ -1,0 +1,51 @@
+"""One provider object per process and provider name, built from settings on first use."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from db.settings import get_settings
+from workers.providers.base import Permanent, Provider
+
+
+@cache
+def get(name: str) -> Provider:
+    """The provider called `name`; Permanent if it is unknown or its key is not set.
+
+    SDK clients are imported here, on first use, so a worker that only ever runs the local voice
+    (and the dashboard) never pays for importing them.
+    """
+    settings = get_settings()
+    timeout = settings.provider_timeout_seconds
+    if name == "local":
+        from workers.providers.local import LocalProvider
+
+        return LocalProvider()
+    if name == "openai":
+        if settings.openai_api_key is None:
+            raise Permanent("OpenAI needs an API key: set OPENAI_API_KEY for the workers, then retry.")
+        from workers.providers.openai_tts import OpenAIProvider
+
+        return OpenAIProvider(
+            api_key=settings.openai_api_key.get_secret_value(), base_url=settings.openai_base_url, timeout=timeout
+        )
+    if name == "elevenlabs":
+        if settings.elevenlabs_api_key is None:
+            raise Permanent("ElevenLabs needs an API key: set ELEVENLABS_API_KEY for the workers, then retry.")
+        from workers.providers.elevenlabs_tts import ElevenLabsProvider
+
+        return ElevenLabsProvider(
+            api_key=settings.elevenlabs_api_key.get_secret_value(),
+            base_url=settings.elevenlabs_base_url,
+            timeout=timeout,
+        )
+    raise Permanent(f"Unknown provider {name!r}. Re-narrate with one of: local, openai, elevenlabs.")
+
+
+def concurrency(name: str) -> int:
+    """Chunks of one job sent to this provider at once."""
+    settings = get_settings()
+    return {
+        "openai": settings.openai_concurrency,
+        "elevenlabs": settings.elevenlabs_concurrency,
+    }.get(name, settings.local_concurrency)
