@@ -23,7 +23,24 @@ from workers.submit import Request, submit
 
 pytestmark = pytest.mark.slow
 
-WORDS = ["lamp", "keeper", "harbour", "storm", "night", "ships", "light", "sea", "cat", "steps", "glass", "morning", "crew", "basket", "hill", "wind"]
+WORDS = [
+    "lamp",
+    "keeper",
+    "harbour",
+    "storm",
+    "night",
+    "ships",
+    "light",
+    "sea",
+    "cat",
+    "steps",
+    "glass",
+    "morning",
+    "crew",
+    "basket",
+    "hill",
+    "wind",
+]
 
 
 def long_story(characters: int, seed: int = 7) -> str:
