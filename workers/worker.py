@@ -16,6 +16,7 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL
 from rq.utils import now
@@ -103,7 +104,11 @@ class Heartbeat(threading.Thread):
 
 
 def run_worker(*, burst: bool) -> bool:
-    """Start a worker on the configured Redis; in burst mode, drain and return."""
+    """Start a worker on the configured Redis; in burst mode, drain and return.
+
+    The first connection failing is an error for the person starting the worker (a wrong
+    REDIS_URL); after that, Redis going away only pauses the worker until it is back.
+    """
     voice()  # load before the first job so no job pays for it
     interval = get_settings().reconcile_interval_seconds
     # host.pid names say where a row was processed, which `processed_by` then records.
@@ -115,18 +120,44 @@ def run_worker(*, burst: bool) -> bool:
     heartbeat = Heartbeat(worker)
     heartbeat.beat()
     heartbeat.start()
+    restarts = 0
     try:
         while True:
-            worked = bool(worker.work(burst=burst, logging_level="INFO"))
+            try:
+                worked = bool(worker.work(burst=burst, logging_level="INFO"))
+            except RedisError as error:
+                # RQ's own bookkeeping after a job (and its teardown) raise when Redis is restarting.
+                log.warning("Redis went away (%s)", error)
+                worked = False
             if burst or jobs.shutting_down.is_set():
                 return worked
-            # RQ leaves its loop on errors it does not handle (Redis restarting mid-job): start over
-            # rather than exit, so one store blinking does not take the worker down.
-            log.warning("worker loop ended unexpectedly; starting it again in %s s", LOOP_RESTART_SECONDS)
-            time.sleep(LOOP_RESTART_SECONDS)
-            worker = NarrationWorker(queues(), name=name, connection=redis(), maintenance_interval=interval)
+            # RQ left its loop on an error it does not handle: start over once Redis answers,
+            # so one store blinking does not take the worker down.
+            _abandon(worker)
+            restarts += 1
+            worker = _reconnect(f"{name}-{restarts}", interval)
             heartbeat.worker = worker
     finally:
         heartbeat.halt.set()
         with new_session() as session:
-            heartbeats.stopped(session, name=name)
+            heartbeats.stopped(session, name=heartbeat.worker.name)
+
+
+def _abandon(worker: NarrationWorker) -> None:
+    """Stop what is left of a worker whose Redis vanished (its command listener thread)."""
+    pubsub_thread = getattr(worker, "pubsub_thread", None)
+    if pubsub_thread is not None:
+        pubsub_thread.stop()
+        pubsub_thread.join(timeout=1)
+
+
+def _reconnect(name: str, interval: int) -> NarrationWorker:
+    """A new worker, once Redis answers, under a new name: the old registration may linger in Redis."""
+    while True:
+        log.warning("worker loop ended unexpectedly; starting it again in %s s", LOOP_RESTART_SECONDS)
+        time.sleep(LOOP_RESTART_SECONDS)
+        try:
+            redis().ping()
+            return NarrationWorker(queues(), name=name, connection=redis(), maintenance_interval=interval)
+        except RedisError as error:
+            log.warning("Redis is still unreachable (%s)", error)
