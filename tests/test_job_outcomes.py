@@ -36,7 +36,7 @@ def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
 
 
 def _scene(text: str = "A red door creaks open.", **changes: object) -> int:
-    return submit(Request(kind="scene", target_id=1, prompt=text, **{**OPENAI, **changes})).row_id  # type: ignore[arg-type]
+    return submit(Request(kind="scene", target_id=1, prompt=text, **{**OPENAI, **changes})).row_id
 
 
 def _row(row_id: int) -> SceneAudio:
@@ -57,7 +57,7 @@ def test_a_provider_outage_is_retried_later_with_backoff_then_given_up(fake: Fak
     assert row.next_attempt_at is not None and row.next_attempt_at > before  # backoff, not a hot loop
     assert row.error_message and row.error_message.startswith("Attempt 1 failed: OpenAI had a server error (500)")
 
-    for attempt in (2, 3):  # what the reconciler does once next_attempt_at has passed
+    for _ in (2, 3):  # attempts 2 and 3, as the reconciler starts them once next_attempt_at has passed
         with new_session() as session:
             session.query(SceneAudio).filter_by(id=row_id).update({"next_attempt_at": None})
             session.commit()
@@ -160,9 +160,7 @@ def test_sigterm_hands_the_row_back_and_the_next_worker_resumes(fake: FakeProvid
 
 def test_a_scheduled_narration_waits_for_its_time(fake: FakeProviders, redis: Redis) -> None:
     later = datetime.now(UTC) + timedelta(seconds=2)
-    done = submit(
-        Request(kind="scene", target_id=2, prompt="Later.", scheduled_at=later, **OPENAI)  # type: ignore[arg-type]
-    )
+    done = submit(Request(kind="scene", target_id=2, prompt="Later.", scheduled_at=later, **OPENAI))
     assert not done.enqueued and done.message.startswith(f"Scheduled scene narration #{done.row_id}")
     with new_session() as session:  # past the submitter's grace period
         session.query(SceneAudio).filter_by(id=done.row_id).update(
