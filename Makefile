@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev test-deps lint typecheck pytest lock clean
+.PHONY: run test install install-dev test-deps lint typecheck pytest bench lock clean
 
 run: install
 	$(BIN)/narration-desk run
@@ -33,10 +33,14 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 
 typecheck: install-dev
-	$(BIN)/mypy db workers dashboard tests
+	$(BIN)/mypy db workers dashboard tests bench
 
 pytest: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks print ratios against baselines measured in the same run; BENCH=worker|long-story|local-voice.
+bench: install-dev
+	$(BIN)/python -m bench $(BENCH)
 
 lock:
 	scripts/lock.sh

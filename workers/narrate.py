@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,9 @@ from workers.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, Pr
 
 CONTEXT_CHARS = 300
 """How much of the neighbouring chunks is sent as `previous_text` / `next_text` for continuity."""
+
+CHECK_EVERY_SECONDS = 1.0
+"""How often a running job asks the database whether it was cancelled or taken over."""
 
 _backoff = wait_exponential_jitter(initial=1, max=30)
 
@@ -57,14 +60,18 @@ class _Job:
     media_root: Path
     tries: int
     interruption: Callable[[], str | None]
-    abort: threading.Event
+    abort: threading.Event = field(default_factory=threading.Event)
+    checked_at: float = field(default_factory=time.monotonic)
 
     def check(self) -> None:
+        """Stop if another chunk failed, or (asked at most once a second) the row is no longer ours."""
         if self.abort.is_set():
             raise Interrupted("another chunk failed")
-        reason = self.interruption()
-        if reason:
-            raise Interrupted(reason)
+        if time.monotonic() - self.checked_at >= CHECK_EVERY_SECONDS:
+            self.checked_at = time.monotonic()
+            reason = self.interruption()
+            if reason:
+                raise Interrupted(reason)
 
     def sleep(self, seconds: float) -> None:
         """Back off, but stop early if the job is cancelled or the worker is shutting down."""
@@ -82,8 +89,10 @@ class _Job:
             next_text=texts[idx + 1][:CONTEXT_CHARS] if idx + 1 < len(texts) else None,
         )
 
-    def synthesize(self, chunk: chunks.PlannedChunk, texts: list[str]) -> None:
+    def synthesize(self, chunk: chunks.PlannedChunk, texts: list[str]) -> chunks.PlannedChunk:
+        """Request one chunk (retrying), store it, and return it as done."""
         failures = 0
+        calls = 0
 
         def give_up(state: RetryCallState) -> bool:
             nonlocal failures
@@ -105,10 +114,11 @@ class _Job:
                 self.check()
                 with new_session() as session:
                     chunks.count_call(session, chunk.id)
+                calls += 1
                 audio = self.provider.synthesize(self.request(texts, chunk.idx))
         assert audio is not None
         relative = f"tts/chunks/{self.work.kind}-{self.work.row_id}/{chunk.idx:04d}-{chunk.id}.pcm"
-        storage.write_atomically(self.media_root, relative, audio.pcm)
+        storage.write_atomically(self.media_root, relative, audio.pcm, durable=False)
         with new_session() as session:
             chunks.mark_done(
                 session,
@@ -119,6 +129,15 @@ class _Job:
                 request_id=audio.request_id,
                 characters_billed=audio.characters_billed,
             )
+        return replace(
+            chunk,
+            done=True,
+            audio_path=relative,
+            sample_rate=audio.sample_rate,
+            seconds=audio.seconds,
+            characters_billed=audio.characters_billed,
+            provider_calls=chunk.provider_calls + calls,
+        )
 
 
 def narrate(
@@ -141,9 +160,13 @@ def narrate(
     for path in stale:
         (media_root / path).unlink(missing_ok=True)
 
-    job = _Job(work, provider, model, voice, media_root, tries, interruption, threading.Event())
-    todo = [c for c in planned if not c.done]
-    if todo:
+    job = _Job(work, provider, model, voice, media_root, tries, interruption)
+    # A chunk whose file did not survive (a machine crash before the disk caught up) is redone.
+    todo = [c for c in planned if not c.done or not (media_root / str(c.audio_path)).is_file()]
+    finished = {c.idx: c for c in planned if c not in todo}
+    if len(todo) == 1:  # the common short narration: no thread hand-off
+        finished[todo[0].idx] = job.synthesize(todo[0], texts)
+    elif todo:
         with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="chunk") as pool:
             futures = [pool.submit(job.synthesize, chunk, texts) for chunk in todo]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -153,14 +176,18 @@ def narrate(
                 for future in futures:
                     future.cancel()
                 raise failed.exception()  # type: ignore[misc]
-        with new_session() as session:
-            planned, _ = chunks.plan(session, work.kind, work.row_id, texts)
+            finished.update((c.idx, c) for c in (f.result() for f in futures))
+    ordered = [finished[idx] for idx in sorted(finished)]
 
-    rates = {c.sample_rate for c in planned}
+    rates = {c.sample_rate for c in ordered}
     if len(rates) != 1 or None in rates:
         raise Permanent("The chunks came back at different sample rates and cannot be joined. Re-narrate it.")
     rate = int(next(iter(rates)))  # type: ignore[arg-type]
-    pcm = [(media_root / str(c.audio_path)).read_bytes() for c in planned]
-    with new_session() as session:
-        calls, billed = chunks.totals(session, work.kind, work.row_id)
-    return Narration(join(pcm, rate), rate, [float(c.seconds or 0.0) for c in planned], billed, calls)
+    pcm = [(media_root / str(c.audio_path)).read_bytes() for c in ordered]
+    return Narration(
+        join(pcm, rate),
+        rate,
+        [float(c.seconds or 0.0) for c in ordered],
+        sum(c.characters_billed or 0 for c in ordered),
+        sum(c.provider_calls for c in ordered),
+    )

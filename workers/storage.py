@@ -22,13 +22,16 @@ def relative_path(kind: str, row_id: int, extension: str) -> str:
     return path
 
 
-def write_atomically(media_root: Path, relative: str, data: bytes) -> Path:
+def write_atomically(media_root: Path, relative: str, data: bytes, *, durable: bool = True) -> Path:
+    """Write to a temporary name, then rename. `durable` also waits for the disk (fsync): the
+    narration's own file needs that; a chunk file does not, since a lost one is requested again."""
     target = media_root / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     with partial.open("wb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     partial.replace(target)
     return target

@@ -1,0 +1,25 @@
+"""`python -m bench [name ...]`: run the benchmarks and print each ratio (`make bench`)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from bench import local_voice, long_story, worker_overhead
+from bench.setup import bench_environment
+
+BENCHMARKS = {"worker": worker_overhead.run, "long-story": long_story.run, "local-voice": local_voice.run}
+
+
+def main(names: list[str]) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    for name in names or list(BENCHMARKS):
+        with bench_environment() as connection:
+            results = BENCHMARKS[name](connection)
+        print(f"\n== {name}")
+        for label, value in results.items():
+            print(f"  {label:<60} {value:10.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
