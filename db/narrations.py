@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,77 +51,45 @@ def story_narration(session: Session, story_id: int) -> StoryAudio | None:
     return session.scalars(select(StoryAudio).where(StoryAudio.story_id == story_id)).first()
 
 
-def new_story_narration(
-    session: Session,
-    *,
-    story: Story,
-    prompt: str,
-    provider: str,
-    model: str,
-    voice: str,
-    task_id: str,
-    user_id: int | None = None,
-    priority: int = 0,
-    output_format: str = "wav",
-    scheduled_at: datetime | None = None,
-) -> StoryAudio:
-    """Add a queued story narration; the caller commits, then enqueues (never the other way round)."""
+@dataclass(frozen=True)
+class NewNarration:
+    """What a new narration row needs besides its story or image."""
+
+    prompt: str
+    provider: str
+    model: str
+    voice: str
+    task_id: str
+    user_id: int | None = None
+    priority: int = 0
+    output_format: str = "wav"
+    scheduled_at: datetime | None = None
+
+
+def add_narration(session: Session, target: Story | Image, spec: NewNarration) -> Narration:
+    """Add a queued narration of a story or a scene image; the caller commits, then enqueues
+    (never the other way round). Every NOT NULL column of Django's is written."""
     stamp = now()
-    row = StoryAudio(
-        story_id=story.id,
-        project_id=story.project_id,
-        prompt=prompt,
-        provider=provider,
-        model_backend=model,
-        voice_style=voice,
-        status=Status.QUEUED,
-        tags=[],
-        task_id=task_id,
-        priority=priority,
-        output_format=output_format,
-        scheduled_at=scheduled_at,
-        user_id=user_id,
-        created_by_id=user_id,
-        updated_by_id=user_id,
-        created_at=stamp,
-        updated_at=stamp,
+    owner: dict[str, Any] = (
+        {"story_id": target.id, "project_id": target.project_id}
+        if isinstance(target, Story)
+        else {"image_id": target.id}
     )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def new_scene_narration(
-    session: Session,
-    *,
-    image: Image,
-    prompt: str,
-    provider: str,
-    model: str,
-    voice: str,
-    task_id: str,
-    user_id: int | None = None,
-    priority: int = 0,
-    output_format: str = "wav",
-    scheduled_at: datetime | None = None,
-) -> SceneAudio:
-    """Add a queued scene narration; the caller commits, then enqueues."""
-    stamp = now()
-    row = SceneAudio(
-        image_id=image.id,
-        prompt=prompt,
-        provider=provider,
-        model_backend=model,
-        voice_style=voice,
+    row = (StoryAudio if isinstance(target, Story) else SceneAudio)(
+        **owner,
+        prompt=spec.prompt,
+        provider=spec.provider,
+        model_backend=spec.model,
+        voice_style=spec.voice,
         status=Status.QUEUED,
         tags=[],
-        task_id=task_id,
-        priority=priority,
-        output_format=output_format,
-        scheduled_at=scheduled_at,
-        user_id=user_id,
-        created_by_id=user_id,
-        updated_by_id=user_id,
+        task_id=spec.task_id,
+        priority=spec.priority,
+        output_format=spec.output_format,
+        scheduled_at=spec.scheduled_at,
+        user_id=spec.user_id,
+        created_by_id=spec.user_id,
+        updated_by_id=spec.user_id,
         created_at=stamp,
         updated_at=stamp,
     )

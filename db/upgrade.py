@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from db.compat import IncompatibleSchema, differences
+from db.compat import DJANGO_COLUMNS, IncompatibleSchema, differences
 from db.engine import get_engine
 
 
@@ -44,16 +44,7 @@ def _row_counts(connection: Connection) -> dict[str, int]:
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
             "AND tablename = ANY (:names) ORDER BY tablename"
         ),
-        {
-            "names": [
-                "auth_user",
-                "project_project",
-                "story_story",
-                "images_image",
-                "tts_storyaudio",
-                "tts_sceneaudio",
-            ]
-        },
+        {"names": list(DJANGO_COLUMNS)},
     ).scalars()
     return {t: connection.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in list(tables)}
 

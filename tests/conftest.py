@@ -99,10 +99,10 @@ def template_db(databases: Databases) -> Iterator[str]:
     databases.drop(name)
 
 
-@pytest.fixture
-def empty_db(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A new, empty database; DATABASE_URL points at it. Yields the URL."""
-    name = databases.create()
+def _fresh_database(
+    databases: Databases, monkeypatch: pytest.MonkeyPatch, template: str | None = None
+) -> Iterator[str]:
+    name = databases.create(template=template)
     url = databases.url(name)
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
@@ -110,19 +110,18 @@ def empty_db(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield url
     reset_engine()
     databases.drop(name)
+
+
+@pytest.fixture
+def empty_db(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new, empty database; DATABASE_URL points at it. Yields the URL."""
+    yield from _fresh_database(databases, monkeypatch)
 
 
 @pytest.fixture
 def db(databases: Databases, template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A database at the current schema with no rows; DATABASE_URL points at it. Yields the URL."""
-    name = databases.create(template=template_db)
-    url = databases.url(name)
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    reset_engine()
-    yield url
-    reset_engine()
-    databases.drop(name)
+    yield from _fresh_database(databases, monkeypatch, template_db)
 
 
 @pytest.fixture

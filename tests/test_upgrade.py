@@ -8,21 +8,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from db.compat import IncompatibleSchema
+from db.compat import DJANGO_COLUMNS, IncompatibleSchema
 from db.engine import get_engine
 from db.models import Base
 from db.upgrade import alembic_config, upgrade
 from tests.factories import django_rows, load_django_schema
 
 HEAD = "0004"
-DJANGO_TABLES = (
-    "auth_user",
-    "project_project",
-    "story_story",
-    "images_image",
-    "tts_storyaudio",
-    "tts_sceneaudio",
-)
+DJANGO_TABLES = tuple(DJANGO_COLUMNS)
 
 
 def _schema_drift() -> list[object]:

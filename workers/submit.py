@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from db.engine import new_session
 from db.models import Image, Story
-from db.narrations import Kind, new_scene_narration, new_story_narration, story_narration
+from db.narrations import Kind, NewNarration, add_narration, story_narration
 from db.settings import get_settings
 from workers import catalogue
 from workers.queue import enqueue, new_task_id
@@ -111,32 +111,32 @@ def submit(request: Request) -> Submitted:
     """
     validate(request)
     task_id = new_task_id()
-    common = {
-        "prompt": request.prompt,
-        "provider": request.provider,
-        "model": request.model,
-        "voice": request.voice,
-        "task_id": task_id,
-        "user_id": request.user_id,
-        "priority": request.priority,
-        "output_format": request.output_format,
-        "scheduled_at": request.scheduled_at,
-    }
+    spec = NewNarration(
+        prompt=request.prompt,
+        provider=request.provider,
+        model=request.model,
+        voice=request.voice,
+        task_id=task_id,
+        user_id=request.user_id,
+        priority=request.priority,
+        output_format=request.output_format,
+        scheduled_at=request.scheduled_at,
+    )
     with new_session() as session:
+        target: Story | Image | None
         if request.kind == "story":
-            story = session.get(Story, request.target_id)
-            if story is None:
+            target = session.get(Story, request.target_id)
+            if target is None:
                 raise Refused(f"Story #{request.target_id} no longer exists. Pick another story.")
-            if story_narration(session, story.id) is not None:
+            if story_narration(session, target.id) is not None:
                 raise Refused(
-                    f"“{story.title}” already has a narration; each story has one. Open it in the library instead."
+                    f"“{target.title}” already has a narration; each story has one. Open it in the library instead."
                 )
-            row_id = new_story_narration(session, story=story, **common).id  # type: ignore[arg-type]
         else:
-            image = session.get(Image, request.target_id)
-            if image is None:
+            target = session.get(Image, request.target_id)
+            if target is None:
                 raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
-            row_id = new_scene_narration(session, image=image, **common).id  # type: ignore[arg-type]
+        row_id = add_narration(session, target, spec).id
         try:
             session.commit()
         except IntegrityError:
