@@ -30,6 +30,8 @@ class ClaimedWork:
     model: str
     voice: str | None
     output_format: str | None
+    instructions: str | None
+    speed: float | None
     attempt: int
     max_attempts: int
     worker: str
@@ -61,7 +63,7 @@ def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWo
         )
         .returning(
             model.prompt, model.provider, model.model_backend, model.voice_style, model.output_format,
-            model.attempts, model.max_attempts,
+            model.instructions, model.speed, model.attempts, model.max_attempts,
         )
     ).first()  # fmt: skip
     session.commit()

@@ -212,6 +212,9 @@ class BaseTTS:
     # Set (with status `failed`) when someone cancelled the job; keeps Django's four statuses.
     cancelled_at: Mapped[datetime | None]
     output_format: Mapped[str | None] = mapped_column(String(10))
+    # Delivery options: tone instructions (gpt-4o-mini-tts) and speaking speed (OpenAI, 0.25–4).
+    instructions: Mapped[str | None] = mapped_column(Text)
+    speed: Mapped[float | None] = mapped_column(Float)
 
 
 def _narration_indexes(table: str) -> tuple[Any, ...]:

@@ -64,6 +64,8 @@ class NewNarration:
     priority: int = 0
     output_format: str = "wav"
     scheduled_at: datetime | None = None
+    instructions: str | None = None
+    speed: float | None = None
 
 
 def add_narration(session: Session, target: Story | Image, spec: NewNarration) -> Narration:
@@ -87,6 +89,8 @@ def add_narration(session: Session, target: Story | Image, spec: NewNarration) -
         priority=spec.priority,
         output_format=spec.output_format,
         scheduled_at=spec.scheduled_at,
+        instructions=spec.instructions,
+        speed=spec.speed,
         user_id=spec.user_id,
         created_by_id=spec.user_id,
         updated_by_id=spec.user_id,

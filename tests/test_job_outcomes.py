@@ -24,7 +24,7 @@ from tests.workers_env import providers_on, statuses, wait_until, workers
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
 from workers.reconcile import reconcile
-from workers.submit import Request, submit
+from workers.submit import Refused, Request, submit
 
 
 @pytest.fixture
@@ -177,3 +177,15 @@ def test_priority_picks_the_queue(fake: FakeProviders, redis: Redis) -> None:
     _scene("Urgent.", priority=1)
     _scene("Whenever.", priority=-1)
     assert [len(Queue(name, connection=redis)) for name in QUEUE_NAMES] == [1, 0, 1]
+
+
+def test_tone_instructions_and_speed_reach_openai(fake: FakeProviders) -> None:
+    row_id = _scene("Softly now.", model="gpt-4o-mini-tts", instructions="Warm and slow.", speed=0.8)
+    assert "completed" in synthesize("scene", row_id)
+    params = fake.calls[0].params
+    assert (params["instructions"], params["speed"], params["model"]) == ("Warm and slow.", 0.8, "gpt-4o-mini-tts")
+
+
+def test_instructions_for_a_model_without_them_are_refused(fake: FakeProviders) -> None:
+    with pytest.raises(Refused, match="takes no tone instructions"):
+        _scene("Hello.", instructions="Loud.")

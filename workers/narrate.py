@@ -87,6 +87,8 @@ class _Job:
             voice=self.voice,
             previous_text=texts[idx - 1][-CONTEXT_CHARS:] if idx > 0 else None,
             next_text=texts[idx + 1][:CONTEXT_CHARS] if idx + 1 < len(texts) else None,
+            instructions=self.work.instructions if self.model.takes_instructions else None,
+            speed=self.work.speed,
         )
 
     def synthesize(self, chunk: chunks.PlannedChunk, texts: list[str]) -> chunks.PlannedChunk:

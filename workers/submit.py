@@ -44,6 +44,8 @@ class Request:
     user_id: int | None = None
     output_format: str = "wav"
     scheduled_at: datetime | None = None
+    instructions: str | None = None
+    speed: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,10 @@ def validate(request: Request) -> catalogue.Model:
     model = info.model(request.model)
     if model is None:
         raise Refused(f"{info.label} has no model {request.model!r}. Pick one from the list.")
+    if request.instructions and not model.takes_instructions:
+        raise Refused(f"{info.label} {model.label} takes no tone instructions; pick gpt-4o-mini-tts or clear them.")
+    if request.speed is not None and (request.provider != "openai" or not 0.25 <= request.speed <= 4.0):
+        raise Refused("Speed is an OpenAI option between 0.25 and 4.0.")
     if request.voice not in model.voices:
         raise Refused(f"{info.label} {model.label} has no voice {request.voice!r}. Pick one from the list.")
     return model
@@ -121,6 +127,8 @@ def submit(request: Request) -> Submitted:
         priority=request.priority,
         output_format=request.output_format,
         scheduled_at=request.scheduled_at,
+        instructions=request.instructions or None,
+        speed=request.speed,
     )
     with new_session() as session:
         target: Story | Image | None

@@ -52,6 +52,13 @@ model_id = middle.selectbox("Model", list(model_by_id), format_func=lambda m: mo
 model = model_by_id[model_id]
 voice = right.selectbox("Voice", list(model.voices))
 
+instructions = (
+    st.text_input("Tone instructions", placeholder="e.g. warm, unhurried, like a bedtime story")
+    if model.takes_instructions
+    else None
+)
+speed = st.slider("Speed", 0.25, 4.0, 1.0, 0.05) if provider_id == "openai" else None
+
 left, right = st.columns(2)
 output_format = left.selectbox("Save as", list(catalogue.OUTPUT_FORMATS))
 priority = right.select_slider("Priority", options=[-1, 0, 1], value=0, format_func=PRIORITIES.__getitem__)
@@ -79,6 +86,8 @@ if st.button(label, type="primary", disabled=missing is not None):
                 voice=voice,
                 output_format=output_format,
                 priority=priority,
+                instructions=instructions,
+                speed=speed if speed != 1.0 else None,
             )
         )
     except Refused as refusal:

@@ -1,4 +1,4 @@
-"""Long-text chunks, worker heartbeats, cancellation, output format and maintenance reports.
+"""Long-text chunks, worker heartbeats, cancellation, output options and maintenance reports.
 
 All new tables are Narration Desk's own; the narration tables only gain nullable columns.
 
@@ -26,6 +26,8 @@ def upgrade() -> None:
     for table in ("tts_storyaudio", "tts_sceneaudio"):
         op.add_column(table, sa.Column("cancelled_at", sa.DateTime(timezone=True)))
         op.add_column(table, sa.Column("output_format", sa.String(10)))
+        op.add_column(table, sa.Column("instructions", sa.Text()))
+        op.add_column(table, sa.Column("speed", sa.Float()))
 
     op.create_table(
         "tts_chunk",
