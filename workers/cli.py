@@ -4,6 +4,7 @@
     narration-desk db upgrade          bring the database to the current schema, in place
     narration-desk worker [--burst]    one RQ worker; --burst drains the queue (and queued rows) and exits
     narration-desk seed-demo           the demo project, stories and scene images (once)
+    narration-desk create-user NAME    a staff user (--superuser) with a Django-format password from a prompt
     narration-desk maintenance         stuck jobs, old failures, storage quota, previews; prints a report
 
 Expected failures (no DATABASE_URL, a database of another shape, ...) print one paragraph and exit
@@ -13,6 +14,7 @@ with status 2; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
@@ -25,6 +27,7 @@ from db.compat import IncompatibleSchema
 from db.engine import DatabaseNotConfigured, new_session
 from db.seed import seed_demo
 from db.upgrade import upgrade
+from db.users import UserRefused, create_user
 from workers.queue import RedisNotConfigured
 
 
@@ -49,6 +52,29 @@ def _worker(args: argparse.Namespace) -> int:
 def _seed_demo(_: argparse.Namespace) -> int:
     with new_session() as session:
         print("Seeded the demo data." if seed_demo(session) else "The database already has stories; left as is.")
+    return 0
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    """The password is read from a prompt (or standard input), never from the command line,
+    where it would end up in shell history and `ps`."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            print("narration-desk: the passwords differ; nothing was created.", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        with new_session() as session:
+            user = create_user(
+                session, username=args.username, password=password, email=args.email, superuser=args.superuser
+            )
+    except UserRefused as refused:
+        print(f"narration-desk: {refused}", file=sys.stderr)
+        return 2
+    role = "superuser" if user.is_superuser else "staff"
+    print(f"Created {role} user {user.username!r} (#{user.id}); the Django app accepts the same password.")
     return 0
 
 
@@ -79,6 +105,11 @@ def parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run one synthesis worker")
     worker.add_argument("--burst", action="store_true", help="process everything queued, then exit")
     worker.set_defaults(handler=_worker)
+    user = commands.add_parser("create-user", help="create a staff user in auth_user (Django-format password)")
+    user.add_argument("username")
+    user.add_argument("--email", default="")
+    user.add_argument("--superuser", action="store_true", help="may also delete narrations and run maintenance")
+    user.set_defaults(handler=_create_user)
     commands.add_parser(
         "maintenance", help="requeue stuck jobs, clean old failures, enforce the storage quota; print the report"
     ).set_defaults(handler=_maintenance)
