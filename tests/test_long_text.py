@@ -10,6 +10,7 @@ import pytest
 import soundfile
 from redis import Redis
 
+from dashboard.views import load_view
 from db.engine import new_session
 from db.models import Chunk, StoryAudio
 from db.settings import get_settings
@@ -111,3 +112,13 @@ def test_sixty_thousand_characters_become_one_file(
     assert row.duration_seconds == pytest.approx(seconds, abs=1e-3)
     assert metadata["chunks"] == len(chunks)
     assert [round(c.seconds or 0.0, 3) for c in chunks] == metadata["chunk_seconds"]
+
+
+def test_the_card_counts_chunks_while_a_long_narration_runs(fake: FakeProviders) -> None:
+    text = long_story(9_000)
+    done = submit(Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova"))
+    fake.fail_next("quota")  # one of the three parallel requests fails for good; the other two finish
+    synthesize("story", done.row_id)
+    view = load_view("story", done.row_id)
+    assert view is not None and (view.chunks_done, view.chunks_total) == (2, 3)
+    assert view.status == "failed" and view.error_message and "quota exhausted" in view.error_message
