@@ -1,13 +1,22 @@
-"""Entry script: only builds the navigation; each page is its own file under `pages/`."""
+"""Entry script: the sign-in form, or the navigation for who is signed in; each page is its own file."""
 
 import streamlit as st
 
+from dashboard.session import current, sign_out
+from dashboard.sign_in import sign_in_form
+
 st.set_page_config(page_title="Narration Desk", page_icon=":material/record_voice_over:", layout="wide")
 
-navigation = st.navigation(
-    [
-        st.Page("pages/compose.py", title="Compose", icon=":material/edit_note:", default=True),
-        st.Page("pages/recent.py", title="Recent narrations", icon=":material/headphones:"),
-    ]
-)
-navigation.run()
+user = current()
+if user is None:
+    sign_in_form()
+    st.stop()
+
+pages = [st.Page("pages/recent.py", title="Recent narrations", icon=":material/headphones:")]
+if user.can_compose:
+    pages.insert(0, st.Page("pages/compose.py", title="Compose", icon=":material/edit_note:", default=True))
+with st.sidebar:
+    st.caption(f"Signed in as **{user.username}** ({user.role})")
+    st.button("Sign out", key="sign-out", on_click=sign_out)
+
+st.navigation(pages).run()

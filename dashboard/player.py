@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard.views import NarrationView, load_view
 from db.engine import new_session
 from db.lifecycle import cancel
+from workers.signin import SignedIn
 
 POLL_SECONDS = 2.0
 
@@ -23,7 +24,7 @@ _BADGE = {
 }
 
 
-def _render(view: NarrationView) -> None:
+def _render(view: NarrationView, user: SignedIn) -> None:
     st.markdown(f"**{view.kind.title()} narration #{view.row_id}** · {_BADGE.get(view.status, view.status)}")
     st.caption(f"{view.provider} · {view.model or 'default model'} · voice {view.voice or 'default'}")
     if view.pending and view.chunks_total > 1:
@@ -32,9 +33,9 @@ def _render(view: NarrationView) -> None:
         st.error(view.error_message)
     elif view.pending and view.error_message:
         st.warning(view.error_message)  # e.g. a retry after a provider outage
-    if view.pending and st.button("Cancel", key=f"cancel-{view.kind}-{view.row_id}"):
+    if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{view.kind}-{view.row_id}"):
         with new_session() as session:
-            st.info(cancel(session, view.kind, view.row_id))
+            st.info(cancel(session, view.kind, view.row_id, user_id=user.user_id))
     if view.preview_base64:
         st.audio(base64.b64decode(view.preview_base64), format=view.mime)
         if view.preview_truncated:
@@ -47,24 +48,24 @@ def _render(view: NarrationView) -> None:
         st.warning(f"The audio file {view.audio_file} is missing from the media folder.")
 
 
-def narration_card(kind: str, row_id: int) -> None:
+def narration_card(kind: str, row_id: int, user: SignedIn) -> None:
     """Render the card; while the job is pending it re-renders itself every couple of seconds."""
     view = load_view(kind, row_id)
     if view is None:
         st.info(f"{kind.title()} narration #{row_id} no longer exists.")
         return
     if view.pending:
-        _live_card(kind, row_id)
+        _live_card(kind, row_id, user)
     else:
-        _render(view)
+        _render(view, user)
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def _live_card(kind: str, row_id: int) -> None:
+def _live_card(kind: str, row_id: int, user: SignedIn) -> None:
     view = load_view(kind, row_id)
     if view is None:
         st.info(f"{kind.title()} narration #{row_id} no longer exists.")
         return
-    _render(view)
+    _render(view, user)
     if not view.pending:
         st.rerun()  # stop polling: the whole page re-renders once with the final state

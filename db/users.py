@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 
 from db.models import User
 from db.narrations import now
-from db.passwords import make_password
+from db.passwords import check_password, make_password
 
 MIN_PASSWORD_LENGTH = 10
+DUMMY_HASH = make_password("not a password")
 
 
 class UserRefused(ValueError):
@@ -41,3 +42,21 @@ def create_user(
     session.add(user)
     session.commit()
     return user
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User | None:
+    """The active user with this username and password, else None (same answer for every reason,
+    so the sign-in form cannot be used to find out which usernames exist)."""
+    user = session.scalars(select(User).where(User.username == username.strip())).first()
+    if user is None:
+        check_password(password, DUMMY_HASH)  # spend the same time as a real check
+        return None
+    if not user.is_active or not check_password(password, user.password):
+        return None
+    return user
+
+
+def has_staff(session: Session) -> bool:
+    """Whether anyone can sign in to compose (the stand-alone setup starts without users)."""
+    query = select(func.count()).select_from(User).where(User.is_active, User.is_staff)
+    return bool(session.scalar(query))

@@ -8,6 +8,8 @@ from sqlalchemy import Connection, text
 
 from db.engine import new_session
 from db.seed import seed_demo
+from db.users import create_user
+from workers.signin import Role, SignedIn
 
 DJANGO_SQL = Path(__file__).resolve().parents[2] / "shared" / "schema" / "django_tables.sql"
 """The Django app's schema, as `pg_dump` printed it (read-only material beside the project)."""
@@ -58,3 +60,15 @@ def demo_data() -> None:
     """The demo project, stories and images, through our own models."""
     with new_session() as session:
         seed_demo(session)
+
+
+def staff_user(
+    username: str = "editor", *, role: Role = Role.STAFF, password: str = "a long enough secret"
+) -> SignedIn:
+    """A real `auth_user` row (audit columns point at it) and its signed-in session value."""
+    with new_session() as session:
+        user = create_user(
+            session, username=username, password=password, staff=role is not Role.VIEWER,
+            superuser=role is Role.SUPERUSER,
+        )  # fmt: skip
+        return SignedIn(user.id, user.username, role)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 from redis import Redis
 
-from tests.factories import demo_data
+from tests.factories import demo_data, staff_user
 from tests.live import CHROMIUM_ARGS, chromium_path, dashboard, worker
 
 pytestmark = pytest.mark.slow
@@ -26,9 +26,13 @@ def browser() -> Iterator[Browser]:
 
 def test_submit_then_the_card_turns_completed_and_the_player_plays(db: str, redis: Redis, browser: Browser) -> None:
     demo_data()
+    staff_user("editor")
     with worker(), dashboard() as url:
         page = browser.new_page()
         page.goto(url)
+        page.get_by_role("textbox", name="Username").fill("editor")
+        page.get_by_role("textbox", name="Password").fill("a long enough secret")
+        page.get_by_role("button", name="Sign in").click()
         submit = page.get_by_role("button", name="Submit narration")
         expect(submit).to_be_visible(timeout=30_000)
         submit.click()
@@ -45,3 +49,7 @@ def test_submit_then_the_card_turns_completed_and_the_player_plays(db: str, redi
         audio.evaluate("a => a.play()")
         page.wait_for_function("() => document.querySelector('audio').currentTime > 0.2", timeout=10_000)
         expect(page.get_by_role("button", name="Download the full file")).to_be_visible()
+
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(page.get_by_role("button", name="Submit narration")).to_have_count(0)

@@ -10,9 +10,10 @@ from redis import Redis
 from rq import Queue
 from streamlit.testing.v1 import AppTest
 
+from dashboard.session import KEY
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
-from tests.factories import demo_data
+from tests.factories import demo_data, staff_user
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
 
@@ -23,6 +24,7 @@ APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 def page(db: str, redis: Redis) -> Iterator[AppTest]:
     demo_data()
     app = AppTest.from_file(APP, default_timeout=30)
+    app.session_state[KEY] = staff_user()
     app.run()
     assert not app.exception
     next(s for s in app.selectbox if s.label == "Story").set_value(1).run()  # the lighthouse story

@@ -21,6 +21,7 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, text
 
+from db.passwords import check_password
 from tests.live import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,9 +98,14 @@ def test_run_starts_everything_narrates_stops_cleanly_and_keeps_data(tmp_path: P
 
     with running(data_dir, port) as (run, database):
         assert wait_healthy(port, run.process)
+        password_file = data_dir / "initial-admin-password"
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        assert password_file.read_text().strip() not in "".join(run.output)  # never on the console
         engine = create_engine(database)
         with engine.begin() as connection:
             assert connection.execute(text("SELECT count(*) FROM story_story")).scalar_one() == 3
+            admin = connection.execute(text("SELECT password FROM auth_user WHERE username = 'admin'")).scalar_one()
+            assert check_password(password_file.read_text().strip(), admin)
             row_id = connection.execute(
                 text(
                     "INSERT INTO tts_sceneaudio (prompt, provider, status, created_at, updated_at, image_id) "

@@ -8,6 +8,7 @@ the schema, seeds the demo once, then runs one worker and the dashboard as child
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,10 +18,13 @@ from importlib.util import find_spec
 from pathlib import Path
 from types import FrameType
 
+from sqlalchemy.orm import Session
+
 from db.engine import new_session, reset_engine
 from db.seed import seed_demo
 from db.settings import get_settings
 from db.upgrade import upgrade
+from db.users import create_user, has_staff
 from workers.embedded import start_postgres, start_redis
 from workers.queue import reset_redis
 
@@ -40,6 +44,18 @@ def dashboard_entry() -> Path:
     spec = find_spec("dashboard")
     assert spec is not None and spec.submodule_search_locations, "the dashboard package is not installed"
     return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+
+
+def _first_admin(session: Session, data_dir: Path) -> Path:
+    """A superuser for a database nobody can sign in to yet. The password goes to a file only
+    its owner can read, never to the console or a log."""
+    password = secrets.token_urlsafe(18)
+    create_user(session, username="admin", password=password, superuser=True)
+    path = data_dir.resolve() / "initial-admin-password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return path
 
 
 def _stop_child(process: subprocess.Popen[bytes]) -> None:
@@ -86,6 +102,9 @@ def run() -> int:
             with new_session() as session:
                 if seed_demo(session):
                     print("Seeded the demo project, stories and scene images.", flush=True)
+                if not has_staff(session):
+                    path = _first_admin(session, settings.data_dir)
+                    print(f"Created the user 'admin'; its password is in {path} (readable by you only).", flush=True)
 
             children: dict[str, subprocess.Popen[bytes]] = {}
             stack.callback(_stop_children, children)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.player import narration_card
+from dashboard.session import require
 from db.engine import new_session
 from db.narrations import Kind, images, projects, stories
 from db.settings import get_settings
@@ -10,6 +11,7 @@ from workers import catalogue
 from workers.submit import Refused, Request, submit
 
 PRIORITIES = {-1: "low", 0: "normal", 1: "high"}
+user = require(compose=True)
 
 st.title("Compose a narration")
 
@@ -88,6 +90,7 @@ if st.button(label, type="primary", disabled=missing is not None):
                 priority=priority,
                 instructions=instructions,
                 speed=speed if speed != 1.0 else None,
+                user_id=user.user_id,
             )
         )
     except Refused as refusal:
@@ -98,4 +101,5 @@ if st.button(label, type="primary", disabled=missing is not None):
 
 if "last_submitted" in st.session_state:
     st.divider()
-    narration_card(*st.session_state["last_submitted"])
+    last_kind, last_id = st.session_state["last_submitted"]
+    narration_card(last_kind, last_id, user=user)

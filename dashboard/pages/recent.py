@@ -3,8 +3,10 @@
 import streamlit as st
 
 from dashboard.player import narration_card
+from dashboard.session import require
 from dashboard.views import recent
 
+user = require()
 st.title("Recent narrations")
 
 rows = recent()
@@ -32,4 +34,4 @@ choice = st.selectbox(
     range(len(rows)),
     format_func=lambda i: f"{rows[i].kind} #{rows[i].row_id} · {rows[i].prompt_start[:50]}",
 )
-narration_card(rows[choice].kind, rows[choice].row_id)
+narration_card(rows[choice].kind, rows[choice].row_id, user=user)
