@@ -12,7 +12,7 @@ if user is None:
     sign_in_form()
     st.stop()
 
-pages = [st.Page("pages/recent.py", title="Recent narrations", icon=":material/headphones:")]
+pages = [st.Page("pages/library.py", title="Library", icon=":material/headphones:")]
 if user.can_compose:
     pages.insert(0, st.Page("pages/compose.py", title="Compose", icon=":material/edit_note:", default=True))
 with st.sidebar:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-
-from sqlalchemy import func, select
 
 from db import chunks
 from db.engine import new_session
-from db.models import SceneAudio, StoryAudio
 from db.narrations import get
 from db.settings import get_settings
 
@@ -77,29 +73,3 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
             chunks_total=total,
             mime=MIME.get(str(metadata.get("format", "wav")), "audio/wav"),
         )
-
-
-@dataclass(frozen=True)
-class RecentRow:
-    kind: str
-    row_id: int
-    status: str
-    provider: str
-    prompt_start: str
-    created_at: datetime
-
-
-def recent(limit: int = 50) -> list[RecentRow]:
-    """Newest narrations of both kinds; never loads the preview column."""
-    rows: list[RecentRow] = []
-    with new_session() as session:
-        for kind, model in (("story", StoryAudio), ("scene", SceneAudio)):
-            query = (
-                select(model.id, model.status, model.provider, func.left(model.prompt, 80), model.created_at)
-                .order_by(model.created_at.desc())
-                .limit(limit)
-            )
-            for row_id, status, provider, prompt, created in session.execute(query):
-                rows.append(RecentRow(kind, row_id, status, provider, prompt, created))
-    rows.sort(key=lambda r: r.created_at, reverse=True)
-    return rows[:limit]

@@ -64,7 +64,7 @@ def test_a_wrong_password_says_so_without_saying_which_part(app: AppTest) -> Non
 def test_a_viewer_reads_the_library_but_cannot_compose(app: AppTest) -> None:
     staff_user("reader", role=Role.VIEWER)
     _sign_in(app, "reader", SECRET)
-    assert _pages(app) == ["Recent narrations"]
+    assert _pages(app) == ["Library"]
     assert not any(b.label == "Submit narration" for b in app.button)
 
     compose = AppTest.from_file(str(Path(APP).parent / "pages" / "compose.py"), default_timeout=30)

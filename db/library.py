@@ -1,0 +1,132 @@
+"""The library: every narration, story and scene, newest first, filtered and paginated in SQL.
+
+One UNION ALL over both narration tables, with every filter applied inside each branch so the
+indexes on status, provider, created_at and the foreign keys serve them. The preview column is
+never selected: a page of 50 rows must not drag 50 base64 files along.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, exists, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from db.models import Image, SceneAudio, Story, StoryAudio, Tag, Theme, User, sceneaudio_tags, storyaudio_tags
+
+PROMPT_PREVIEW = 120
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a person can narrow the library by; None means "any"."""
+
+    status: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    project_id: int | None = None
+    story_id: int | None = None
+    user_id: int | None = None
+    tag: str | None = None
+    theme: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None
+    """Text in the prompt, a row id (`123`, `story 123`, `scene 123`) or a task id."""
+
+
+@dataclass(frozen=True)
+class LibraryRow:
+    kind: str
+    id: int
+    status: str
+    provider: str
+    model: str
+    voice: str | None
+    title: str | None
+    prompt_start: str
+    username: str | None
+    created_at: datetime
+    duration_seconds: float | None
+    error_message: str | None
+
+
+_ROW_ID = re.compile(r"^\s*(?:(story|scene)\s*#?\s*)?#?(\d{1,18})\s*$", re.IGNORECASE)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _branch(kind: str, filters: Filters) -> Select[Any]:
+    model = StoryAudio if kind == "story" else SceneAudio
+    links = storyaudio_tags if kind == "story" else sceneaudio_tags
+    link_column = links.c.storyaudio_id if kind == "story" else links.c.sceneaudio_id
+    title = Story.title if kind == "story" else Image.caption
+    query = (
+        select(
+            literal(kind).label("kind"),
+            model.id,
+            model.status,
+            model.provider,
+            model.model_backend.label("model"),
+            model.voice_style.label("voice"),
+            func.left(title, 80).label("title"),
+            func.left(model.prompt, PROMPT_PREVIEW).label("prompt_start"),
+            User.username,
+            model.created_at,
+            model.duration_seconds,
+            func.left(model.error_message, 200).label("error_message"),
+        )
+        .select_from(model)
+        .outerjoin(User, User.id == model.user_id)
+    )
+    if kind == "story":
+        query = query.outerjoin(Story, Story.id == StoryAudio.story_id)
+    else:
+        query = query.join(Image, Image.id == SceneAudio.image_id).outerjoin(Story, Story.id == Image.story_id)
+    conditions = []
+    if filters.status:
+        conditions.append(model.status == filters.status)
+    if filters.provider:
+        conditions.append(model.provider == filters.provider)
+    if filters.model:
+        conditions.append(model.model_backend == filters.model)
+    if filters.project_id is not None:
+        conditions.append(Story.project_id == filters.project_id)
+    if filters.story_id is not None:
+        conditions.append(Story.id == filters.story_id)
+    if filters.user_id is not None:
+        conditions.append(model.user_id == filters.user_id)
+    if filters.since is not None:
+        conditions.append(model.created_at >= filters.since)
+    if filters.until is not None:
+        conditions.append(model.created_at < filters.until)
+    if filters.theme:
+        conditions.append(model.theme_id == select(Theme.id).where(Theme.name == filters.theme).scalar_subquery())
+    if filters.tag:
+        conditions.append(exists().where(link_column == model.id, links.c.tag_id == Tag.id, Tag.name == filters.tag))
+    search = (filters.search or "").strip()
+    if search:
+        as_id = _ROW_ID.match(search)
+        if as_id and as_id.group(1) and as_id.group(1).lower() != kind:
+            conditions.append(literal(False))
+        elif as_id:
+            conditions.append(model.id == int(as_id.group(2)))
+        else:
+            pattern = f"%{_escape_like(search)}%"
+            conditions.append(or_(model.prompt.ilike(pattern, escape="\\"), model.task_id == search))
+    return query.where(*conditions)
+
+
+def page(session: Session, filters: Filters, *, number: int = 1, size: int = 50) -> tuple[list[LibraryRow], int]:
+    """One page of matching narrations (newest first) and how many match in all."""
+    both = union_all(_branch("story", filters), _branch("scene", filters)).subquery()
+    total = int(session.scalar(select(func.count()).select_from(both)) or 0)
+    rows = session.execute(
+        select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(size).offset((number - 1) * size)
+    ).all()
+    return [LibraryRow(*row) for row in rows], total
