@@ -37,7 +37,7 @@ if not rows:
     st.stop()
 
 pages = max(1, -(-total // PAGE_SIZE))
-st.caption(f"{total:,} narrations · page {number} of {pages}")
+st.caption(f"{total:,} narration{'' if total == 1 else 's'} · page {number} of {pages}")
 st.dataframe(
     [
         {"kind": r.kind, "id": r.id, "status": r.status, "provider": r.provider, "for": r.title,
