@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard.views import NarrationView, load_view
 from db.engine import new_session
 from db.lifecycle import cancel
+from workers import actions
 from workers.signin import SignedIn
 
 POLL_SECONDS = 2.0
@@ -33,9 +34,14 @@ def _render(view: NarrationView, user: SignedIn) -> None:
         st.error(view.error_message)
     elif view.pending and view.error_message:
         st.warning(view.error_message)  # e.g. a retry after a provider outage
-    if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{view.kind}-{view.row_id}"):
+    key = f"{view.kind}-{view.row_id}"
+    if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{key}"):
         with new_session() as session:
             st.info(cancel(session, view.kind, view.row_id, user_id=user.user_id))
+    if view.status == "failed" and user.can_compose and st.button("Retry", key=f"retry-{key}"):
+        st.info(actions.retry(view.kind, view.row_id, user))
+    if not view.pending and user.is_superuser and st.button("Delete", key=f"delete-{key}"):
+        st.info(actions.delete(view.kind, view.row_id, user))
     if view.preview_base64:
         st.audio(base64.b64decode(view.preview_base64), format=view.mime)
         if view.preview_truncated:

@@ -183,6 +183,38 @@ def cancel(session: Session, kind: str, row_id: int, *, user_id: int | None = No
     return f"{kind.title()} narration #{row_id} is already {current}; only queued or running jobs can be cancelled."
 
 
+def requeue_failed(session: Session, kind: str, row_id: int, *, task_id: str, user_id: int | None) -> str | None:
+    """Put a failed (or cancelled) row back in the queue with a fresh set of attempts.
+
+    Its finished chunks are kept, so the retry pays only for what is missing. Returns None when
+    done, else the sentence saying why not.
+    """
+    model = model_for(kind)
+    row = session.execute(
+        update(model)
+        .where(model.id == row_id, model.status == Status.FAILED)
+        .values(
+            status=Status.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            cancelled_at=None,
+            error_message=None,
+            completed_at=None,
+            task_id=task_id,
+            updated_at=now(),
+            updated_by_id=user_id,
+        )
+        .returning(model.priority)
+    ).first()
+    session.commit()
+    if row is not None:
+        return None
+    current = session.scalar(select(model.status).where(model.id == row_id))
+    if current is None:
+        return f"{kind.title()} narration #{row_id} does not exist."
+    return f"{kind.title()} narration #{row_id} is {current}; only failed or cancelled narrations can be retried."
+
+
 @dataclass(frozen=True)
 class QueuedRow:
     """A queued row as the reconciler sees it."""
