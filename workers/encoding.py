@@ -84,12 +84,6 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> Encoded:
     return Encoded(out.getvalue(), fmt, codec, rate, int(samples.size))
 
 
-def decode_seconds(data: bytes) -> float:
-    """Duration of an encoded file, read back by decoding it (what a player would report)."""
-    with soundfile.SoundFile(io.BytesIO(data)) as reader:
-        return float(reader.frames / reader.samplerate)
-
-
 @dataclass(frozen=True)
 class Preview:
     """The base64 text stored in the row, and how much of the narration it holds."""
