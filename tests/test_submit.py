@@ -97,3 +97,13 @@ def test_redis_down_on_submit_keeps_the_row_and_the_reconciler_enqueues_it_later
     with new_session() as session:
         row = session.get(SceneAudio, done.row_id)
         assert row is not None and queued == [row.task_id] and row.task_id != done.task_id
+
+
+def test_a_double_click_makes_exactly_one_row(demo: None, redis: Redis) -> None:
+    request = Request(kind="scene", target_id=1, prompt="Once.", once_key="form-token-1", **LOCAL)
+    submit(request)
+    with pytest.raises(Refused, match="already submitted"):
+        submit(request)
+    assert _rows() == 1
+    submit(Request(kind="scene", target_id=1, prompt="Once.", once_key="form-token-2", **LOCAL))
+    assert _rows() == 2

@@ -19,11 +19,12 @@ from db.models import Image, Story
 from db.narrations import Kind, NewNarration, add_narration, story_narration
 from db.settings import get_settings
 from workers import catalogue
-from workers.queue import enqueue, new_task_id
+from workers.queue import enqueue, new_task_id, redis
 
 log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 100_000
+ONCE_SECONDS = 600
 
 
 class Refused(ValueError):
@@ -46,6 +47,8 @@ class Request:
     scheduled_at: datetime | None = None
     instructions: str | None = None
     speed: float | None = None
+    once_key: str | None = None
+    """The page's token for this form: a second submit with the same token (a double-click) is refused."""
 
 
 @dataclass(frozen=True)
@@ -110,12 +113,26 @@ def validate(request: Request) -> catalogue.Model:
     return model
 
 
+def _only_once(key: str | None) -> None:
+    """Refuse a repeat of the same form submission; without Redis, submit anyway (the row matters more)."""
+    if not key:
+        return
+    try:
+        first = redis().set(f"nd:submit:{key}", "1", nx=True, ex=ONCE_SECONDS)
+    except RedisError as error:
+        log.warning("double-submit guard unavailable (%s)", error)
+        return
+    if not first:
+        raise Refused("This was already submitted (a double-click?); the narration is in the card below.")
+
+
 def submit(request: Request) -> Submitted:
     """Validate, commit the queued row, then enqueue its job. Raises Refused with a reason.
 
     A row scheduled for later is only committed: the reconciler enqueues it when it is due.
     """
     validate(request)
+    _only_once(request.once_key)
     task_id = new_task_id()
     spec = NewNarration(
         prompt=request.prompt,

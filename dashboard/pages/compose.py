@@ -1,5 +1,7 @@
 """Compose: pick a story or a scene image, a voice, see the estimate, submit, and hear the result."""
 
+import uuid
+
 import streamlit as st
 
 from dashboard.player import narration_card
@@ -91,12 +93,14 @@ if st.button(label, type="primary", disabled=missing is not None):
                 instructions=instructions,
                 speed=speed if speed != 1.0 else None,
                 user_id=user.user_id,
+                once_key=st.session_state.setdefault("compose_token", uuid.uuid4().hex),
             )
         )
     except Refused as refusal:
         st.error(str(refusal))
     else:
         st.session_state["last_submitted"] = (done.kind, done.row_id)
+        st.session_state["compose_token"] = uuid.uuid4().hex  # the next submit is a new one
         (st.warning if done.waiting_for_redis else st.success)(done.message)
 
 if "last_submitted" in st.session_state:
