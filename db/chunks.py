@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from db.models import Chunk
+from db.narrations import model_for
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,16 @@ def _owner(kind: str, row_id: int) -> dict[str, int]:
     return {"story_audio_id": row_id} if kind == "story" else {"scene_audio_id": row_id}
 
 
-def _owned(kind: str, row_id: int):  # type: ignore[no-untyped-def]
+def owned_by(kind: str, row_id: int) -> ColumnElement[bool]:
+    """The chunks of one narration."""
     return Chunk.story_audio_id == row_id if kind == "story" else Chunk.scene_audio_id == row_id
+
+
+def audio_paths(session: Session, kind: str, row_id: int) -> list[str]:
+    """Every file a narration has under MEDIA_ROOT: its chunks' and its own."""
+    paths = [str(p) for p in session.scalars(select(Chunk.audio_path).where(owned_by(kind, row_id))) if p]
+    own = session.scalar(select(model_for(kind).audio_file).where(model_for(kind).id == row_id))
+    return [*paths, own] if own else paths
 
 
 def plan(session: Session, kind: str, row_id: int, texts: list[str]) -> tuple[list[PlannedChunk], list[str]]:
@@ -39,7 +48,7 @@ def plan(session: Session, kind: str, row_id: int, texts: list[str]) -> tuple[li
 
     Returns the chunks in order and the audio paths of chunks that were dropped (to delete).
     """
-    existing = {c.idx: c for c in session.scalars(select(Chunk).where(_owned(kind, row_id)))}
+    existing = {c.idx: c for c in session.scalars(select(Chunk).where(owned_by(kind, row_id)))}
     if not existing:  # the first attempt: one round trip
         _relaxed(session)
         ids = session.scalars(
@@ -59,7 +68,7 @@ def plan(session: Session, kind: str, row_id: int, texts: list[str]) -> tuple[li
         if idx not in existing or existing[idx] in dropped:
             session.add(Chunk(idx=idx, text=text, **_owner(kind, row_id)))
     session.commit()
-    rows = session.scalars(select(Chunk).where(_owned(kind, row_id)).order_by(Chunk.idx)).all()
+    rows = session.scalars(select(Chunk).where(owned_by(kind, row_id)).order_by(Chunk.idx)).all()
     planned = [
         PlannedChunk(
             c.id,
@@ -124,6 +133,6 @@ def mark_done(
 def progress(session: Session, kind: str, row_id: int) -> tuple[int, int]:
     """(done, total) chunks of a narration; (0, 0) before it was planned."""
     done, total = session.execute(
-        select(func.count().filter(Chunk.status == "done"), func.count()).where(_owned(kind, row_id))
+        select(func.count().filter(Chunk.status == "done"), func.count()).where(owned_by(kind, row_id))
     ).one()
     return int(done), int(total)

@@ -46,6 +46,28 @@ def _mine(model: type[StoryAudio] | type[SceneAudio], work: ClaimedWork) -> Colu
     )
 
 
+def _update_mine(session: Session, work: ClaimedWork, **values: Any) -> bool:
+    """Apply `values` to the row only while this worker still holds it; False if it does not."""
+    model = model_for(work.kind)
+    done = session.execute(
+        update(model).where(_mine(model, work)).values(updated_at=now(), **values).returning(model.id)
+    ).first()
+    session.commit()
+    return done is not None
+
+
+def _refusal(session: Session, kind: str, row_id: int, allowed: str) -> str:
+    """Why a state change was refused: the row is gone, or in a state the action does not apply to."""
+    current = session.scalar(select(model_for(kind).status).where(model_for(kind).id == row_id))
+    if current is None:
+        return f"{kind.title()} narration #{row_id} does not exist."
+    return f"{kind.title()} narration #{row_id} is already {current}; {allowed}."
+
+
+class WrongState(ValueError):
+    """The narration is not in a state the action applies to; the message says which it is in."""
+
+
 def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWork | None:
     """Move a queued row to processing for this worker; None when it is not queued any more."""
     model = model_for(kind)
@@ -99,62 +121,35 @@ def complete(
     metadata: dict[str, Any],
 ) -> bool:
     """Record the audio of a row this worker still holds; False if it was taken away meanwhile."""
-    model = model_for(work.kind)
-    stamp = now()
-    done = session.execute(
-        update(model)
-        .where(_mine(model, work))
-        .values(
-            status=Status.COMPLETED,
-            audio_file=audio_file,
-            base64_audio=base64_audio,
-            duration_seconds=duration_seconds,
-            audio_metadata=metadata,
-            completed_at=stamp,
-            updated_at=stamp,
-            error_message=None,
-        )
-        .returning(model.id)
-    ).first()
-    session.commit()
-    return done is not None
+    return _update_mine(
+        session,
+        work,
+        status=Status.COMPLETED,
+        audio_file=audio_file,
+        base64_audio=base64_audio,
+        duration_seconds=duration_seconds,
+        audio_metadata=metadata,
+        completed_at=now(),
+        error_message=None,
+    )
 
 
 def fail(session: Session, work: ClaimedWork, message: str) -> None:
     """Mark the row failed with a sentence a person can act on."""
-    model = model_for(work.kind)
-    stamp = now()
-    session.execute(
-        update(model)
-        .where(_mine(model, work))
-        .values(status=Status.FAILED, error_message=message, updated_at=stamp, completed_at=stamp)
-    )
-    session.commit()
+    _update_mine(session, work, status=Status.FAILED, error_message=message, completed_at=now())
 
 
 def retry_later(session: Session, work: ClaimedWork, message: str, *, delay: timedelta) -> None:
     """Give the row back as queued, due after `delay`; the reconciler enqueues it then."""
-    model = model_for(work.kind)
-    stamp = now()
-    session.execute(
-        update(model)
-        .where(_mine(model, work))
-        .values(
-            status=Status.QUEUED, error_message=message, next_attempt_at=stamp + delay, updated_at=stamp, task_id=None
-        )
+    _update_mine(
+        session, work, status=Status.QUEUED, error_message=message, next_attempt_at=now() + delay, task_id=None
     )
-    session.commit()
 
 
 def release(session: Session, work: ClaimedWork) -> None:
     """Hand the row back untouched (the worker is shutting down); this attempt does not count."""
     model = model_for(work.kind)
-    session.execute(
-        update(model)
-        .where(_mine(model, work))
-        .values(status=Status.QUEUED, attempts=model.attempts - 1, task_id=None, updated_at=now())
-    )
-    session.commit()
+    _update_mine(session, work, status=Status.QUEUED, attempts=model.attempts - 1, task_id=None)
 
 
 def cancel(session: Session, kind: str, row_id: int, *, user_id: int | None = None) -> str:
@@ -177,17 +172,13 @@ def cancel(session: Session, kind: str, row_id: int, *, user_id: int | None = No
     session.commit()
     if row is not None:
         return f"Cancelled {kind} narration #{row_id}. A worker that was running it stops before its next chunk."
-    current = session.scalar(select(model.status).where(model.id == row_id))
-    if current is None:
-        return f"{kind.title()} narration #{row_id} does not exist."
-    return f"{kind.title()} narration #{row_id} is already {current}; only queued or running jobs can be cancelled."
+    return _refusal(session, kind, row_id, "only queued or running jobs can be cancelled")
 
 
-def requeue_failed(session: Session, kind: str, row_id: int, *, task_id: str, user_id: int | None) -> str | None:
-    """Put a failed (or cancelled) row back in the queue with a fresh set of attempts.
-
-    Its finished chunks are kept, so the retry pays only for what is missing. Returns None when
-    done, else the sentence saying why not.
+def requeue_failed(session: Session, kind: str, row_id: int, *, task_id: str, user_id: int | None) -> int:
+    """Put a failed (or cancelled) row back in the queue with a fresh set of attempts; returns its
+    priority (for the queue to use). Its finished chunks are kept, so the retry pays only for what
+    is missing. Raises WrongState with the reason when the row is not failed.
     """
     model = model_for(kind)
     row = session.execute(
@@ -207,12 +198,9 @@ def requeue_failed(session: Session, kind: str, row_id: int, *, task_id: str, us
         .returning(model.priority)
     ).first()
     session.commit()
-    if row is not None:
-        return None
-    current = session.scalar(select(model.status).where(model.id == row_id))
-    if current is None:
-        return f"{kind.title()} narration #{row_id} does not exist."
-    return f"{kind.title()} narration #{row_id} is {current}; only failed or cancelled narrations can be retried."
+    if row is None:
+        raise WrongState(_refusal(session, kind, row_id, "only failed or cancelled narrations can be retried"))
+    return int(row[0])
 
 
 @dataclass(frozen=True)

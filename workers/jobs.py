@@ -117,9 +117,8 @@ def synthesize(kind: str, row_id: int) -> str:
         _when_database_is_back(lambda: _release(work))
         return f"{kind} #{row_id}: database unavailable mid-job; handed back"
     except Interrupted as stop:
-        with new_session() as session:
-            if shutting_down.is_set():
-                release(session, work)
+        if shutting_down.is_set():
+            _release(work)
         return f"{kind} #{row_id}: stopped, {stop}"
     except Permanent as error:
         with new_session() as session:

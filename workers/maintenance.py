@@ -13,7 +13,7 @@ import io
 import logging
 import shutil
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,12 @@ import soundfile
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from db import chunks
 from db.engine import new_session
 from db.models import Chunk, MaintenanceRun, Status
 from db.narrations import MODELS, now
 from db.settings import Settings, get_settings
+from workers import storage
 from workers.encoding import encode, preview
 
 log = logging.getLogger(__name__)
@@ -79,28 +81,16 @@ def _expire_failed(session: Session, settings: Settings) -> dict[str, int]:
     cutoff = now() - timedelta(days=settings.failed_retention_days)
     rows = files = 0
     for kind, model in MODELS.items():
-        old = session.execute(
-            select(model.id, model.audio_file).where(model.status == Status.FAILED, model.updated_at < cutoff)
-        ).all()
-        owner = Chunk.story_audio_id if kind == "story" else Chunk.scene_audio_id
-        for row_id, audio_file in old:
-            paths = list(
-                session.scalars(select(Chunk.audio_path).where(owner == row_id, Chunk.audio_path.is_not(None)))
-            )
-            if audio_file:
-                paths.append(audio_file)
-            for path in paths:
-                target = settings.media_path / str(path)
-                if target.is_file():
-                    target.unlink()
-                    files += 1
-            deleted = session.execute(delete(Chunk).where(owner == row_id)).rowcount  # type: ignore[attr-defined]
-            cleared = session.execute(
-                update(model)
-                .where(model.id == row_id, model.base64_audio.is_not(None))
-                .values(base64_audio=None, audio_file=None)
-            ).rowcount  # type: ignore[attr-defined]
-            rows += int(bool(deleted or cleared or paths))
+        old = session.scalars(select(model.id).where(model.status == Status.FAILED, model.updated_at < cutoff)).all()
+        for row_id in old:
+            paths = chunks.audio_paths(session, kind, row_id)
+            has_preview = session.scalar(select(model.base64_audio.is_not(None)).where(model.id == row_id))
+            if not paths and not has_preview:
+                continue
+            files += storage.remove(settings.media_path, paths)
+            session.execute(delete(Chunk).where(chunks.owned_by(kind, row_id)))
+            session.execute(update(model).where(model.id == row_id).values(base64_audio=None, audio_file=None))
+            rows += 1
     session.commit()
     return {"failed_rows_cleaned": rows, "failed_files_deleted": files}
 
@@ -113,43 +103,40 @@ def _referenced(session: Session) -> set[str]:
     return paths
 
 
-def _completed_chunk_files(session: Session) -> list[tuple[Path, int, int | None, int | None]]:
-    """Chunk files of completed narrations, oldest narration first: (path, chunk id, story id, scene id)."""
-    found = []
+def _completed_chunk_files(session: Session) -> list[tuple[str, int]]:
+    """Chunk files of completed narrations, oldest narration first: (relative path, chunk id)."""
+    found: list[tuple[str, int, datetime]] = []
     for kind, model in MODELS.items():
         owner = Chunk.story_audio_id if kind == "story" else Chunk.scene_audio_id
         query = (
-            select(Chunk.audio_path, Chunk.id, Chunk.story_audio_id, Chunk.scene_audio_id, model.completed_at)
+            select(Chunk.audio_path, Chunk.id, model.completed_at)
             .join(model, model.id == owner)
             .where(model.status == Status.COMPLETED, Chunk.audio_path.is_not(None))
         )
-        found += list(session.execute(query))
-    found.sort(key=lambda r: r[4] or now())
-    return [(Path(str(r[0])), r[1], r[2], r[3]) for r in found]
+        found += [(str(path), chunk_id, completed or now()) for path, chunk_id, completed in session.execute(query)]
+    return [(path, chunk_id) for path, chunk_id, _ in sorted(found, key=lambda r: r[2])]
 
 
 def _enforce_quota(session: Session, settings: Settings) -> dict[str, Any]:
     root = settings.media_path
-    used = sum(p.stat().st_size for p in _files(root))
+    sizes = {str(p.relative_to(root)): p.stat() for p in _files(root)}  # one walk of the folder
+    used = sum(s.st_size for s in sizes.values())
     report: dict[str, Any] = {"bytes_used_before": used, "quota_bytes": settings.storage_quota_bytes}
     freed = 0
     if used > settings.storage_quota_bytes:
         referenced = _referenced(session)
-        orphans = sorted(
-            (p for p in _files(root) if str(p.relative_to(root)) not in referenced), key=lambda p: p.stat().st_mtime
-        )
-        for path in orphans:
+        orphans = sorted((p for p in sizes if p not in referenced), key=lambda p: sizes[p].st_mtime)
+        for relative in orphans:
             if used - freed <= settings.storage_quota_bytes:
                 break
-            freed += path.stat().st_size
-            path.unlink()
-        for relative, chunk_id, _, _ in _completed_chunk_files(session):
+            freed += sizes[relative].st_size
+            (root / relative).unlink()
+        for relative, chunk_id in _completed_chunk_files(session):
             if used - freed <= settings.storage_quota_bytes:
                 break
-            target = root / relative
-            if target.is_file():
-                freed += target.stat().st_size
-                target.unlink()
+            if relative in sizes:
+                freed += sizes[relative].st_size
+                (root / relative).unlink()
             session.execute(delete(Chunk).where(Chunk.id == chunk_id))
         session.commit()
     report["bytes_freed"] = freed

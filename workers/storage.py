@@ -22,6 +22,17 @@ def relative_path(kind: str, row_id: int, extension: str) -> str:
     return path
 
 
+def remove(media_root: Path, relatives: list[str]) -> int:
+    """Delete these files under the media root; returns how many existed."""
+    removed = 0
+    for relative in relatives:
+        target = media_root / relative
+        if target.is_file():
+            target.unlink()
+            removed += 1
+    return removed
+
+
 def write_atomically(media_root: Path, relative: str, data: bytes, *, durable: bool = True) -> Path:
     """Write to a temporary name, then rename. `durable` also waits for the disk (fsync): the
     narration's own file needs that; a chunk file does not, since a lost one is requested again."""
