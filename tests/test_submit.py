@@ -107,3 +107,11 @@ def test_a_double_click_makes_exactly_one_row(demo: None, redis: Redis) -> None:
     assert _rows() == 1
     submit(Request(kind="scene", target_id=1, prompt="Once.", once_key="form-token-2", **LOCAL))
     assert _rows() == 2
+
+
+def test_a_refused_submit_does_not_use_up_the_form(demo: None, redis: Redis) -> None:
+    gone = Request(kind="scene", target_id=999, prompt="Hello.", once_key="form-token-3", **LOCAL)
+    with pytest.raises(Refused, match="no longer exists"):
+        submit(gone)
+    submit(Request(kind="scene", target_id=1, prompt="Hello.", once_key="form-token-3", **LOCAL))
+    assert _rows() == 1

@@ -7,6 +7,7 @@ reconciler enqueues it once Redis answers again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,6 +127,38 @@ def _only_once(key: str | None) -> None:
         raise Refused("This was already submitted (a double-click?); the narration is in the card below.")
 
 
+def _forget(key: str | None) -> None:
+    """Give the form's token back after a refusal, so the corrected form can be submitted."""
+    if key:
+        with contextlib.suppress(RedisError):
+            redis().delete(f"nd:submit:{key}")
+
+
+def _save(request: Request, spec: NewNarration) -> int:
+    """Write the queued row and commit; returns its id. Raises Refused with a reason."""
+    with new_session() as session:
+        target: Story | Image | None
+        if request.kind == "story":
+            target = session.get(Story, request.target_id)
+            if target is None:
+                raise Refused(f"Story #{request.target_id} no longer exists. Pick another story.")
+            if story_narration(session, target.id) is not None:
+                raise Refused(
+                    f"“{target.title}” already has a narration; each story has one. Open it in the library instead."
+                )
+        else:
+            target = session.get(Image, request.target_id)
+            if target is None:
+                raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
+        row_id = add_narration(session, target, spec).id
+        try:
+            session.commit()
+        except IntegrityError:
+            # Two submits of the same story at once (a double-click): the one-to-one lets one through.
+            raise Refused("This story already has a narration; each story has one. Open it instead.") from None
+    return row_id
+
+
 def submit(request: Request) -> Submitted:
     """Validate, commit the queued row, then enqueue its job. Raises Refused with a reason.
 
@@ -147,26 +180,11 @@ def submit(request: Request) -> Submitted:
         instructions=request.instructions or None,
         speed=request.speed,
     )
-    with new_session() as session:
-        target: Story | Image | None
-        if request.kind == "story":
-            target = session.get(Story, request.target_id)
-            if target is None:
-                raise Refused(f"Story #{request.target_id} no longer exists. Pick another story.")
-            if story_narration(session, target.id) is not None:
-                raise Refused(
-                    f"“{target.title}” already has a narration; each story has one. Open it in the library instead."
-                )
-        else:
-            target = session.get(Image, request.target_id)
-            if target is None:
-                raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
-        row_id = add_narration(session, target, spec).id
-        try:
-            session.commit()
-        except IntegrityError:
-            # Two submits of the same story at once (a double-click): the one-to-one lets one through.
-            raise Refused("This story already has a narration; each story has one. Open it instead.") from None
+    try:
+        row_id = _save(request, spec)
+    except Exception:
+        _forget(request.once_key)
+        raise
     if request.scheduled_at is not None and request.scheduled_at > datetime.now(UTC):
         return Submitted(request.kind, row_id, task_id, enqueued=False, scheduled_at=request.scheduled_at)
     try:
