@@ -159,8 +159,7 @@ def narrate(
         raise Permanent("The text is empty. Write the text to narrate, then retry.")
     with new_session() as session:
         planned, stale = chunks.plan(session, work.kind, work.row_id, texts)
-    for path in stale:
-        (media_root / path).unlink(missing_ok=True)
+    storage.remove(media_root, stale)
 
     job = _Job(work, provider, model, voice, media_root, tries, interruption)
     # A chunk whose file did not survive (a machine crash before the disk caught up) is redone.
