@@ -3,16 +3,20 @@
 import streamlit as st
 
 from dashboard.session import current, sign_out
-from dashboard.sign_in import sign_in_form
+from dashboard.sign_in import from_single_sign_on, sign_in_form
 
 st.set_page_config(page_title="Narration Desk", page_icon=":material/record_voice_over:", layout="wide")
 
+from_single_sign_on()
 user = current()
 if user is None:
     sign_in_form()
     st.stop()
 
-pages = [st.Page("pages/library.py", title="Library", icon=":material/headphones:")]
+pages = [
+    st.Page("pages/library.py", title="Library", icon=":material/headphones:"),
+    st.Page("pages/narration.py", title="Narration", icon=":material/graphic_eq:", visibility="hidden"),
+]
 if user.can_compose:
     pages.insert(0, st.Page("pages/compose.py", title="Compose", icon=":material/edit_note:", default=True))
 with st.sidebar:

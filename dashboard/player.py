@@ -25,6 +25,12 @@ _BADGE = {
 }
 
 
+def report(key: str, message: str) -> None:
+    """Keep an action's sentence and re-render the page, so the card shows the state it led to."""
+    st.session_state[f"said-{key}"] = message
+    st.rerun()
+
+
 def _render(view: NarrationView, user: SignedIn) -> None:
     st.markdown(f"**{view.kind.title()} narration #{view.row_id}** · {_BADGE.get(view.status, view.status)}")
     st.caption(f"{view.provider} · {view.model or 'default model'} · voice {view.voice or 'default'}")
@@ -35,13 +41,15 @@ def _render(view: NarrationView, user: SignedIn) -> None:
     elif view.pending and view.error_message:
         st.warning(view.error_message)  # e.g. a retry after a provider outage
     key = f"{view.kind}-{view.row_id}"
+    if said := st.session_state.pop(f"said-{key}", None):
+        st.info(said)  # what the last action did, shown once over the card's new state
     if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{key}"):
         with new_session() as session:
-            st.info(cancel(session, view.kind, view.row_id, user_id=user.user_id))
+            report(key, cancel(session, view.kind, view.row_id, user_id=user.user_id))
     if view.status == "failed" and user.can_compose and st.button("Retry", key=f"retry-{key}"):
-        st.info(actions.retry(view.kind, view.row_id, user))
+        report(key, actions.retry(view.kind, view.row_id, user))
     if not view.pending and user.is_superuser and st.button("Delete", key=f"delete-{key}"):
-        st.info(actions.delete(view.kind, view.row_id, user))
+        report(key, actions.delete(view.kind, view.row_id, user))
     if view.preview_base64:
         st.audio(base64.b64decode(view.preview_base64), format=view.mime)
         if view.preview_truncated:

@@ -17,6 +17,8 @@ def current() -> SignedIn | None:
 def sign_out() -> None:
     """Button callback: runs before the next script run, which then shows the sign-in form."""
     st.session_state.pop(KEY, None)
+    if st.user.get("is_logged_in"):
+        st.logout()  # signed in by single sign-on: end that session too
 
 
 def require(*, compose: bool = False, superuser: bool = False) -> SignedIn:

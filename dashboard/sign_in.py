@@ -1,20 +1,47 @@
-"""The sign-in form, shown by the entry script instead of any page until someone signs in."""
+"""The sign-in form, shown by the entry script instead of any page until someone signs in.
+
+Username and password always work; where an OIDC provider is configured for Streamlit (an `[auth]`
+section in `.streamlit/secrets.toml`), single sign-on is offered too and matched to `auth_user` by
+the verified email address.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard.session import KEY
-from workers.signin import SignInRefused, sign_in
+from workers.signin import SignInRefused, sign_in, sign_in_verified
+
+
+def single_sign_on_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:  # no secrets file at all
+        return False
+
+
+def from_single_sign_on() -> None:
+    """After `st.login` came back: sign the verified address in, or say why not (and log it out)."""
+    if KEY in st.session_state or not st.user.get("is_logged_in"):
+        return
+    try:
+        st.session_state[KEY] = sign_in_verified(str(st.user.get("email") or ""))
+    except SignInRefused as refused:
+        st.session_state["sso-refused"] = str(refused)
+        st.logout()
 
 
 def sign_in_form() -> None:
     st.title("Narration Desk")
     st.caption("Sign in with your account of the storytelling app.")
+    if refused := st.session_state.pop("sso-refused", None):
+        st.error(refused)
     with st.form("sign-in"):
         username = st.text_input("Username")
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in", type="primary")
+    if single_sign_on_configured():
+        st.button("Sign in with single sign-on", icon=":material/key:", on_click=st.login)
     if submitted:
         try:
             st.session_state[KEY] = sign_in(username, password, client=st.context.ip_address or "unknown")

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from db import chunks
 from db.engine import new_session
-from db.narrations import get
+from db.models import Chunk, Image, Narration, Story, StoryAudio, User
+from db.narrations import Kind, get
 from db.settings import get_settings
+from workers import catalogue
 
 MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
 
@@ -72,4 +79,136 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
             chunks_done=done,
             chunks_total=total,
             mime=MIME.get(str(metadata.get("format", "wav")), "audio/wav"),
+        )
+
+
+@dataclass(frozen=True)
+class ChunkLine:
+    """One passage of a narration, as the detail view lists it."""
+
+    idx: int
+    text: str
+    status: str
+    seconds: float | None
+    provider_calls: int
+    characters_billed: int | None
+
+
+@dataclass(frozen=True)
+class NarrationDetail:
+    """Everything the detail view shows besides the player: what, for whom, who, when, what it cost."""
+
+    kind: Kind
+    row_id: int
+    status: str
+    prompt: str
+    subject: str
+    """The story's title, or the scene's caption and its story."""
+    target_id: int | None
+    """The story or image it narrates (None: the story was deleted)."""
+    project: str | None
+    theme: str | None
+    tags: list[str]
+    output_format: str
+    instructions: str | None
+    speed: float | None
+    priority: int
+    attempts: int
+    max_attempts: int
+    task_id: str | None
+    processed_by: str | None
+    created_by: str | None
+    updated_by: str | None
+    timeline: list[tuple[str, datetime]]
+    cost_usd: float | None
+    characters_billed: int
+    replaces_id: int | None
+    replaced_by_id: int | None
+    metadata: dict[str, Any]
+    chunks: list[ChunkLine]
+
+
+def _username(session: Session, user_id: int | None) -> str | None:
+    return session.scalar(select(User.username).where(User.id == user_id)) if user_id is not None else None
+
+
+def _story_of(session: Session, row: StoryAudio) -> Story | None:
+    """The story a story narration is of: its own, the one it is replacing, or the one its replacement took."""
+    story_id = row.story_id
+    if story_id is None and row.replaces_id is not None:
+        story_id = session.scalar(select(StoryAudio.story_id).where(StoryAudio.id == row.replaces_id))
+    if story_id is None:
+        story_id = session.scalar(select(func.max(StoryAudio.story_id)).where(StoryAudio.replaces_id == row.id))
+    return session.get(Story, story_id) if story_id is not None else None
+
+
+def _subject(session: Session, row: Narration) -> tuple[str, str | None, int | None]:
+    """What the narration is of (for people), its project's name, and the story or image id."""
+    if isinstance(row, StoryAudio):
+        story = _story_of(session, row)
+        if story is None:
+            return "a story that was deleted", None, None
+        return f"story “{story.title}” (#{story.id})", story.project.name if story.project else None, story.id
+    image = session.get(Image, row.image_id)
+    if image is None:
+        return f"scene image #{row.image_id}", None, row.image_id
+    story = image.story
+    where = f" in “{story.title}”" if story else ""
+    project = story.project.name if story and story.project else None
+    return f"scene #{image.id}: {image.caption[:80]}{where}", project, image.id
+
+
+def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
+    """The detail of one narration; None when it does not exist (deleted, or a bad link)."""
+    with new_session() as session:
+        row = get(session, kind, row_id)
+        if row is None:
+            return None
+        subject, project, target_id = _subject(session, row)
+        lines = [
+            ChunkLine(c.idx, c.text, c.status, c.seconds, c.provider_calls, c.characters_billed)
+            for c in session.scalars(select(Chunk).where(chunks.owned_by(kind, row_id)).order_by(Chunk.idx))
+        ]
+        billed = sum(c.characters_billed or 0 for c in lines)
+        model = catalogue.model(row.provider, row.model_backend)
+        replaced_by = (
+            session.scalar(select(func.max(StoryAudio.id)).where(StoryAudio.replaces_id == row_id))
+            if kind == "story"
+            else None
+        )
+        stamps = [
+            ("created", row.created_at),
+            ("scheduled for", row.scheduled_at),
+            ("started", row.started_at),
+            ("cancelled", row.cancelled_at),
+            ("completed" if row.status == "completed" else "ended", row.completed_at),
+            ("last changed", row.updated_at),
+        ]
+        return NarrationDetail(
+            kind=kind,
+            row_id=row.id,
+            status=row.status,
+            prompt=row.prompt,
+            subject=subject,
+            target_id=target_id,
+            project=project,
+            theme=row.theme,
+            tags=list(row.tags or []),
+            output_format=row.output_format or "wav",
+            instructions=row.instructions,
+            speed=row.speed,
+            priority=row.priority,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            task_id=row.task_id,
+            processed_by=row.processed_by,
+            created_by=_username(session, row.created_by_id or row.user_id),
+            updated_by=_username(session, row.updated_by_id),
+            timeline=[(label, when) for label, when in stamps if when is not None],
+            cost_usd=catalogue.estimated_cost_usd(model, billed) if model is not None else None,
+            characters_billed=billed,
+            replaces_id=row.replaces_id if isinstance(row, StoryAudio) else None,
+            replaced_by_id=replaced_by,
+            metadata=dict(row.audio_metadata or {}),
+            chunks=lines,
         )

@@ -43,6 +43,11 @@ def audio_paths(session: Session, kind: str, row_id: int) -> list[str]:
     return [*paths, own] if own else paths
 
 
+def texts(session: Session, kind: str, row_id: int) -> list[str]:
+    """The texts of a narration's chunks, in order (empty before its first attempt)."""
+    return list(session.scalars(select(Chunk.text).where(owned_by(kind, row_id)).order_by(Chunk.idx)))
+
+
 def plan(session: Session, kind: str, row_id: int, texts: list[str]) -> tuple[list[PlannedChunk], list[str]]:
     """Make the row's chunks match `texts`, keeping every done chunk whose text is unchanged.
 

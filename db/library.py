@@ -13,11 +13,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from db.models import Image, SceneAudio, Story, StoryAudio, Tag, Theme, User, sceneaudio_tags, storyaudio_tags
+from db.models import (
+    Image,
+    Project,
+    SceneAudio,
+    Story,
+    StoryAudio,
+    Tag,
+    Theme,
+    User,
+    sceneaudio_tags,
+    storyaudio_tags,
+)
 
 PROMPT_PREVIEW = 120
+Replaced = aliased(StoryAudio)
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,10 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
         .outerjoin(User, User.id == model.user_id)
     )
     if kind == "story":
-        query = query.outerjoin(Story, Story.id == StoryAudio.story_id)
+        # A replacement has no story of its own until it completes: show the story it replaces.
+        query = query.outerjoin(Replaced, Replaced.id == StoryAudio.replaces_id).outerjoin(
+            Story, Story.id == func.coalesce(StoryAudio.story_id, Replaced.story_id)
+        )
     else:
         query = query.join(Image, Image.id == SceneAudio.image_id).outerjoin(Story, Story.id == Image.story_id)
     conditions = []
@@ -130,3 +145,28 @@ def page(session: Session, filters: Filters, *, number: int = 1, size: int = 50)
         select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(size).offset((number - 1) * size)
     ).all()
     return [LibraryRow(*row) for row in rows], total
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """What the library's filter lists offer: id → name, or plain names."""
+
+    projects: dict[int, str]
+    stories: dict[int, str]
+    users: dict[int, str]
+    tags: list[str]
+    themes: list[str]
+
+
+def filter_options(session: Session, *, project_id: int | None = None) -> FilterOptions:
+    """The filter lists; stories only of `project_id` when one is picked (there can be many)."""
+    stories = select(Story.id, Story.title).order_by(Story.title)
+    if project_id is not None:
+        stories = stories.where(Story.project_id == project_id)
+    return FilterOptions(
+        projects={i: name for i, name in session.execute(select(Project.id, Project.name).order_by(Project.name))},
+        stories={i: title for i, title in session.execute(stories)},
+        users={i: name for i, name in session.execute(select(User.id, User.username).order_by(User.username))},
+        tags=list(session.scalars(select(Tag.name).order_by(Tag.name))),
+        themes=list(session.scalars(select(Theme.name).order_by(Theme.name))),
+    )

@@ -13,10 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from db.models import SceneAudio, Status, StoryAudio, WorkerBeat
+from db.chunks import owned_by
+from db.models import Chunk, SceneAudio, Status, StoryAudio, WorkerBeat
 from db.narrations import MODELS, model_for, now
+
+Replacement = aliased(StoryAudio)
 
 
 @dataclass(frozen=True)
@@ -120,18 +123,44 @@ def complete(
     duration_seconds: float,
     metadata: dict[str, Any],
 ) -> bool:
-    """Record the audio of a row this worker still holds; False if it was taken away meanwhile."""
-    return _update_mine(
-        session,
-        work,
-        status=Status.COMPLETED,
-        audio_file=audio_file,
-        base64_audio=base64_audio,
-        duration_seconds=duration_seconds,
-        audio_metadata=metadata,
-        completed_at=now(),
-        error_message=None,
-    )
+    """Record the audio of a row this worker still holds; False if it was taken away meanwhile.
+
+    A story replacement takes the story over in the same transaction, so the story never has
+    zero or two narrations, and the old one stays in the library with its audio."""
+    model = model_for(work.kind)
+    done = session.execute(
+        update(model)
+        .where(_mine(model, work))
+        .values(
+            status=Status.COMPLETED,
+            audio_file=audio_file,
+            base64_audio=base64_audio,
+            duration_seconds=duration_seconds,
+            audio_metadata=metadata,
+            completed_at=now(),
+            updated_at=now(),
+            error_message=None,
+        )
+        .returning(model.id)
+    ).first()
+    if done is not None and work.kind == "story":
+        _take_over_story(session, work.row_id)
+    session.commit()
+    return done is not None
+
+
+def _take_over_story(session: Session, row_id: int) -> None:
+    """Move the story from the narration this one replaces to this one (no-op for a first narration)."""
+    replaced = session.execute(
+        select(StoryAudio.id, StoryAudio.story_id)
+        .join(Replacement, Replacement.replaces_id == StoryAudio.id)
+        .where(Replacement.id == row_id, Replacement.story_id.is_(None))
+        .with_for_update(of=StoryAudio)
+    ).first()
+    if replaced is None or replaced.story_id is None:
+        return  # not a replacement, or the story was deleted meanwhile: the audio stays, unattached
+    session.execute(update(StoryAudio).where(StoryAudio.id == replaced.id).values(story_id=None, updated_at=now()))
+    session.execute(update(StoryAudio).where(StoryAudio.id == row_id).values(story_id=replaced.story_id))
 
 
 def fail(session: Session, work: ClaimedWork, message: str) -> None:
@@ -270,3 +299,65 @@ def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[st
         given_back += [(kind, row_id, str(worker)) for row_id, worker in rows]
     session.commit()
     return given_back
+
+
+def _with_passage(prompt: str, texts: list[str], idx: int, passage: str) -> str:
+    """The prompt with chunk `idx`'s text replaced by `passage`, everything around it untouched."""
+    position = 0
+    for number, text in enumerate(texts):
+        start = prompt.find(text, position)
+        if start < 0:
+            break
+        if number == idx:
+            return prompt[:start] + passage + prompt[start + len(text) :]
+        position = start + len(text)
+    raise WrongState("The chunks no longer match the text (it was edited elsewhere); duplicate the narration instead.")
+
+
+def redo_chunk(
+    session: Session, kind: str, row_id: int, idx: int, *, passage: str | None, task_id: str, user_id: int | None
+) -> tuple[int, str | None]:
+    """Queue a finished (or failed) narration again with one chunk to synthesize anew, optionally with
+    new text for it; every other done chunk is reused, so only that passage is paid for and the audio
+    is re-joined. The current audio stays playable until the new join replaces it.
+
+    Returns (priority, the old chunk file to delete). Raises WrongState with the reason."""
+    model = model_for(kind)
+    row = session.execute(select(model.status, model.prompt).where(model.id == row_id).with_for_update()).first()
+    if row is None:
+        raise WrongState(f"{kind.title()} narration #{row_id} does not exist.")
+    if row.status not in (Status.COMPLETED, Status.FAILED):
+        raise WrongState(
+            f"{kind.title()} narration #{row_id} is {row.status}; redo a passage once it has completed or failed."
+        )
+    stored = list(session.scalars(select(Chunk).where(owned_by(kind, row_id)).order_by(Chunk.idx)))
+    chunk = next((c for c in stored if c.idx == idx), None)
+    if chunk is None:
+        raise WrongState(f"{kind.title()} narration #{row_id} has no chunk {idx + 1}.")
+    prompt = row.prompt
+    if passage is not None and passage != chunk.text:
+        prompt = _with_passage(prompt, [c.text for c in stored], idx, passage)
+        chunk.text = passage
+    old_path = chunk.audio_path
+    chunk.status, chunk.audio_path, chunk.seconds, chunk.sample_rate = "pending", None, None, None
+    chunk.request_id, chunk.characters_billed, chunk.error_message = None, None, None
+    stamp = now()
+    priority = session.execute(
+        update(model)
+        .where(model.id == row_id)
+        .values(
+            prompt=prompt,
+            status=Status.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            cancelled_at=None,
+            error_message=None,
+            completed_at=None,
+            task_id=task_id,
+            updated_at=stamp,
+            updated_by_id=user_id,
+        )
+        .returning(model.priority)
+    ).scalar_one()
+    session.commit()
+    return int(priority), old_path

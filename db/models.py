@@ -261,6 +261,8 @@ class StoryAudio(BaseTTS, Base):
         _django_fk("story_story.id", "tts_storyaudio_story_id_5d108918_fk_story_story_id", "SET NULL"),
         unique=True,
     )
+    # A replacement runs without `story_id` (the one-to-one is taken) until it completes.
+    replaces_id: Mapped[int | None] = mapped_column(BigInteger, _fk("tts_storyaudio.id", "SET NULL"), index=True)
 
     story: Mapped[Story | None] = relationship()
     project: Mapped[Project | None] = relationship()

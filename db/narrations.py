@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Image, Narration, Project, SceneAudio, Status, Story, StoryAudio
+from db.models import Image, Narration, Project, SceneAudio, Status, Story, StoryAudio, Tag, Theme
 
 Kind = Literal["story", "scene"]
 MODELS: dict[str, type[StoryAudio] | type[SceneAudio]] = {"story": StoryAudio, "scene": SceneAudio}
@@ -42,6 +42,21 @@ def images(session: Session, *, story_id: int) -> list[Image]:
     return list(session.scalars(select(Image).where(Image.story_id == story_id).order_by(Image.id)))
 
 
+def theme_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Theme.name).order_by(Theme.name)))
+
+
+def tag_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Tag.name).order_by(Tag.name)))
+
+
+def status_counts(session: Session, kind: str, row_ids: list[int]) -> dict[str, int]:
+    """How many of these narrations are in each status (for a batch's progress)."""
+    model = model_for(kind)
+    rows = session.execute(select(model.status, func.count()).where(model.id.in_(row_ids)).group_by(model.status)).all()
+    return {str(status): int(count) for status, count in rows}
+
+
 def get(session: Session, kind: str, row_id: int) -> Narration | None:
     return cast("Narration | None", session.get(model_for(kind), row_id))
 
@@ -49,6 +64,15 @@ def get(session: Session, kind: str, row_id: int) -> Narration | None:
 def story_narration(session: Session, story_id: int) -> StoryAudio | None:
     """The story's one narration (Django's one-to-one), if it has one."""
     return session.scalars(select(StoryAudio).where(StoryAudio.story_id == story_id)).first()
+
+
+def pending_replacement(session: Session, narration_id: int) -> StoryAudio | None:
+    """A replacement of this story narration that is still queued or running, if any."""
+    return session.scalars(
+        select(StoryAudio).where(
+            StoryAudio.replaces_id == narration_id, StoryAudio.status.in_([Status.QUEUED, Status.PROCESSING])
+        )
+    ).first()
 
 
 @dataclass(frozen=True)
@@ -66,17 +90,27 @@ class NewNarration:
     scheduled_at: datetime | None = None
     instructions: str | None = None
     speed: float | None = None
+    theme: str | None = None
+    tags: tuple[str, ...] = ()
 
 
-def add_narration(session: Session, target: Story | Image, spec: NewNarration) -> Narration:
+def add_narration(
+    session: Session, target: Story | Image, spec: NewNarration, *, replaces: StoryAudio | None = None
+) -> Narration:
     """Add a queued narration of a story or a scene image; the caller commits, then enqueues
-    (never the other way round). Every NOT NULL column of Django's is written."""
+    (never the other way round). Every NOT NULL column of Django's is written; the theme and tags
+    go into Django's columns, and the triggers link them to the normalized tables.
+
+    A replacement of `replaces` (the story's current narration) is written without `story_id`:
+    it takes the story over when it completes (`lifecycle.complete`)."""
     stamp = now()
-    owner: dict[str, Any] = (
-        {"story_id": target.id, "project_id": target.project_id}
-        if isinstance(target, Story)
-        else {"image_id": target.id}
-    )
+    owner: dict[str, Any]
+    if isinstance(target, Story):
+        owner = {"story_id": None if replaces else target.id, "project_id": target.project_id}
+        if replaces is not None:
+            owner["replaces_id"] = replaces.id
+    else:
+        owner = {"image_id": target.id}
     row = (StoryAudio if isinstance(target, Story) else SceneAudio)(
         **owner,
         prompt=spec.prompt,
@@ -84,7 +118,8 @@ def add_narration(session: Session, target: Story | Image, spec: NewNarration) -
         model_backend=spec.model,
         voice_style=spec.voice,
         status=Status.QUEUED,
-        tags=[],
+        theme=spec.theme or None,
+        tags=list(spec.tags),
         task_id=spec.task_id,
         priority=spec.priority,
         output_format=spec.output_format,

@@ -1,4 +1,4 @@
-"""Retry and delete say what they did, and are refused with a reason when not allowed."""
+"""Retry, redo a passage, replace and delete say what they did, and are refused with a reason when not allowed."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 from redis import Redis
+from sqlalchemy import text
 
+from dashboard.views import load_detail
 from db.engine import new_session
-from db.models import Chunk, SceneAudio
+from db.library import Filters, page
+from db.models import Chunk, SceneAudio, StoryAudio
+from db.narrations import story_narration
 from db.settings import get_settings
 from tests.factories import demo_data, staff_user
 from tests.fake_providers import FakeProviders
@@ -18,7 +22,7 @@ from tests.workers_env import providers_on
 from workers import actions
 from workers.jobs import synthesize
 from workers.signin import Role
-from workers.submit import Request, submit
+from workers.submit import Refused, Request, submit
 
 
 @pytest.fixture
@@ -62,3 +66,76 @@ def test_delete_is_for_superusers_and_removes_the_files(fake: FakeProviders) -> 
         assert session.get(SceneAudio, row_id) is None
         assert session.query(Chunk).count() == 0
     assert actions.delete("scene", row_id, admin) == f"Scene narration #{row_id} does not exist."
+
+
+def test_one_passage_is_fixed_and_rejoined_without_paying_for_the_rest(fake: FakeProviders) -> None:
+    editor = staff_user("editor")
+    text = long_story(9_000)
+    row_id = submit(Request(kind="story", target_id=1, prompt=text, **OPENAI)).row_id
+    synthesize("story", row_id)
+    with new_session() as session:
+        before = [c.text for c in session.query(Chunk).order_by(Chunk.idx)]
+        first_file = session.get(StoryAudio, row_id).audio_file  # type: ignore[union-attr]
+    assert len(before) == 3 and len(fake.calls) == 3
+    fixed = before[1].replace(".", "!", 1)  # one sentence now ends differently; its length is unchanged
+    shorter = fixed[: fixed.index("!") + 1]  # and the passage is much shorter: later chunks must not move
+
+    message = actions.redo_chunk("story", row_id, 1, shorter, editor)
+    assert message.startswith(f"Queued passage 2 of story narration #{row_id} again")
+    with new_session() as session:
+        row = session.get(StoryAudio, row_id)
+        assert row is not None and row.status == "queued" and row.audio_file == first_file  # still playable
+    assert "completed" in synthesize("story", row_id)
+
+    assert [c.text for c in fake.calls[3:]] == [shorter]  # exactly one paid request, for that passage
+    with new_session() as session:
+        row = session.get(StoryAudio, row_id)
+        assert row is not None and row.status == "completed" and row.updated_by_id == editor.user_id
+        assert row.prompt == text.replace(before[1], shorter)
+        assert [c.text for c in session.query(Chunk).order_by(Chunk.idx)] == [before[0], shorter, before[2]]
+        assert row.audio_metadata is not None and len(row.audio_metadata["chunk_seconds"]) == 3
+
+    assert "has no chunk 9" in actions.redo_chunk("story", row_id, 8, None, editor)
+    assert actions.redo_chunk("story", row_id, 0, "   ", editor).startswith("The passage is empty.")
+    viewer = staff_user("viewer", role=Role.VIEWER)
+    assert actions.redo_chunk("story", row_id, 0, None, viewer) == "Only staff can redo a passage."
+    actions.redo_chunk("story", row_id, 0, None, editor)
+    assert "is queued; redo a passage once it has completed or failed" in actions.redo_chunk(
+        "story", row_id, 0, None, editor
+    )
+
+
+def test_a_replacement_keeps_the_old_audio_until_it_completes(fake: FakeProviders) -> None:
+    first = submit(Request(kind="story", target_id=1, prompt="The first telling.", **OPENAI)).row_id
+    synthesize("story", first)
+
+    with pytest.raises(Refused, match="Tick “Replace the current narration”"):
+        submit(Request(kind="story", target_id=1, prompt="The second telling.", **OPENAI))
+    second = submit(Request(kind="story", target_id=1, prompt="The second telling.", replace=True, **OPENAI)).row_id
+    with pytest.raises(Refused, match=f"Narration #{second} is already replacing #{first}"):
+        submit(Request(kind="story", target_id=1, prompt="A third.", replace=True, **OPENAI))
+    with new_session() as session:
+        assert story_narration(session, 1).id == first  # type: ignore[union-attr]
+        rows, _ = page(session, Filters(story_id=1))
+        assert sorted(r.id for r in rows) == [first, second]  # the pending one is listed under its story
+
+    synthesize("story", second)
+    with new_session() as session:
+        assert story_narration(session, 1).id == second  # type: ignore[union-attr]
+        old = session.get(StoryAudio, first)
+        assert old is not None and old.story_id is None and old.status == "completed"
+        assert (get_settings().media_path / str(old.audio_file)).is_file()  # history keeps its audio
+    detail = load_detail("story", first)
+    assert detail is not None and detail.replaced_by_id == second and detail.target_id == 1
+
+
+def test_a_story_deleted_while_its_narration_runs_still_completes(fake: FakeProviders) -> None:
+    row_id = submit(Request(kind="story", target_id=2, prompt="Soon there is no story.", **OPENAI)).row_id
+    with new_session() as session:  # what the Django app does when someone deletes the story
+        session.execute(text("DELETE FROM images_image WHERE story_id = 2"))
+        session.execute(text("DELETE FROM story_story WHERE id = 2"))
+        session.commit()
+    assert "completed" in synthesize("story", row_id)
+    detail = load_detail("story", row_id)
+    assert detail is not None and detail.status == "completed" and detail.subject == "a story that was deleted"
+    assert detail.target_id is None  # the page offers no "duplicate" for it, and says why

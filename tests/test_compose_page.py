@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.session import KEY
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
+from tests.apptest import button
 from tests.factories import demo_data, staff_user
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
@@ -45,7 +46,7 @@ def test_the_prompt_starts_as_the_story_text_and_the_estimate_follows_it(page: A
 
 
 def test_submit_queues_one_row_and_the_card_shows_the_finished_audio(page: AppTest, redis: Redis) -> None:
-    page.button[0].click().run()
+    button(page, "Submit narration").click().run()
 
     assert not page.exception
     assert page.success[0].value.startswith("Queued story narration #")
@@ -67,7 +68,7 @@ def test_submit_queues_one_row_and_the_card_shows_the_finished_audio(page: AppTe
 def test_a_scene_narration_starts_from_the_image_caption(page: AppTest) -> None:
     page.radio[0].set_value("scene").run()
     assert (page.text_area[0].value or "").startswith("A tall white lighthouse")
-    page.button[0].click().run()
+    button(page, "Submit narration").click().run()
     with new_session() as session:
         assert [(r.image_id, r.status) for r in session.query(SceneAudio)] == [(1, "queued")]
 
@@ -76,9 +77,9 @@ def test_a_provider_without_a_key_names_the_setting_and_cannot_submit(page: AppT
     provider = next(s for s in page.selectbox if s.label == "Provider")
     provider.set_value("openai").run()
 
-    button = page.button[0]
-    assert button.label == "Set OPENAI_API_KEY to use OpenAI"
-    assert button.disabled
+    submit_button = button(page, "Set OPENAI_API_KEY")
+    assert submit_button.label == "Set OPENAI_API_KEY to use OpenAI"
+    assert submit_button.disabled
     assert "set OPENAI_API_KEY" in page.warning[0].value
     with new_session() as session:
         assert session.query(StoryAudio).count() == 0
@@ -86,7 +87,7 @@ def test_a_provider_without_a_key_names_the_setting_and_cannot_submit(page: AppT
 
 def test_empty_text_is_refused_with_a_reason(page: AppTest) -> None:
     page.text_area[0].set_value("   ").run()
-    page.button[0].click().run()
+    button(page, "Submit narration").click().run()
     assert page.error[0].value.startswith("The text is empty")
     with new_session() as session:
         assert session.query(StoryAudio).count() == 0

@@ -13,7 +13,7 @@ from dashboard.session import KEY
 from db.engine import new_session
 from db.models import User
 from tests.factories import demo_data, staff_user
-from workers.signin import MAX_FAILURES_PER_USER, Role, SignInRefused, sign_in
+from workers.signin import MAX_FAILURES_PER_USER, Role, SignInRefused, sign_in, sign_in_verified
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 SECRET = "a long enough secret"
@@ -91,3 +91,21 @@ def test_failures_are_throttled_per_user_even_with_the_right_password(db: str, r
     with pytest.raises(SignInRefused, match="Too many failed sign-ins"):
         sign_in("editor", SECRET, client="10.0.0.2")
     assert redis.ttl("nd:signin:user:editor") > 0  # the lock lifts by itself
+
+
+def test_single_sign_on_matches_one_active_account_by_verified_email(db: str) -> None:
+    staff_user("editor")
+    with new_session() as session:
+        session.query(User).filter_by(username="editor").update({"email": "Editor@Example.org"})
+        session.commit()
+    signed = sign_in_verified(" editor@example.org ")
+    assert (signed.username, signed.role) == ("editor", Role.STAFF)
+
+    with pytest.raises(SignInRefused, match=r"No single active account has the address stranger@example\.org"):
+        sign_in_verified("stranger@example.org")
+    staff_user("twin")
+    with new_session() as session:
+        session.query(User).filter_by(username="twin").update({"email": "editor@example.org"})
+        session.commit()
+    with pytest.raises(SignInRefused):  # two accounts share it: neither is guessed
+        sign_in_verified("editor@example.org")

@@ -55,10 +55,18 @@ def test_refusals_say_why_and_write_nothing(demo: None, redis: Redis, changes: d
 
 
 def test_a_story_has_one_narration(demo: None, redis: Redis) -> None:
-    submit(Request(kind="story", target_id=1, prompt="First.", **LOCAL))
-    with pytest.raises(Refused, match="already has a narration"):
+    first = submit(Request(kind="story", target_id=1, prompt="First.", **LOCAL)).row_id
+    with pytest.raises(Refused, match=f"already has narration #{first}; each story has one. Tick"):
         submit(Request(kind="story", target_id=1, prompt="Second.", **LOCAL))
+    with pytest.raises(Refused, match=f"Narration #{first} .* is still queued; wait for it or cancel it"):
+        submit(Request(kind="story", target_id=1, prompt="Second.", replace=True, **LOCAL))
     assert _rows() == 1
+
+
+def test_a_megabyte_of_text_is_refused_with_the_limit_and_nothing_is_written(demo: None, redis: Redis) -> None:
+    with pytest.raises(Refused, match=r"The text has 1,048,576 characters; the most one narration takes is 100,000"):
+        submit(Request(kind="scene", target_id=1, prompt="a" * 1_048_576, **LOCAL))
+    assert _rows() == 0
 
 
 def test_emoji_right_to_left_and_markup_are_kept_verbatim(demo: None, redis: Redis) -> None:

@@ -1,4 +1,4 @@
-"""What staff do to an existing narration: retry it, or (superusers) delete it with its files.
+"""What staff do to an existing narration: retry it, redo one passage, or (superusers) delete it.
 
 Each returns a sentence saying what happened or why it was refused.
 """
@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from redis.exceptions import RedisError
 
-from db import chunks
+from db import chunks, lifecycle
 from db.engine import new_session
-from db.lifecycle import WrongState, requeue_failed
 from db.models import Status
 from db.narrations import get
 from db.settings import get_settings
-from workers import storage
+from workers import catalogue, storage
 from workers.queue import enqueue, new_task_id
 from workers.signin import SignedIn
 
@@ -24,8 +23,8 @@ def retry(kind: str, row_id: int, user: SignedIn) -> str:
     task_id = new_task_id()
     try:
         with new_session() as session:
-            priority = requeue_failed(session, kind, row_id, task_id=task_id, user_id=user.user_id)
-    except WrongState as refused:
+            priority = lifecycle.requeue_failed(session, kind, row_id, task_id=task_id, user_id=user.user_id)
+    except lifecycle.WrongState as refused:
         return str(refused)
     try:
         enqueue(kind, row_id, task_id=task_id, priority=priority)
@@ -34,6 +33,43 @@ def retry(kind: str, row_id: int, user: SignedIn) -> str:
             f"Queued {kind} narration #{row_id} again; Redis is unreachable, so a worker starts it once Redis is back."
         )
     return f"Queued {kind} narration #{row_id} again; chunks already done are not paid for twice."
+
+
+def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: SignedIn) -> str:
+    """Synthesize one chunk again (with new text if given) and re-join; the rest is reused, not re-paid."""
+    if not user.can_compose:
+        return "Only staff can redo a passage."
+    media = get_settings().media_path
+    with new_session() as session:
+        row = get(session, kind, row_id)
+        if row is None:
+            return f"{kind.title()} narration #{row_id} does not exist."
+        model = catalogue.model(row.provider, row.model_backend)
+    text = None if passage is None else passage.strip()
+    if text is not None and not text:
+        return "The passage is empty. Write its text, or use the narration's own text unchanged."
+    if text is not None and model is not None and len(text) > model.max_chars:
+        return (
+            f"The passage has {len(text):,} characters; {model.label} takes {model.max_chars:,} per request. "
+            "Shorten it, or duplicate the narration with the new text."
+        )
+    task_id = new_task_id()
+    try:
+        with new_session() as session:
+            priority, old_file = lifecycle.redo_chunk(
+                session, kind, row_id, idx, passage=text, task_id=task_id, user_id=user.user_id
+            )
+    except lifecycle.WrongState as refused:
+        return str(refused)
+    storage.remove(media, [old_file] if old_file else [])
+    try:
+        enqueue(kind, row_id, task_id=task_id, priority=priority)
+    except RedisError:
+        return f"Queued passage {idx + 1} of {kind} narration #{row_id}; a worker starts it once Redis is back."
+    return (
+        f"Queued passage {idx + 1} of {kind} narration #{row_id} again; the other passages are reused and the "
+        "audio is re-joined. The current audio plays until then."
+    )
 
 
 def delete(kind: str, row_id: int, user: SignedIn) -> str:

@@ -63,3 +63,12 @@ def split_spans(text: str, limit: int) -> list[str]:
 def split(text: str, limit: int) -> list[str]:
     """The chunks to send, stripped, none longer than `limit`, none empty."""
     return [span.strip() for span in split_spans(text, limit) if span.strip()]
+
+
+def still_fits(chunks: list[str], text: str, limit: int) -> bool:
+    """Whether earlier chunks still cover `text` word for word, each within `limit`.
+
+    Then the engine keeps their boundaries instead of splitting again: after one passage was
+    edited, a fresh greedy split would shift every later boundary and make every later chunk be
+    paid for again."""
+    return bool(chunks) and all(0 < len(c) <= limit for c in chunks) and " ".join(chunks).split() == text.split()

@@ -23,7 +23,7 @@ from db.engine import new_session
 from db.lifecycle import ClaimedWork
 from workers import storage
 from workers.catalogue import Model
-from workers.chunking import split
+from workers.chunking import split, still_fits
 from workers.encoding import join
 from workers.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, Provider, Transient
 
@@ -154,10 +154,11 @@ def narrate(
     interruption: Callable[[], str | None],
 ) -> Narration:
     """Synthesize every chunk not yet done (up to `concurrency` at once), then join all of them."""
-    texts = split(work.prompt, model.max_chars)
-    if not texts:
-        raise Permanent("The text is empty. Write the text to narrate, then retry.")
     with new_session() as session:
+        earlier = chunks.texts(session, work.kind, work.row_id)
+        texts = earlier if still_fits(earlier, work.prompt, model.max_chars) else split(work.prompt, model.max_chars)
+        if not texts:
+            raise Permanent("The text is empty. Write the text to narrate, then retry.")
         planned, stale = chunks.plan(session, work.kind, work.row_id, texts)
     storage.remove(media_root, stale)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from redis.exceptions import RedisError
+from sqlalchemy import func, select
 
 from db.engine import new_session
 from db.models import User
@@ -98,3 +99,19 @@ def sign_in(username: str, password: str, *, client: str) -> SignedIn:
             _count_failure(username, client)
         raise SignInRefused("Wrong username or password, or the account is inactive.")
     return signed
+
+
+def sign_in_verified(email: str) -> SignedIn:
+    """Sign in someone whose address an OIDC provider has verified (`st.login`): the active
+    `auth_user` with that email, matched case-insensitively. Raises SignInRefused with a sentence."""
+    address = email.strip()
+    with new_session() as session:
+        users = session.scalars(
+            select(User).where(func.lower(User.email) == address.lower(), User.is_active).limit(2)
+        ).all()
+        if len(users) != 1:
+            raise SignInRefused(
+                f"No single active account has the address {address or '(none)'}. Ask an administrator to set it "
+                "on your account in the storytelling app (or `narration-desk create-user --email`)."
+            )
+        return SignedIn(users[0].id, users[0].username, role_of(users[0]))

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from db.engine import new_session
-from db.models import Image, Story
-from db.narrations import Kind, NewNarration, add_narration, story_narration
+from db.models import Image, Status, Story, StoryAudio
+from db.narrations import Kind, NewNarration, add_narration, pending_replacement, story_narration
 from db.settings import get_settings
 from workers import catalogue
 from workers.queue import enqueue, new_task_id, redis
@@ -25,6 +26,7 @@ from workers.queue import enqueue, new_task_id, redis
 log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 100_000
+LABEL_CHARS = 50  # tts_tag.name is varchar(50); themes allow 100, but one rule is easier to say
 ONCE_SECONDS = 600
 
 
@@ -48,6 +50,10 @@ class Request:
     scheduled_at: datetime | None = None
     instructions: str | None = None
     speed: float | None = None
+    theme: str | None = None
+    tags: tuple[str, ...] = ()
+    replace: bool = False
+    """For a story that already has a narration: make a replacement (the old audio stays until it completes)."""
     once_key: str | None = None
     """The page's token for this form: a second submit with the same token (a double-click) is refused."""
 
@@ -100,6 +106,9 @@ def validate(request: Request) -> catalogue.Model:
         raise Refused(
             f"Unknown output format {request.output_format!r}; pick one of {', '.join(catalogue.OUTPUT_FORMATS)}."
         )
+    for label in (request.theme or "", *request.tags):
+        if len(label) > LABEL_CHARS:
+            raise Refused(f"“{label[:40]}…” is {len(label)} characters; themes and tags take at most {LABEL_CHARS}.")
     if request.scheduled_at is not None and request.scheduled_at.tzinfo is None:
         raise Refused("The start time needs a time zone.")
     model = info.model(request.model)
@@ -134,23 +143,42 @@ def _forget(key: str | None) -> None:
             redis().delete(f"nd:submit:{key}")
 
 
+def _story_slot(session: Session, story: Story, replace: bool) -> StoryAudio | None:
+    """The narration a new one replaces (None: the story has none). Refuses what the one-to-one forbids."""
+    current = story_narration(session, story.id)
+    if current is None:
+        return None
+    if not replace:
+        raise Refused(
+            f"“{story.title}” already has narration #{current.id}; each story has one. Tick “Replace the "
+            "current narration” to make a new one: the current audio stays until the new one completes."
+        )
+    if current.status in (Status.QUEUED, Status.PROCESSING):
+        raise Refused(
+            f"Narration #{current.id} of “{story.title}” is still {current.status}; wait for it or cancel it, "
+            "then replace it."
+        )
+    running = pending_replacement(session, current.id)
+    if running is not None:
+        raise Refused(f"Narration #{running.id} is already replacing #{current.id}; wait for it or cancel it.")
+    return current
+
+
 def _save(request: Request, spec: NewNarration) -> int:
     """Write the queued row and commit; returns its id. Raises Refused with a reason."""
     with new_session() as session:
         target: Story | Image | None
+        replaces = None
         if request.kind == "story":
-            target = session.get(Story, request.target_id)
+            target = session.get(Story, request.target_id, with_for_update=True)
             if target is None:
                 raise Refused(f"Story #{request.target_id} no longer exists. Pick another story.")
-            if story_narration(session, target.id) is not None:
-                raise Refused(
-                    f"“{target.title}” already has a narration; each story has one. Open it in the library instead."
-                )
+            replaces = _story_slot(session, target, request.replace)
         else:
             target = session.get(Image, request.target_id)
             if target is None:
                 raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
-        row_id = add_narration(session, target, spec).id
+        row_id = add_narration(session, target, spec, replaces=replaces).id
         try:
             session.commit()
         except IntegrityError:
@@ -179,6 +207,8 @@ def submit(request: Request) -> Submitted:
         scheduled_at=request.scheduled_at,
         instructions=request.instructions or None,
         speed=request.speed,
+        theme=(request.theme or "").strip() or None,
+        tags=tuple(dict.fromkeys(t.strip() for t in request.tags if t.strip())),
     )
     try:
         row_id = _save(request, spec)

@@ -1,62 +1,114 @@
 """Library: every narration, newest first, filtered and paginated on the server; open one to hear it."""
 
-from datetime import UTC, datetime, time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import streamlit as st
 
-from dashboard.player import narration_card
+from dashboard import links
 from dashboard.session import require
 from db.engine import new_session
-from db.library import Filters, page
+from db.library import Filters, filter_options, page
 from db.models import Provider, Status
+from workers import catalogue
 
 PAGE_SIZE = 50
+MODELS = sorted({m.id for p in catalogue.CATALOGUE for m in p.models})
 
-user = require()
+require()
 st.title("Library")
+
+
+def _any(label: str, names: Mapping[int, str] | None = None) -> Callable[[Any], str]:
+    """A format_func: None reads "any …", ids read as their names."""
+    return lambda value: f"any {label}" if value is None else (names[value] if names else str(value))
+
+
+with new_session() as session:
+    project_id = st.session_state.get("library-project")
+    options = filter_options(session, project_id=project_id)
 
 with st.form("filters"):
     search = st.text_input("Search", placeholder="words from the text, a row id (story 12) or a task id")
-    left, middle, right = st.columns(3)
-    status = left.selectbox("Status", [None, *Status], format_func=lambda s: "any status" if s is None else s)
-    provider = middle.selectbox("Provider", [None, *Provider], format_func=lambda p: "any provider" if p is None else p)
-    dates = right.date_input("Created between", value=[], format="YYYY-MM-DD")
-    st.form_submit_button("Apply")
+    a, b, c = st.columns(3)
+    status = a.selectbox("Status", [None, *Status], format_func=_any("status"))
+    provider = b.selectbox("Provider", [None, *Provider], format_func=_any("provider"))
+    model = c.selectbox("Model", [None, *MODELS], format_func=_any("model"))
+    a, b, c = st.columns(3)
+    a.selectbox(
+        "Project", [None, *options.projects], format_func=_any("project", options.projects), key="library-project"
+    )
+    story_id = b.selectbox("Story", [None, *options.stories], format_func=_any("story", options.stories))
+    user_id = c.selectbox("By", [None, *options.users], format_func=_any("user", options.users))
+    a, b, c = st.columns(3)
+    tag = a.selectbox("Tag", [None, *options.tags], format_func=_any("tag"))
+    theme = b.selectbox("Theme", [None, *options.themes], format_func=_any("theme"))
+    dates = c.date_input("Created between", value=[], format="YYYY-MM-DD")
+    applied = st.form_submit_button("Apply")
 
 since = until = None
 if isinstance(dates, tuple) and len(dates) == 2:
     since = datetime.combine(dates[0], time.min, tzinfo=UTC)
-    until = datetime.combine(dates[1], time.max, tzinfo=UTC)
-filters = Filters(status=status, provider=provider, search=search or None, since=since, until=until)
+    until = datetime.combine(dates[1], time.min, tzinfo=UTC) + timedelta(days=1)
+filters = Filters(
+    status=status,
+    provider=provider,
+    model=model,
+    project_id=project_id,
+    story_id=story_id if story_id in options.stories else None,
+    user_id=user_id,
+    tag=tag,
+    theme=theme,
+    search=search or None,
+    since=since,
+    until=until,
+)
+if applied or st.session_state.get("library-filters") != filters:
+    st.session_state["library-filters"] = filters
+    st.session_state["library-page"] = 1  # new filters start at the newest
 
-number = int(st.session_state.get("library_page", 1))
+number = int(st.session_state.get("library-page", 1))
 with new_session() as session:
     rows, total = page(session, filters, number=number, size=PAGE_SIZE)
 if not rows:
-    st.info("No narration matches." if total == 0 and (search or status or provider or since) else "Nothing yet.")
+    st.info("No narration matches." if filters != Filters() else "Nothing yet.")
     st.stop()
 
 pages = max(1, -(-total // PAGE_SIZE))
 st.caption(f"{total:,} narration{'' if total == 1 else 's'} · page {number} of {pages}")
-st.dataframe(
+picked = st.dataframe(
     [
-        {"kind": r.kind, "id": r.id, "status": r.status, "provider": r.provider, "for": r.title,
-         "text": r.prompt_start, "by": r.username, "created": r.created_at,
+        {"kind": r.kind, "id": r.id, "status": r.status, "provider": r.provider, "model": r.model,
+         "for": r.title, "text": r.prompt_start, "by": r.username, "created": r.created_at,
          "length (s)": round(r.duration_seconds, 1) if r.duration_seconds else None}
         for r in rows
     ],
     hide_index=True,
     width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key="library-table",
 )  # fmt: skip
+chosen = picked.selection.rows if picked else []
 back, forward = st.columns(2)
 if back.button("Newer", disabled=number <= 1):
-    st.session_state["library_page"] = number - 1
+    st.session_state["library-page"] = number - 1
     st.rerun()
 if forward.button("Older", disabled=number >= pages):
-    st.session_state["library_page"] = number + 1
+    st.session_state["library-page"] = number + 1
     st.rerun()
 
-choice = st.selectbox(
-    "Open", range(len(rows)), format_func=lambda i: f"{rows[i].kind} #{rows[i].id} · {rows[i].prompt_start[:60]}"
+opened = st.selectbox(
+    "Open",
+    range(len(rows)),
+    index=None,
+    format_func=lambda i: f"{rows[i].kind} #{rows[i].id} · {rows[i].prompt_start[:60]}",
+    placeholder="pick a narration (or click its row) to hear it, see its detail and act on it",
+    key="library-open",
 )
-narration_card(rows[choice].kind, rows[choice].id, user=user)
+target = chosen[0] if chosen else opened
+if target is not None:
+    for picked_key in ("library-table", "library-open"):  # coming back to the library must not reopen it
+        del st.session_state[picked_key]
+    st.switch_page(links.PAGE, query_params=links.params(rows[target].kind, rows[target].id))

@@ -1,0 +1,107 @@
+"""The voice controls shared by compose and "duplicate with changes": provider, model, voice,
+tone, speed, format and priority, each starting from a given value, plus a sample to hear."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from db.settings import get_settings
+from workers import catalogue
+from workers.samples import NoSample, voice_sample
+
+PRIORITIES = {-1: "low", 0: "normal", 1: "high"}
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """What the person picked; `missing_key` names the setting the provider still needs, if any."""
+
+    info: catalogue.ProviderInfo
+    model: catalogue.Model
+    voice: str
+    output_format: str
+    priority: int
+    instructions: str | None
+    speed: float | None
+    missing_key: str | None
+
+
+def _index(options: list[str], value: str | None) -> int:
+    return options.index(value) if value in options else 0
+
+
+def voice_choice(
+    key: str,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    voice: str | None = None,
+    output_format: str | None = None,
+    priority: int = 0,
+    instructions: str | None = None,
+    speed: float | None = None,
+) -> VoiceChoice:
+    """Render the controls (keys prefixed with `key`) starting from the given values."""
+    providers = {p.id.value: p for p in catalogue.CATALOGUE}
+    left, middle, right = st.columns(3)
+    provider_ids = list(providers)
+    provider_id = left.selectbox(
+        "Provider",
+        provider_ids,
+        index=_index(provider_ids, provider),
+        format_func=lambda p: providers[p].label,
+        key=f"{key}-provider",
+    )
+    info = providers[provider_id]
+    models = {m.id: m for m in info.models}
+    model_id = middle.selectbox(
+        "Model",
+        list(models),
+        index=_index(list(models), model),
+        format_func=lambda m: models[m].label,
+        key=f"{key}-model-{provider_id}",
+    )
+    chosen = models[model_id]
+    picked = right.selectbox(
+        "Voice", list(chosen.voices), index=_index(list(chosen.voices), voice), key=f"{key}-voice-{model_id}"
+    )
+    tone = (
+        st.text_input(
+            "Tone instructions",
+            value=instructions or "",
+            placeholder="e.g. warm, unhurried, like a bedtime story",
+            key=f"{key}-tone",
+        )
+        if chosen.takes_instructions
+        else None
+    )
+    pace = st.slider("Speed", 0.25, 4.0, speed or 1.0, 0.05, key=f"{key}-speed") if provider_id == "openai" else None
+    left, right = st.columns(2)
+    formats = list(catalogue.OUTPUT_FORMATS)
+    fmt = left.selectbox("Save as", formats, index=_index(formats, output_format), key=f"{key}-format")
+    level = right.select_slider(
+        "Priority", options=list(PRIORITIES), value=priority, format_func=PRIORITIES.__getitem__, key=f"{key}-priority"
+    )
+    return VoiceChoice(
+        info=info,
+        model=chosen,
+        voice=str(picked),
+        output_format=str(fmt),
+        priority=int(level),
+        instructions=tone or None,
+        speed=pace if pace != 1.0 else None,
+        missing_key=catalogue.missing_key(info, get_settings()),
+    )
+
+
+def sample_player(choice: VoiceChoice, key: str) -> None:
+    """A button that plays a few seconds of the chosen voice (made once, then kept)."""
+    if st.button(
+        "Hear this voice", key=f"{key}-sample", icon=":material/play_circle:", disabled=bool(choice.missing_key)
+    ):
+        try:
+            st.audio(voice_sample(choice.info.id.value, choice.model.id, choice.voice), format="audio/wav")
+        except NoSample as problem:
+            st.warning(str(problem))

@@ -1,0 +1,136 @@
+"""The detail of one narration below its player: what and for whom, the timeline, who did what,
+what it cost, its passages (redo one), and "duplicate with changes"."""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from dashboard import links
+from dashboard.choices import voice_choice
+from dashboard.player import report
+from dashboard.views import NarrationDetail, load_detail
+from db.narrations import Kind
+from workers import actions
+from workers.signin import SignedIn
+from workers.submit import Refused, Request, submit
+
+
+def _facts(detail: NarrationDetail) -> None:
+    st.text(f"Narration of {detail.subject}")  # plain text: titles and captions are people's words
+    left, right = st.columns(2)
+    with left:
+        st.caption("Timeline")
+        st.dataframe(
+            [{"event": label, "when": when} for label, when in detail.timeline], hide_index=True, width="stretch"
+        )
+    with right:
+        st.caption("Who and how")
+        facts = {
+            "created by": detail.created_by or "—",
+            "last changed by": detail.updated_by or "—",
+            "worker": detail.processed_by or "—",
+            "attempts": f"{detail.attempts} of {detail.max_attempts}",
+            "priority": str(detail.priority),
+            "task id": detail.task_id or "—",
+            "project": detail.project or "—",
+            "theme": detail.theme or "—",
+            "tags": ", ".join(detail.tags) or "—",
+            "format": detail.output_format,
+            "characters billed": f"{detail.characters_billed:,}",
+            "cost": "—" if detail.cost_usd is None else f"${detail.cost_usd:.4f}",
+        }
+        if detail.replaces_id:
+            facts["replaces"] = f"story narration #{detail.replaces_id}"
+        if detail.replaced_by_id:
+            facts["replaced by"] = f"story narration #{detail.replaced_by_id}"
+        st.dataframe([{"": k, "value": v} for k, v in facts.items()], hide_index=True, width="stretch")
+    with st.expander("Text"):
+        st.text(detail.prompt)
+    if detail.metadata:
+        with st.expander("Audio metadata"):
+            st.json(detail.metadata)
+
+
+def _passages(detail: NarrationDetail, user: SignedIn) -> None:
+    st.dataframe(
+        [
+            {"#": c.idx + 1, "status": c.status, "seconds": c.seconds, "requests": c.provider_calls,
+             "characters billed": c.characters_billed, "text": c.text[:120]}
+            for c in detail.chunks
+        ],
+        hide_index=True,
+        width="stretch",
+    )  # fmt: skip
+    if not user.can_compose or not detail.chunks:
+        return
+    st.caption("Fix one passage without redoing the rest: edit it (or keep it) and narrate it again.")
+    number = st.number_input("Passage", 1, len(detail.chunks), 1, key=f"passage-{detail.kind}-{detail.row_id}")
+    chunk = detail.chunks[int(number) - 1]
+    text = st.text_area("Its text", value=chunk.text, key=f"passage-text-{detail.kind}-{detail.row_id}-{chunk.idx}")
+    if st.button(f"Narrate passage {chunk.idx + 1} again", key=f"redo-{detail.kind}-{detail.row_id}"):
+        report(f"{detail.kind}-{detail.row_id}", actions.redo_chunk(detail.kind, detail.row_id, chunk.idx, text, user))
+
+
+def _duplicate(detail: NarrationDetail, target_id: int, user: SignedIn) -> None:
+    key = f"dup-{detail.kind}-{detail.row_id}"
+    text = st.text_area("Text", value=detail.prompt, height=160, key=f"{key}-text")
+    metadata = detail.metadata
+    choice = voice_choice(
+        key,
+        provider=str(metadata.get("provider") or ""),
+        model=str(metadata.get("model") or ""),
+        voice=str(metadata.get("voice") or ""),
+        output_format=detail.output_format,
+        priority=detail.priority,
+        instructions=detail.instructions,
+        speed=detail.speed,
+    )
+    if detail.kind == "story":
+        st.caption("A story has one narration: the copy replaces this one when it completes.")
+    if st.button("Submit the copy", key=f"{key}-submit", disabled=choice.missing_key is not None):
+        request = Request(
+            kind=detail.kind,
+            target_id=target_id,
+            prompt=text,
+            provider=choice.info.id.value,
+            model=choice.model.id,
+            voice=choice.voice,
+            output_format=choice.output_format,
+            priority=choice.priority,
+            instructions=choice.instructions,
+            speed=choice.speed,
+            theme=detail.theme,
+            tags=tuple(detail.tags),
+            replace=True,
+            user_id=user.user_id,
+            once_key=st.session_state.setdefault(f"{key}-token", uuid.uuid4().hex),
+        )
+        try:
+            done = submit(request)
+        except Refused as refusal:
+            st.error(str(refusal))
+        else:
+            st.session_state.pop(f"{key}-token")
+            st.success(done.message)
+            st.page_link(links.PAGE, label=f"Open #{done.row_id}", query_params=links.params(done.kind, done.row_id))
+
+
+def narration_detail(kind: Kind, row_id: int, user: SignedIn) -> None:
+    """The tabs under a narration's card."""
+    detail = load_detail(kind, row_id)
+    if detail is None:
+        return
+    tabs = ["Details", "Passages"] + (["Duplicate with changes"] if user.can_compose else [])
+    shown = st.tabs(tabs)
+    with shown[0]:
+        _facts(detail)
+    with shown[1]:
+        _passages(detail, user)
+    if user.can_compose:
+        with shown[2]:
+            if detail.target_id is None:
+                st.info("The story this narrated was deleted, so it cannot be narrated again.")
+            else:
+                _duplicate(detail, detail.target_id, user)

@@ -1,0 +1,19 @@
+"""One narration by link (/narration?kind=story&id=12): its player, its detail and what can be done to it."""
+
+import streamlit as st
+
+from dashboard.detail import narration_detail
+from dashboard.links import BadLink, parse
+from dashboard.player import narration_card
+from dashboard.session import require
+
+user = require()
+st.page_link("pages/library.py", label="Back to the library", icon=":material/arrow_back:")
+try:
+    kind, row_id = parse(st.query_params.to_dict())
+except BadLink as problem:
+    st.error(str(problem))
+    st.stop()
+st.title(f"{kind.title()} narration #{row_id}")
+narration_card(kind, row_id, user=user)
+narration_detail(kind, row_id, user=user)

@@ -1,0 +1,78 @@
+"""The role matrix, page by page (AppTest): what a viewer, staff and a superuser see and may do.
+
+| | viewer | staff | superuser |
+|---|---|---|---|
+| library, narration pages, play, download | yes | yes | yes |
+| compose, bulk, cancel, retry, redo a passage, duplicate | no | yes | yes |
+| delete | no | no | yes |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from streamlit.testing.v1 import AppTest
+
+from dashboard.session import KEY
+from db.engine import new_session
+from db.lifecycle import cancel
+from tests.apptest import button, labels
+from tests.factories import demo_data, staff_user
+from workers.jobs import synthesize
+from workers.signin import Role, SignedIn
+from workers.submit import Request, submit
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+LOCAL = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
+
+
+def _open(user: SignedIn, kind: str, row_id: int) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state[KEY] = user
+    app.run()
+    app.query_params["kind"] = kind
+    app.query_params["id"] = str(row_id)
+    app.switch_page("pages/narration.py").run()
+    assert not app.exception
+    return app
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_sees_what_it_may_do(db: str, redis: Redis, role: Role) -> None:
+    demo_data()
+    done = submit(Request(kind="scene", target_id=1, prompt="A lighthouse at dusk.", **LOCAL)).row_id
+    synthesize("scene", done)
+    stopped = submit(Request(kind="scene", target_id=2, prompt="A cat by the lamp.", **LOCAL)).row_id
+    with new_session() as session:
+        cancel(session, "scene", stopped)
+    staff = role in (Role.STAFF, Role.SUPERUSER)
+
+    user = staff_user(f"user-{role}", role=role)
+    home = AppTest.from_file(APP, default_timeout=30)
+    home.session_state[KEY] = user
+    home.run()
+    assert home.title[0].value == ("Compose a narration" if staff else "Library")
+
+    finished = _open(user, "scene", done)
+    assert finished.get("audio") and finished.get("download_button")  # everyone may listen and download
+    assert [t.label for t in finished.tabs] == ["Details", "Passages"] + (["Duplicate with changes"] if staff else [])
+    assert ("Narrate passage 1 again" in labels(finished)) is staff
+    assert ("Delete" in labels(finished)) is (role is Role.SUPERUSER)
+
+    failed = _open(user, "scene", stopped)
+    assert ("Retry" in labels(failed)) is staff
+    if staff:
+        button(failed, "Retry").click().run()
+        assert failed.info[0].value.startswith(f"Queued scene narration #{stopped} again")
+        assert "Cancel" in labels(failed)  # now queued: it can be cancelled
+
+
+def test_compose_opened_by_url_refuses_a_viewer(db: str, redis: Redis) -> None:
+    demo_data()
+    compose = AppTest.from_file(str(Path(APP).parent / "pages" / "compose.py"), default_timeout=30)
+    compose.session_state[KEY] = staff_user("reader", role=Role.VIEWER)
+    compose.run()
+    assert "may not use this page" in compose.error[0].value
+    assert not compose.button
