@@ -13,11 +13,14 @@ from streamlit.testing.v1 import AppTest
 from dashboard.session import KEY
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
+from db.settings import get_settings
 from tests.apptest import button
 from tests.factories import demo_data, staff_user
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
+from workers.submit import Request, submit
 
+LOCAL = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
@@ -91,3 +94,80 @@ def test_empty_text_is_refused_with_a_reason(page: AppTest) -> None:
     assert page.error[0].value.startswith("The text is empty")
     with new_session() as session:
         assert session.query(StoryAudio).count() == 0
+
+
+def test_theme_and_tags_come_from_the_normalized_tables(page: AppTest) -> None:
+    """Picking is tested here; typing a new one (accept_new_options) in the browser test, since AppTest
+    cannot set a value that is not among the options."""
+    submit(Request(kind="scene", target_id=4, prompt="An owl.", theme="bedtime", tags=("calm", "sea"), **LOCAL))
+    page.run()
+    next(s for s in page.selectbox if s.label == "Theme").set_value("bedtime")
+    next(m for m in page.multiselect if m.label == "Tags").set_value(["calm", "sea"])
+    button(page, "Submit narration").click().run()
+    assert not page.exception
+    with new_session() as session:
+        row = session.query(StoryAudio).one()
+        assert (row.theme, row.tags) == ("bedtime", ["calm", "sea"])
+        assert row.theme_id is not None
+
+
+def test_start_later_schedules_instead_of_queueing(page: AppTest, redis: Redis) -> None:
+    page.checkbox(key="start-later").check().run()
+    button(page, "Submit narration").click().run()
+    assert page.success[0].value.startswith("Scheduled story narration #")
+    with new_session() as session:
+        assert session.query(StoryAudio).one().scheduled_at is not None
+    assert all(len(Queue(name, connection=redis)) == 0 for name in QUEUE_NAMES)  # the reconciler enqueues it then
+
+
+def test_composing_again_offers_to_replace_the_story_narration(page: AppTest) -> None:
+    button(page, "Submit narration").click().run()
+    with new_session() as session:
+        first = session.query(StoryAudio).one().id
+    synthesize("story", first)
+    page.run()
+    assert any(f"already has narration #{first} (completed)" in i.value for i in page.info)
+    button(page, "Submit narration").click().run()
+    assert "Tick “Replace the current narration”" in page.error[0].value
+    page.checkbox(key="replace-1").check().run()
+    button(page, "Submit narration").click().run()
+    assert not page.exception and page.success[0].value.startswith("Queued story narration #")
+    with new_session() as session:
+        assert [(r.id == first, r.story_id) for r in session.query(StoryAudio).order_by(StoryAudio.id)] == [
+            (True, 1),
+            (False, None),  # waits beside the old one until it completes
+        ]
+
+
+def test_all_scenes_in_one_action_skips_the_ones_already_narrated(page: AppTest) -> None:
+    page.radio[0].set_value("scene").run()
+    button(page, "Submit narration").click().run()  # scene 1 on its own
+    with new_session() as session:
+        synthesize("scene", session.query(SceneAudio).one().id)
+
+    button(page, "Narrate 3 scenes").click().run()
+    assert not page.exception
+    assert page.success[-1].value == (
+        "Queued 2 scene narration(s) of “The Lighthouse Keeper's Cat”, skipped 1 (already narrated)."
+    )
+    assert page.get("progress"), "the batch shows its progress"
+    with new_session() as session:
+        assert sorted(r.image_id for r in session.query(SceneAudio).filter_by(status="queued")) == [2, 3]
+
+    page.checkbox(key="bulk-redo").check().run()
+    button(page, "Narrate 3 scenes").click().run()
+    assert page.success[-1].value.endswith("skipped 2 (one is still queued or running).")
+
+
+def test_the_voice_sample_plays_and_is_made_once(page: AppTest) -> None:
+    button(page, "Hear this voice").click().run()
+    assert not page.exception and page.get("audio")
+    samples = list((get_settings().media_path / "samples").rglob("*.wav"))
+    assert len(samples) == 1 and samples[0].stat().st_size > 10_000
+
+
+def test_a_megabyte_pasted_in_is_refused_with_the_limit(page: AppTest) -> None:
+    page.text_area[0].set_value("word " * 210_000).run()
+    assert {m.label: m.value for m in page.metric}["Characters"] == "1,050,000"
+    button(page, "Submit narration").click().run()
+    assert page.error[0].value.startswith("The text has 1,050,000 characters; the most one narration takes is 100,000")
