@@ -17,13 +17,21 @@ from workers.signin import SignedIn
 from workers.submit import Refused, Request, submit
 
 
+def _fit(rows: int) -> int:
+    """A table height in pixels that shows every row without an inner scrollbar."""
+    return 38 + 35 * rows
+
+
 def _facts(detail: NarrationDetail) -> None:
     st.text(f"Narration of {detail.subject}")  # plain text: titles and captions are people's words
     left, right = st.columns(2)
     with left:
         st.caption("Timeline")
         st.dataframe(
-            [{"event": label, "when": when} for label, when in detail.timeline], hide_index=True, width="stretch"
+            [{"event": label, "when": when} for label, when in detail.timeline],
+            hide_index=True,
+            width="stretch",
+            height=_fit(len(detail.timeline)),
         )
     with right:
         st.caption("Who and how")
@@ -45,7 +53,9 @@ def _facts(detail: NarrationDetail) -> None:
             facts["replaces"] = f"story narration #{detail.replaces_id}"
         if detail.replaced_by_id:
             facts["replaced by"] = f"story narration #{detail.replaced_by_id}"
-        st.dataframe([{"": k, "value": v} for k, v in facts.items()], hide_index=True, width="stretch")
+        st.dataframe(
+            [{"": k, "value": v} for k, v in facts.items()], hide_index=True, width="stretch", height=_fit(len(facts))
+        )
     with st.expander("Text"):
         st.text(detail.prompt)
     if detail.metadata:

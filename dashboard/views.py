@@ -153,7 +153,7 @@ def _subject(session: Session, row: Narration) -> tuple[str, str | None, int | N
     if image is None:
         return f"scene image #{row.image_id}", None, row.image_id
     story = image.story
-    where = f" in “{story.title}”" if story else ""
+    where = f" (in “{story.title}”)" if story else ""
     project = story.project.name if story and story.project else None
     return f"scene #{image.id}: {image.caption[:80]}{where}", project, image.id
 

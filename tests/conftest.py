@@ -13,11 +13,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from playwright.sync_api import Browser
 from redis import Redis
 from sqlalchemy.engine import make_url
 
 from db.engine import reset_engine
 from db.settings import SECRETS_FILE_ENV, get_settings
+from tests.live import headless_chromium
 from tests.servers import postgres_server, redis_server
 from workers.queue import reset_redis
 
@@ -135,3 +137,9 @@ def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Redis]:
     yield connection
     connection.flushdb()
     reset_redis()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with headless_chromium() as launched:
+        yield launched

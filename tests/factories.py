@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -13,6 +14,10 @@ from workers.signin import Role, SignedIn
 
 DJANGO_SQL = Path(__file__).resolve().parents[2] / "shared" / "schema" / "django_tables.sql"
 """The Django app's schema, as `pg_dump` printed it (read-only material beside the project)."""
+
+
+LOCAL: dict[str, Any] = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
+"""The offline voice, as Request keywords: `Request(kind=..., target_id=..., prompt=..., **LOCAL)`."""
 
 
 def load_django_schema(connection: Connection) -> None:

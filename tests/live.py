@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
@@ -100,3 +101,35 @@ def dashboard() -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def screenshot(page: Page, name: str) -> None:
+    """With SCREENSHOTS=<folder> (e.g. docs), keep what the page looked like for the README."""
+    folder = os.environ.get("SCREENSHOTS")
+    if folder:
+        page.wait_for_timeout(500)  # let Streamlit's transitions settle
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+@contextmanager
+def headless_chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright (no browser download)."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def sign_in(page: Page, url: str, username: str, password: str = "a long enough secret") -> None:
+    page.goto(url)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible(timeout=30_000)
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick `option` in the Streamlit selectbox labelled `label`."""
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()

@@ -15,12 +15,11 @@ from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.apptest import button
-from tests.factories import demo_data, staff_user
+from tests.factories import LOCAL, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
 from workers.submit import Request, submit
 
-LOCAL = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from redis import Redis
@@ -12,11 +11,9 @@ from sqlalchemy import event, text
 
 from db.engine import get_engine, new_session
 from db.library import Filters, page
-from tests.factories import demo_data, staff_user
+from tests.factories import LOCAL, demo_data, staff_user
 from workers.signin import Role
 from workers.submit import Request, submit
-
-LOCAL: dict[str, Any] = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
 
 
 def _add(kind: str, target: int, prompt: str, user_id: int) -> int:

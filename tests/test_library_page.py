@@ -9,12 +9,11 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.session import KEY
 from tests.apptest import button, selectbox, texts
-from tests.factories import demo_data, staff_user
+from tests.factories import LOCAL, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.submit import Request, submit
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-LOCAL = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
 
 
 def _library(user_name: str = "reader") -> AppTest:

@@ -16,13 +16,12 @@ from redis import Redis
 from db.engine import new_session
 from db.models import Chunk, MaintenanceRun, SceneAudio
 from db.settings import get_settings
-from tests.factories import demo_data
+from tests.factories import LOCAL, demo_data
 from tests.test_long_text import long_story
 from workers.jobs import synthesize
 from workers.maintenance import run_maintenance
 from workers.submit import Request, submit
 
-LOCAL = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,7 +32,7 @@ def demo(db: str, redis: Redis) -> Iterator[None]:
 
 
 def _narrate(text: str, image: int = 1) -> int:
-    row_id = submit(Request(kind="scene", target_id=image, prompt=text, **LOCAL)).row_id  # type: ignore[arg-type]
+    row_id = submit(Request(kind="scene", target_id=image, prompt=text, **LOCAL)).row_id
     synthesize("scene", row_id)
     return row_id
 
@@ -47,8 +46,8 @@ def _age(row_id: int, **columns: timedelta) -> None:
 
 
 def test_stuck_jobs_are_requeued_or_failed_on_their_last_attempt(demo: None) -> None:
-    stuck = submit(Request(kind="scene", target_id=1, prompt="Stuck.", **LOCAL)).row_id  # type: ignore[arg-type]
-    last = submit(Request(kind="scene", target_id=2, prompt="Last try.", **LOCAL)).row_id  # type: ignore[arg-type]
+    stuck = submit(Request(kind="scene", target_id=1, prompt="Stuck.", **LOCAL)).row_id
+    last = submit(Request(kind="scene", target_id=2, prompt="Last try.", **LOCAL)).row_id
     with new_session() as session:
         for row_id, attempts in ((stuck, 1), (last, 3)):
             session.query(SceneAudio).filter_by(id=row_id).update(

@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from redis import Redis
@@ -19,12 +18,11 @@ from db.engine import get_engine, new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.audio_checks import wav_duration, wav_rms
-from tests.factories import demo_data
+from tests.factories import LOCAL, demo_data
 from workers.queue import QUEUE_NAMES
 from workers.submit import Request, submit
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCAL: dict[str, Any] = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
 
 
 def _worker(*args: str) -> subprocess.Popen[str]:

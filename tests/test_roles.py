@@ -19,13 +19,12 @@ from dashboard.session import KEY
 from db.engine import new_session
 from db.lifecycle import cancel
 from tests.apptest import button, labels
-from tests.factories import demo_data, staff_user
+from tests.factories import LOCAL, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.signin import Role, SignedIn
 from workers.submit import Request, submit
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-LOCAL = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
 
 
 def _open(user: SignedIn, kind: str, row_id: int) -> AppTest:

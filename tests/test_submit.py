@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from redis import Redis
@@ -13,12 +12,10 @@ from sqlalchemy import func, select
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
-from tests.factories import demo_data
+from tests.factories import LOCAL, demo_data
 from workers.queue import QUEUE_NAMES, reset_redis
 from workers.reconcile import reconcile
 from workers.submit import MAX_PROMPT_CHARS, Refused, Request, submit
-
-LOCAL: dict[str, Any] = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
 
 
 @pytest.fixture
