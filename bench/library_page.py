@@ -34,7 +34,7 @@ SELECT 'Scene ' || i || ': the lamp turned and the sea was quiet. ' || repeat('A
        CASE WHEN i % 4 = 0 THEN 'failed' ELSE 'completed' END, 'tts-1', 'nova', '{}', 1 + i % 7, :user_id,
        now() - (i % 129600) * interval '1 minute', now(), 12.5,
        CASE WHEN i % 4 = 0 THEN 'OpenAI rate limit' END, 1, 3, 0
-FROM generate_series(:first, :last) AS i
+FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS i
 """
 
 
