@@ -4,12 +4,15 @@ tone, speed, format and priority, each starting from a given value, plus a sampl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
+from db.narrations import Kind
 from db.settings import get_settings
 from workers import catalogue
 from workers.samples import NoSample, voice_sample
+from workers.submit import Request
 
 PRIORITIES = {-1: "low", 0: "normal", 1: "high"}
 
@@ -26,6 +29,22 @@ class VoiceChoice:
     instructions: str | None
     speed: float | None
     missing_key: str | None
+
+    def request(self, *, kind: Kind, target_id: int, prompt: str, **rest: Any) -> Request:
+        """A submission in this voice; `rest` holds the other Request fields (theme, tags, user_id, ...)."""
+        return Request(
+            kind=kind,
+            target_id=target_id,
+            prompt=prompt,
+            provider=self.info.id.value,
+            model=self.model.id,
+            voice=self.voice,
+            output_format=self.output_format,
+            priority=self.priority,
+            instructions=self.instructions,
+            speed=self.speed,
+            **rest,
+        )
 
 
 def _index(options: list[str], value: str | None) -> int:

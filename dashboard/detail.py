@@ -14,7 +14,7 @@ from dashboard.views import NarrationDetail, load_detail
 from db.narrations import Kind
 from workers import actions
 from workers.signin import SignedIn
-from workers.submit import Refused, Request, submit
+from workers.submit import Refused, submit
 
 
 def _fit(rows: int) -> int:
@@ -100,17 +100,10 @@ def _duplicate(detail: NarrationDetail, target_id: int, user: SignedIn) -> None:
     if detail.kind == "story":
         st.caption("A story has one narration: the copy replaces this one when it completes.")
     if st.button("Submit the copy", key=f"{key}-submit", disabled=choice.missing_key is not None):
-        request = Request(
+        request = choice.request(
             kind=detail.kind,
             target_id=target_id,
             prompt=text,
-            provider=choice.info.id.value,
-            model=choice.model.id,
-            voice=choice.voice,
-            output_format=choice.output_format,
-            priority=choice.priority,
-            instructions=choice.instructions,
-            speed=choice.speed,
             theme=detail.theme,
             tags=tuple(detail.tags),
             replace=True,

@@ -204,6 +204,21 @@ def cancel(session: Session, kind: str, row_id: int, *, user_id: int | None = No
     return _refusal(session, kind, row_id, "only queued or running jobs can be cancelled")
 
 
+def _queued_afresh(task_id: str, user_id: int | None) -> dict[str, Any]:
+    """The values that put a finished row back in the queue as new: a fresh set of attempts, no outcome."""
+    return {
+        "status": Status.QUEUED,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "cancelled_at": None,
+        "error_message": None,
+        "completed_at": None,
+        "task_id": task_id,
+        "updated_at": now(),
+        "updated_by_id": user_id,
+    }
+
+
 def requeue_failed(session: Session, kind: str, row_id: int, *, task_id: str, user_id: int | None) -> int:
     """Put a failed (or cancelled) row back in the queue with a fresh set of attempts; returns its
     priority (for the queue to use). Its finished chunks are kept, so the retry pays only for what
@@ -213,17 +228,7 @@ def requeue_failed(session: Session, kind: str, row_id: int, *, task_id: str, us
     row = session.execute(
         update(model)
         .where(model.id == row_id, model.status == Status.FAILED)
-        .values(
-            status=Status.QUEUED,
-            attempts=0,
-            next_attempt_at=None,
-            cancelled_at=None,
-            error_message=None,
-            completed_at=None,
-            task_id=task_id,
-            updated_at=now(),
-            updated_by_id=user_id,
-        )
+        .values(_queued_afresh(task_id, user_id))
         .returning(model.priority)
     ).first()
     session.commit()
@@ -341,22 +346,10 @@ def redo_chunk(
     old_path = chunk.audio_path
     chunk.status, chunk.audio_path, chunk.seconds, chunk.sample_rate = "pending", None, None, None
     chunk.request_id, chunk.characters_billed, chunk.error_message = None, None, None
-    stamp = now()
     priority = session.execute(
         update(model)
         .where(model.id == row_id)
-        .values(
-            prompt=prompt,
-            status=Status.QUEUED,
-            attempts=0,
-            next_attempt_at=None,
-            cancelled_at=None,
-            error_message=None,
-            completed_at=None,
-            task_id=task_id,
-            updated_at=stamp,
-            updated_by_id=user_id,
-        )
+        .values(prompt=prompt, **_queued_afresh(task_id, user_id))
         .returning(model.priority)
     ).scalar_one()
     session.commit()

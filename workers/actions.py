@@ -17,6 +17,15 @@ from workers.queue import enqueue, new_task_id
 from workers.signin import SignedIn
 
 
+def _enqueued(kind: str, row_id: int, task_id: str, priority: int, done: str) -> str:
+    """Enqueue the requeued row; the sentence `done`, or why a worker starts it only later."""
+    try:
+        enqueue(kind, row_id, task_id=task_id, priority=priority)
+    except RedisError:
+        return f"{done.split(';')[0]}; Redis is unreachable, so a worker starts it once Redis is back."
+    return done
+
+
 def retry(kind: str, row_id: int, user: SignedIn) -> str:
     if not user.can_compose:
         return "Only staff can retry narrations."
@@ -26,13 +35,13 @@ def retry(kind: str, row_id: int, user: SignedIn) -> str:
             priority = lifecycle.requeue_failed(session, kind, row_id, task_id=task_id, user_id=user.user_id)
     except lifecycle.WrongState as refused:
         return str(refused)
-    try:
-        enqueue(kind, row_id, task_id=task_id, priority=priority)
-    except RedisError:
-        return (
-            f"Queued {kind} narration #{row_id} again; Redis is unreachable, so a worker starts it once Redis is back."
-        )
-    return f"Queued {kind} narration #{row_id} again; chunks already done are not paid for twice."
+    return _enqueued(
+        kind,
+        row_id,
+        task_id,
+        priority,
+        f"Queued {kind} narration #{row_id} again; chunks already done are not paid for twice.",
+    )
 
 
 def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: SignedIn) -> str:
@@ -62,13 +71,13 @@ def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: Sign
     except lifecycle.WrongState as refused:
         return str(refused)
     storage.remove(media, [old_file] if old_file else [])
-    try:
-        enqueue(kind, row_id, task_id=task_id, priority=priority)
-    except RedisError:
-        return f"Queued passage {idx + 1} of {kind} narration #{row_id}; a worker starts it once Redis is back."
-    return (
+    return _enqueued(
+        kind,
+        row_id,
+        task_id,
+        priority,
         f"Queued passage {idx + 1} of {kind} narration #{row_id} again; the other passages are reused and the "
-        "audio is re-joined. The current audio plays until then."
+        "audio is re-joined. The current audio plays until then.",
     )
 
 

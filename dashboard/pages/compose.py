@@ -15,7 +15,7 @@ from db.narrations import Kind, images, projects, stories, story_narration, tag_
 from db.settings import get_settings
 from workers import catalogue
 from workers.bulk import narrate_scenes
-from workers.submit import Refused, Request, submit
+from workers.submit import Refused, submit
 
 user = require(compose=True)
 st.title("Compose a narration")
@@ -87,17 +87,10 @@ if choice.missing_key:
         f"{choice.info.label} needs an API key: set {choice.missing_key} in the environment or in "
         ".streamlit/secrets.toml."
     )
-request = Request(
+request = choice.request(
     kind=kind,
     target_id=target_id,
     prompt=prompt,
-    provider=choice.info.id.value,
-    model=choice.model.id,
-    voice=choice.voice,
-    output_format=choice.output_format,
-    priority=choice.priority,
-    instructions=choice.instructions,
-    speed=choice.speed,
     scheduled_at=start_at,
     theme=str(theme) if theme else None,
     tags=tuple(str(t) for t in tags),
