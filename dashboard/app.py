@@ -13,6 +13,7 @@ if user is None:
     st.stop()
 
 pages = [st.Page("pages/library.py", title="Library", icon=":material/headphones:")]
+pages.append(st.Page("pages/operations.py", title="Operations", icon=":material/monitoring:"))
 if user.can_compose:
     pages.insert(0, st.Page("pages/compose.py", title="Compose", icon=":material/edit_note:", default=True))
 with st.sidebar:
