@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 
-from bench import local_voice, long_story, worker_overhead
+from bench import local_voice, long_story, monitoring, worker_overhead
 from bench.setup import bench_environment
 
-BENCHMARKS = {"worker": worker_overhead.run, "long-story": long_story.run, "local-voice": local_voice.run}
+BENCHMARKS = {
+    "worker": worker_overhead.run,
+    "long-story": long_story.run,
+    "local-voice": local_voice.run,
+    "monitoring": monitoring.run,
+}
 
 
 def main(names: list[str]) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from db.models import Chunk, Image, SceneAudio, Status, Story, StoryAudio
@@ -208,19 +209,22 @@ def latency(session: Session, window: Window, filters: Filters) -> list[Latency]
         lambda m: m.started_at.is_not(None),
     )
     done = rows.c.status == Status.COMPLETED  # a failure's processing time says little
+    # One sort per measure: percentile_cont over an array of fractions returns an array.
+    fractions = literal([0.5, 0.95], ARRAY(Float))
     query = (
         select(
             rows.c.provider,
             func.count(),
-            func.percentile_cont(0.5).within_group(rows.c.wait),
-            func.percentile_cont(0.95).within_group(rows.c.wait),
-            func.percentile_cont(0.5).within_group(rows.c.processing).filter(done),
-            func.percentile_cont(0.95).within_group(rows.c.processing).filter(done),
+            func.percentile_cont(fractions).within_group(rows.c.wait),
+            func.percentile_cont(fractions).within_group(rows.c.processing).filter(done),
         )
         .group_by(rows.c.provider)
         .order_by(rows.c.provider)
     )
-    return [Latency(*row) for row in session.execute(query)]
+    return [
+        Latency(provider, jobs, *(wait or (None, None)), *(processing or (None, None)))
+        for provider, jobs, wait, processing in session.execute(query)
+    ]
 
 
 @dataclass(frozen=True)
