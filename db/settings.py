@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from db.window import zone
+
 SECRETS_FILE_ENV = "NARRATION_DESK_SECRETS_FILE"
 """Points at another secrets file (tests use it to keep a developer's real keys out of a run)."""
 
@@ -95,11 +97,39 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Failed jobs' audio and chunks are deleted after this many days (rows stay)."
     )
     dashboard_port: int = Field(default=8501, description="Port of the dashboard that `narration-desk run` starts.")
+    display_time_zone: str = Field(
+        default="UTC", description="IANA time zone the operations page starts in: its days begin at midnight there."
+    )
+    alert_failure_rate: float = Field(
+        default=0.25, gt=0, le=1, description="Alert when this share of one provider's recent jobs failed."
+    )
+    alert_failure_min_jobs: int = Field(
+        default=5, ge=1, description="...counting only providers that finished at least this many jobs meanwhile."
+    )
+    alert_failure_minutes: int = Field(default=15, ge=1, description="How far back 'recent' reaches for that rate.")
+    alert_queue_age_seconds: int = Field(
+        default=600, ge=1, description="Alert when a due job has waited this long for a worker."
+    )
+    alert_storage_fraction: float = Field(
+        default=0.9, gt=0, le=1, description="Alert when audio under MEDIA_ROOT passes this share of the quota."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="Alerts are also POSTed here as JSON (Slack-style `text`); may hold a token."
+    )
+    alert_repeat_seconds: int = Field(
+        default=3600, ge=60, description="The same alert is posted to the webhook at most once in this long."
+    )
 
     @field_validator("database_url")
     @classmethod
     def _use_psycopg3(cls, url: str | None) -> str | None:
         return sqlalchemy_url(url) if url else None
+
+    @field_validator("display_time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        zone(name)
+        return name
 
     @property
     def media_path(self) -> Path:

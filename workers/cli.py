@@ -4,6 +4,7 @@
     narration-desk db upgrade          bring the database to the current schema, in place
     narration-desk worker [--burst]    one RQ worker; --burst drains the queue (and queued rows) and exits
     narration-desk seed-demo           the demo project, stories and scene images (once)
+    narration-desk seed-demo --rows N  also N narrations of history over 90 days (COPY), for the operations page
     narration-desk create-user NAME    a staff user (--superuser) with a Django-format password from a prompt
     narration-desk maintenance         stuck jobs, old failures, storage quota, previews; prints a report
 
@@ -18,6 +19,7 @@ import getpass
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from redis.exceptions import RedisError
@@ -49,10 +51,31 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed_demo(_: argparse.Namespace) -> int:
+def _seed_demo(args: argparse.Namespace) -> int:
     with new_session() as session:
         print("Seeded the demo data." if seed_demo(session) else "The database already has stories; left as is.")
+    if args.rows is None:
+        return 0
+    from workers.demo_history import HistoryRefused, seed_history
+
+    started = time.perf_counter()
+    try:
+        made = seed_history(args.rows)
+    except HistoryRefused as refused:
+        print(f"narration-desk: {refused}", file=sys.stderr)
+        return 2
+    print(
+        f"Added {made.stories:,} story and {made.scenes:,} scene narrations of history, and {made.chunks:,} paid "
+        f"chunks, in {time.perf_counter() - started:.1f} s."
+    )
     return 0
+
+
+def _row_count(value: str) -> int:
+    count = int(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError("--rows takes a positive number of narrations")
+    return count
 
 
 def _create_user(args: argparse.Namespace) -> int:
@@ -113,7 +136,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "maintenance", help="requeue stuck jobs, clean old failures, enforce the storage quota; print the report"
     ).set_defaults(handler=_maintenance)
-    commands.add_parser("seed-demo", help="add the demo project and stories (once)").set_defaults(handler=_seed_demo)
+    seed = commands.add_parser("seed-demo", help="add the demo project and stories (once)")
+    seed.add_argument("--rows", type=_row_count, help="also add this many narrations of history (90 days)")
+    seed.set_defaults(handler=_seed_demo)
     return top
 
 

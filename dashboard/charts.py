@@ -1,0 +1,107 @@
+"""The operations page's Altair charts, built from the frames in `operations_view`.
+
+Times are handed to Vega-Lite as wall-clock times of the display zone without an offset: the
+browser then shows them as they are, instead of converting them into its own zone.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+STATUS_COLOURS = alt.Scale(
+    domain=["completed", "failed", "processing", "queued"], range=["#2e7d32", "#c62828", "#1565c0", "#9e9e9e"]
+)
+HEIGHT = 260
+
+
+def _wall_clock(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    shown = frame.copy()
+    if not shown.empty:
+        shown[column] = shown[column].dt.tz_localize(None)
+    return shown
+
+
+def status_over_time(frame: pd.DataFrame) -> alt.Chart:
+    chart: alt.Chart = (
+        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title="Jobs by status")
+        .mark_bar()
+        .encode(
+            x=alt.X("bucket:T", title=None),
+            y=alt.Y("sum(jobs):Q", title="jobs"),
+            color=alt.Color("status:N", scale=STATUS_COLOURS),
+            tooltip=["bucket:T", "status:N", "jobs:Q"],
+        )
+    )
+    return chart
+
+
+def providers_over_time(frame: pd.DataFrame) -> alt.Chart:
+    chart: alt.Chart = (
+        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title="Jobs by provider")
+        .mark_bar()
+        .encode(
+            x=alt.X("bucket:T", title=None),
+            y=alt.Y("sum(jobs):Q", title="jobs"),
+            color=alt.Color("provider:N"),
+            tooltip=["bucket:T", "provider:N", "jobs:Q"],
+        )
+    )
+    return chart
+
+
+def failure_rate(frame: pd.DataFrame) -> alt.Chart:
+    chart: alt.Chart = (
+        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title="Failure rate (finished jobs)")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("bucket:T", title=None),
+            y=alt.Y("rate:Q", title="failed", axis=alt.Axis(format="%")),
+            color=alt.Color("provider:N"),
+            tooltip=["bucket:T", "provider:N", "failed:Q", "finished:Q", alt.Tooltip("rate:Q", format=".1%")],
+        )
+    )
+    return chart
+
+
+def latency(frame: pd.DataFrame) -> alt.Chart:
+    chart: alt.Chart = (
+        alt.Chart(frame.dropna(subset=["seconds"]), height=HEIGHT, title="Latency (s): p50 and p95")
+        .mark_bar()
+        .encode(
+            x=alt.X("provider:N", title=None),
+            xOffset="percentile:N",
+            y=alt.Y("seconds:Q"),
+            color=alt.Color("percentile:N"),
+            column=alt.Column("stage:N", title=None),
+            tooltip=["provider:N", "stage:N", "percentile:N", alt.Tooltip("seconds:Q", format=".1f"), "jobs:Q"],
+        )
+    )
+    return chart
+
+
+def cost_per_day(frame: pd.DataFrame) -> alt.Chart:
+    chart: alt.Chart = (
+        alt.Chart(_wall_clock(frame, "day"), height=HEIGHT, title="Estimated cost per day (USD)")
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title=None, timeUnit="yearmonthdate"),
+            y=alt.Y("sum(usd):Q", title="USD"),
+            color=alt.Color("provider:N"),
+            tooltip=["day:T", "provider:N", "characters:Q", alt.Tooltip("usd:Q", format="$.2f")],
+        )
+    )
+    return chart
+
+
+def audio_hours(frame: pd.DataFrame) -> alt.Chart:
+    chart: alt.Chart = (
+        alt.Chart(_wall_clock(frame, "day"), height=HEIGHT, title="Audio produced per day (hours)")
+        .mark_bar(color="#6a1b9a")
+        .encode(
+            x=alt.X("day:T", title=None, timeUnit="yearmonthdate"),
+            y=alt.Y("hours:Q"),
+            tooltip=["day:T", alt.Tooltip("hours:Q", format=".2f")],
+        )
+    )
+    return chart

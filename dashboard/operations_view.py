@@ -1,0 +1,149 @@
+"""Everything the operations page charts, as data frames, computed without Streamlit.
+
+The panels' queries run side by side (one session each), so the page waits for the slowest one
+rather than their sum; timestamps come back in the display zone, ready for CSV and for charts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from db import monitoring
+from db.engine import new_session
+from db.live import StuckJob
+from db.monitoring import Filters
+from db.window import Window, zone
+from workers.costs import Costs, costs
+from workers.health import Health
+from workers.rq_status import QueueState
+
+T = TypeVar("T")
+PARALLEL_QUERIES = 4
+RANGES = {
+    "Last hour": timedelta(hours=1),
+    "Last 24 hours": timedelta(days=1),
+    "Last 7 days": timedelta(days=7),
+    "Last 30 days": timedelta(days=30),
+}
+"""The time-range picker's presets; "Custom" takes calendar days instead."""
+
+
+def days_window(first: date, last: date, tz: str) -> Window:
+    """From midnight starting `first` to midnight ending `last`, on the display zone's clock."""
+    local = zone(tz)
+    start = datetime.combine(first, time.min, tzinfo=local)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=local)
+    return Window.fitting(start.astimezone(UTC), end.astimezone(UTC), tz)
+
+
+@dataclass(frozen=True)
+class Panels:
+    """Long-form frames, one per chart; each is also what its CSV download holds."""
+
+    status: pd.DataFrame
+    providers: pd.DataFrame
+    failure_rate: pd.DataFrame
+    errors: pd.DataFrame
+    latency: pd.DataFrame
+    costs: pd.DataFrame
+    audio: pd.DataFrame
+    month_to_date: Costs
+    unpriced_models: list[str]
+
+
+def _frame(rows: list[Any], columns: list[str], tz: str) -> pd.DataFrame:
+    frame = pd.DataFrame([asdict(r) for r in rows], columns=columns)
+    for column in ("bucket", "day", "last_seen"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz)
+    return frame
+
+
+def _run(query: Callable[[Session], T]) -> T:
+    with new_session() as session:
+        return query(session)
+
+
+def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
+    """Run every history query for the window (and month-to-date costs) and shape the results."""
+    month = Window.month_to_date(now=now, tz=window.tz)
+    queries: dict[str, Callable[[Session], Any]] = {
+        "status": lambda s: monitoring.status_over_time(s, window, filters),
+        "providers": lambda s: monitoring.provider_over_time(s, window, filters),
+        "failure_rate": lambda s: monitoring.failure_rate(s, window, filters),
+        "errors": lambda s: monitoring.top_errors(s, window, filters),
+        "latency": lambda s: monitoring.latency(s, window, filters),
+        "billed": lambda s: monitoring.billed_characters(s, window, filters),
+        "month": lambda s: monitoring.billed_characters(s, month, filters),
+        "audio": lambda s: monitoring.audio_hours(s, window, filters),
+    }
+    with ThreadPoolExecutor(PARALLEL_QUERIES) as pool:
+        futures = {name: pool.submit(_run, query) for name, query in queries.items()}
+        results = {name: future.result() for name, future in futures.items()}
+
+    status = _frame(results["status"], ["bucket", "queued", "processing", "completed", "failed"], window.tz)
+    status = status.melt(id_vars="bucket", var_name="status", value_name="jobs")
+    latency = _frame(
+        results["latency"],
+        ["provider", "jobs", "wait_p50", "wait_p95", "processing_p50", "processing_p95"],
+        window.tz,
+    )
+    latency = latency.melt(id_vars=["provider", "jobs"], var_name="measure", value_name="seconds")
+    latency[["stage", "percentile"]] = latency["measure"].str.split("_", expand=True)
+    spent = costs(results["billed"])
+    return Panels(
+        status=status,
+        providers=_frame(results["providers"], ["bucket", "provider", "jobs"], window.tz),
+        failure_rate=_frame(results["failure_rate"], ["bucket", "provider", "failed", "finished", "rate"], window.tz),
+        errors=_frame(results["errors"], ["message", "jobs", "last_seen"], window.tz),
+        latency=latency.drop(columns="measure"),
+        costs=_frame(spent.daily, ["day", "provider", "characters", "usd"], window.tz),
+        audio=_frame(results["audio"], ["day", "hours"], window.tz),
+        month_to_date=costs(results["month"]),
+        unpriced_models=spent.unpriced_models,
+    )
+
+
+@dataclass(frozen=True)
+class LiveTables:
+    queues: pd.DataFrame
+    rq_queues: pd.DataFrame
+    workers: pd.DataFrame
+    stuck: pd.DataFrame
+
+
+PRIORITY_NAMES = {1: "high", 0: "normal", -1: "low"}
+
+
+def live_tables(health: Health) -> LiveTables:
+    """The live snapshot as tables; workers joined with RQ's registration of the same name."""
+    queues = pd.DataFrame(
+        [
+            {"priority": PRIORITY_NAMES.get(q.priority, str(q.priority)), "due": q.due, "scheduled later": q.later,
+             "waiting since": q.oldest_due_since}
+            for q in health.queues
+        ],
+        columns=["priority", "due", "scheduled later", "waiting since"],
+    )  # fmt: skip
+    rq = {w.name: w for w in health.rq.workers}
+    workers = pd.DataFrame(
+        [
+            {"worker": w.name, "alive": w.alive, "current job": w.current_job, "last heartbeat": w.last_seen_at,
+             "RQ state": rq[w.name].state if w.name in rq else None, "started": w.started_at}
+            for w in health.workers
+        ],
+        columns=["worker", "alive", "current job", "last heartbeat", "RQ state", "started"],
+    )  # fmt: skip
+    return LiveTables(
+        queues=queues,
+        rq_queues=pd.DataFrame([asdict(q) for q in health.rq.queues], columns=list(QueueState.__dataclass_fields__)),
+        workers=workers,
+        stuck=pd.DataFrame([asdict(s) for s in health.stuck], columns=list(StuckJob.__dataclass_fields__)),
+    )

@@ -1,0 +1,92 @@
+"""Operations: history by status, provider, failures, latency, cost and audio; live queue and workers; storage."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import available_timezones
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard.operations_view import RANGES, days_window, load_panels
+from dashboard.panels import chart_with_csv, live_panels, storage_panel
+from dashboard.session import require
+from db import monitoring
+from db.engine import new_session
+from db.narrations import projects
+from db.settings import get_settings
+from db.window import Window, zone
+from workers.catalogue import CATALOGUE
+
+user = require()
+st.title("Operations")
+live_panels()  # alerts first, then the queue and workers, refreshed every few seconds
+st.divider()
+
+zones = sorted(available_timezones())
+left, middle, right = st.columns([3, 2, 2])
+choice = left.segmented_control("Range", [*RANGES, "Custom"], default="Last 24 hours", required=True)
+tz = middle.selectbox("Time zone", zones, index=zones.index(get_settings().display_time_zone))
+now = datetime.now(UTC)
+if choice == "Custom":
+    today = now.astimezone(zone(tz)).date()
+    days = right.date_input("Days", value=(today - timedelta(days=6), today), format="YYYY-MM-DD")
+    if not isinstance(days, tuple) or len(days) != 2:
+        st.info("Pick the first and the last day.")
+        st.stop()
+    window = days_window(days[0], days[1], tz)
+else:
+    window = Window.last(RANGES[str(choice)], now=now, tz=tz)
+
+with new_session() as session:
+    project_names = {p.id: p.name for p in projects(session)}
+a, b, c = st.columns(3)
+provider = a.selectbox("Provider", [None, *(p.id.value for p in CATALOGUE)], format_func=lambda p: p or "any provider")
+models = [m.id for p in CATALOGUE if provider in (None, p.id.value) for m in p.models]
+model = b.selectbox("Model", [None, *models], format_func=lambda m: m or "any model")
+project = c.selectbox(
+    "Project", [None, *project_names], format_func=lambda p: "any project" if p is None else project_names[p]
+)
+filters = monitoring.Filters(provider=provider, model=model, project_id=project)
+
+panels = load_panels(window, filters, now=now)
+st.caption(
+    f"{window.start.astimezone(zone(tz)):%Y-%m-%d %H:%M} to "
+    f"{window.end.astimezone(zone(tz)):%Y-%m-%d %H:%M} ({tz}), "
+    f"one bar per {window.bucket}; jobs count where they were created."
+)
+left, right = st.columns(2)
+with left:
+    chart_with_csv(charts.status_over_time(panels.status), panels.status, "jobs-by-status")
+with right:
+    chart_with_csv(charts.providers_over_time(panels.providers), panels.providers, "jobs-by-provider")
+left, right = st.columns(2)
+with left:
+    chart_with_csv(charts.failure_rate(panels.failure_rate), panels.failure_rate, "failure-rate")
+with right:
+    chart_with_csv(charts.latency(panels.latency), panels.latency, "latency")
+
+st.subheader("Top errors")
+if panels.errors.empty:
+    st.caption("No failed job in this range.")
+else:
+    st.dataframe(panels.errors, hide_index=True, width="stretch")
+    picked = st.selectbox("Show the jobs that failed with", panels.errors["message"].tolist())
+    with new_session() as session:
+        jobs = monitoring.jobs_with_error(session, window, filters, str(picked))
+    st.dataframe([vars(j) for j in jobs], hide_index=True, width="stretch")
+    st.caption("Open one in the Library by searching for its kind and id, e.g. `story 12`.")
+
+st.subheader("Cost and audio")
+m1, m2, m3 = st.columns(3)
+m1.metric("Estimated cost in range", f"${panels.costs['usd'].sum():,.2f}")
+m2.metric("Month to date", f"${panels.month_to_date.total_usd:,.2f}")
+m3.metric("Characters billed, month to date", f"{panels.month_to_date.total_characters:,}")
+if panels.unpriced_models:
+    st.caption("No list price in the catalogue (counted at $0): " + ", ".join(panels.unpriced_models))
+left, right = st.columns(2)
+with left:
+    chart_with_csv(charts.cost_per_day(panels.costs), panels.costs, "cost-per-day")
+with right:
+    chart_with_csv(charts.audio_hours(panels.audio), panels.audio, "audio-hours")
+
+st.subheader("Storage")
+storage_panel(user)

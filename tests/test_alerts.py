@@ -1,0 +1,142 @@
+"""Alert rules on a known live state, and the webhook against a real local HTTP server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from db.engine import get_engine, new_session
+from db.heartbeats import beat
+from db.settings import get_settings
+from tests.factories import demo_data
+from workers.alerts import Alert, evaluate, notify
+from workers.health import snapshot, storage
+
+
+def _rows(values: str) -> None:
+    """Scene narrations (image 1) given as `(provider, status, created_at, started_at, completed_at,
+    scheduled_at, cancelled_at)` SQL tuples relative to now()."""
+    with get_engine().begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tts_sceneaudio (prompt, image_id, created_at, updated_at, provider, status, started_at, "
+                "completed_at, scheduled_at, cancelled_at) SELECT 'x', 1, c, c, p, s, st, co, sc, ca FROM (VALUES "
+                f"{values}) AS v(p, s, c, st, co, sc, ca)"
+            )
+        )
+
+
+@pytest.fixture
+def live_state(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_data()
+    n = "now()"
+    ago = "now() - interval '{}'"
+    recent = f"{ago.format('5 min')}"
+    none = "NULL::timestamptz"
+    failed = f"('openai', 'failed', {recent}, {recent}, {recent}, {none}, {none})"
+    done = f"('{{}}', 'completed', {recent}, {recent}, {recent}, {none}, {none})"
+    _rows(
+        ", ".join(
+            [failed] * 4
+            + [done.format("openai")]
+            # a person cancelling is no failure of the pipeline; an hour ago is not recent
+            + [f"('openai', 'failed', {recent}, {none}, {recent}, {none}, {recent})"]
+            + [f"('openai', 'failed', {ago.format('2 h')}, {none}, {ago.format('1 h')}, {none}, {none})"]
+            + [done.format("local")] * 9
+            + [f"('local', 'failed', {recent}, {recent}, {recent}, {none}, {none})"]
+            + [f"('local', 'queued', {ago.format('20 min')}, {none}, {none}, {none}, {none})"]
+            + [f"('local', 'queued', {n}, {none}, {none}, {n} + interval '1 day', {none})"]
+            + [f"('local', 'processing', {ago.format('2 h')}, {ago.format('2 h')}, {none}, {none}, {none})"]
+        )
+    )
+    monkeypatch.setenv("STORAGE_QUOTA_BYTES", "1000")
+    get_settings.cache_clear()
+    get_settings().media_path.mkdir(parents=True)
+    (get_settings().media_path / "audio.wav").write_bytes(b"x" * 950)
+
+
+def test_the_live_state_and_every_rule(live_state: None) -> None:
+    health = snapshot()
+    assert [(r.provider, r.failed, r.finished) for r in health.failures] == [("local", 1, 10), ("openai", 4, 5)]
+    assert [(q.priority, q.due, q.later) for q in health.queues] == [(0, 1, 1)]
+    assert health.oldest_due_age is not None and 19 * 60 < health.oldest_due_age.total_seconds() < 21 * 60
+    assert len(health.stuck) == 1 and health.workers_alive == 0
+
+    alerts = evaluate(health, storage(), get_settings())
+    assert [a.key for a in alerts] == ["failure-rate:openai", "queue-age", "no-worker", "storage"]
+    assert alerts[0].message.startswith("4 of the last 5 openai jobs failed (80% in 15 min).")
+    assert alerts[1].message.startswith("The oldest due job has waited 20 min for a worker.")
+    assert alerts[3].message.startswith("Audio under MEDIA_ROOT uses 95% of the")
+
+    with new_session() as session:
+        beat(session, name="host.1", host="host", pid=1, current_job=None)
+    assert "no-worker" not in [a.key for a in evaluate(snapshot(), storage(), get_settings())]
+
+
+class Hook(BaseHTTPRequestHandler):
+    """Records each POST body; answers with the status the test sets."""
+
+    received: ClassVar[list[dict[str, Any]]] = []
+    status = 200
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Hook.received.append({"path": self.path, "json": json.loads(body)})
+        self.send_response(Hook.status)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def webhook(redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    Hook.received, Hook.status = [], 200
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks/T0-SECRET-TOKEN"
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", url)
+    get_settings.cache_clear()
+    yield url
+    server.shutdown()
+
+
+ALERTS = [Alert("queue-age", "The oldest due job has waited 20 min."), Alert("no-worker", "No worker.")]
+
+
+def test_each_alert_is_posted_once_per_repeat_period(webhook: str, redis: Redis) -> None:
+    assert notify(ALERTS, get_settings(), redis) == ALERTS
+    assert notify(ALERTS, get_settings(), redis) == [], "a rerun of the page posts nothing new"
+    new = Alert("storage", "Storage is nearly full.")
+    assert notify([*ALERTS, new], get_settings(), redis) == [new]
+
+    assert [r["path"] for r in Hook.received] == ["/hooks/T0-SECRET-TOKEN"] * 2
+    first = Hook.received[0]["json"]
+    assert first["text"] == "Narration Desk: The oldest due job has waited 20 min. No worker."
+    assert [a["key"] for a in first["alerts"]] == ["queue-age", "no-worker"]
+    assert 3500 < redis.ttl("nd:alert:queue-age") <= 3600
+
+
+def test_a_failing_webhook_is_retried_and_its_url_never_logged(
+    webhook: str, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    Hook.status = 500
+    with caplog.at_level(logging.WARNING):
+        assert notify(ALERTS, get_settings(), redis) == []
+    assert "alert webhook failed (HTTPStatusError 500)" in caplog.text
+    assert "SECRET" not in caplog.text and "SECRET" not in repr(get_settings())
+    Hook.status = 200
+    assert notify(ALERTS, get_settings(), redis) == ALERTS, "nothing was marked posted when the post failed"
+
+
+def test_no_webhook_no_post(redis: Redis) -> None:
+    assert notify(ALERTS, get_settings(), redis) == [] and redis.keys("nd:alert:*") == []

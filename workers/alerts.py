@@ -1,0 +1,108 @@
+"""Alert rules, judged on a health snapshot, shown as a banner and optionally posted to a webhook.
+
+Rules (thresholds are settings, see README "Operations"):
+- a provider's failure rate over the last ALERT_FAILURE_MINUTES is ALERT_FAILURE_RATE or more
+  (with at least ALERT_FAILURE_MIN_JOBS finished jobs, so one failure is not "100%");
+- a due job has waited ALERT_QUEUE_AGE_SECONDS or more for a worker;
+- no worker has sent a heartbeat within WORKER_DEAD_AFTER_SECONDS;
+- audio under MEDIA_ROOT is over ALERT_STORAGE_FRACTION of STORAGE_QUOTA_BYTES.
+Every page run evaluates them; each alert is posted at most once per ALERT_REPEAT_SECONDS (a Redis
+key per alert, SET NX EX), so reruns and several open dashboards do not repeat it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+from redis import Redis
+from redis.exceptions import RedisError
+
+from db.settings import Settings
+from workers.health import Health, Storage
+
+log = logging.getLogger(__name__)
+
+POST_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Alert:
+    key: str
+    """Stable while the condition lasts (`failure-rate:openai`): what de-duplication counts on."""
+    message: str
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def evaluate(health: Health, storage: Storage | None, settings: Settings) -> list[Alert]:
+    """The alerts that hold now, each as a sentence a person can act on."""
+    alerts: list[Alert] = []
+    for row in health.failures:
+        if row.finished >= settings.alert_failure_min_jobs and row.failed / row.finished >= settings.alert_failure_rate:
+            alerts.append(
+                Alert(
+                    f"failure-rate:{row.provider}",
+                    f"{row.failed} of the last {row.finished} {row.provider} jobs failed "
+                    f"({row.failed / row.finished:.0%} in {settings.alert_failure_minutes} min). "
+                    "See the top errors on the Operations page.",
+                )
+            )
+    age = health.oldest_due_age
+    if age is not None and age.total_seconds() >= settings.alert_queue_age_seconds:
+        alerts.append(
+            Alert(
+                "queue-age",
+                f"The oldest due job has waited {_duration(age.total_seconds())} for a worker. "
+                "Check that workers are running, or start more.",
+            )
+        )
+    if health.workers_alive == 0:
+        alerts.append(
+            Alert(
+                "no-worker",
+                f"No worker has sent a heartbeat in the last {settings.worker_dead_after_seconds} s, so nothing is "
+                "being narrated. Start one with `narration-desk worker`.",
+            )
+        )
+    if storage is not None and storage.used_fraction >= settings.alert_storage_fraction:
+        alerts.append(
+            Alert(
+                "storage",
+                f"Audio under MEDIA_ROOT uses {storage.used_fraction:.0%} of the {storage.quota_bytes / 1024**3:.1f} "
+                "GiB quota. Run maintenance, or raise STORAGE_QUOTA_BYTES.",
+            )
+        )
+    return alerts
+
+
+def notify(alerts: list[Alert], settings: Settings, connection: Redis) -> list[Alert]:
+    """POST the alerts not posted in the last ALERT_REPEAT_SECONDS to the webhook; returns those posted.
+
+    Failures are logged by kind only: the URL may hold a token, and httpx's messages include it.
+    """
+    if settings.alert_webhook_url is None or not alerts:
+        return []
+    try:
+        fresh = [a for a in alerts if connection.set(f"nd:alert:{a.key}", 1, nx=True, ex=settings.alert_repeat_seconds)]
+    except RedisError as error:
+        log.warning("alerts not posted: Redis did not answer (%s)", type(error).__name__)
+        return []
+    if not fresh:
+        return []
+    payload = {
+        "text": "Narration Desk: " + " ".join(a.message for a in fresh),
+        "alerts": [{"key": a.key, "message": a.message} for a in fresh],
+    }
+    try:
+        response = httpx.post(settings.alert_webhook_url.get_secret_value(), json=payload, timeout=POST_TIMEOUT_SECONDS)
+        response.raise_for_status()
+    except httpx.HTTPError as error:
+        status = error.response.status_code if isinstance(error, httpx.HTTPStatusError) else None
+        log.warning("alert webhook failed (%s%s); will try again", type(error).__name__, f" {status}" if status else "")
+        connection.delete(*(f"nd:alert:{a.key}" for a in fresh))  # so the next run tries again
+        return []
+    return fresh
