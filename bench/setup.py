@@ -28,8 +28,8 @@ def _plain(url: str) -> str:
 
 
 @contextmanager
-def bench_environment() -> Iterator[Redis]:
-    """Point settings at a fresh database (migrated, demo data) and an empty Redis database."""
+def bench_environment(database: str = BENCH_DB) -> Iterator[Redis]:
+    """Point settings at a fresh database `database` (migrated, demo data) and an empty Redis database."""
     saved = {name: os.environ.get(name) for name in ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT")}
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="nd-bench-") as folder:
         stack.callback(_restore, saved)
@@ -41,8 +41,8 @@ def bench_environment() -> Iterator[Redis]:
             stack.callback(postgres.stop)
             server = postgres.url
         with psycopg.connect(_plain(server), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{database}"')
         redis_url = os.environ.get("REDIS_URL")
         if redis_url and not redis_url.startswith("unix://"):
             redis_url = (
@@ -53,7 +53,7 @@ def bench_environment() -> Iterator[Redis]:
             stack.callback(embedded.stop)
             redis_url = embedded.url
         os.environ.update(
-            DATABASE_URL=str(make_url(server).set(database=BENCH_DB).render_as_string(hide_password=False)),
+            DATABASE_URL=str(make_url(server).set(database=database).render_as_string(hide_password=False)),
             REDIS_URL=redis_url,
             MEDIA_ROOT=str(Path(folder) / "media"),
         )
@@ -72,7 +72,7 @@ def bench_environment() -> Iterator[Redis]:
             connection.flushdb()
             reset_engine()
             with psycopg.connect(_plain(server), autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def _restore(saved: dict[str, str | None]) -> None:

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -133,3 +134,48 @@ def choose(page: Page, label: str, option: str) -> None:
     """Pick `option` in the Streamlit selectbox labelled `label`."""
     page.get_by_role("combobox", name=label).click()
     page.get_by_role("option", name=option, exact=True).click()
+
+
+CHARTS = 6  # jobs by status, by provider, failure rate, latency, cost per day, audio hours
+COMPLETED_GREEN = (0x2E, 0x7D, 0x32)  # dashboard.charts.STATUS_COLOURS["completed"]
+
+# Every `.vega-embed` on the page: the size of its drawing and what is drawn in it. Streamlit draws
+# Vega as SVG: `marks` counts the data marks (bars, lines, points; not axes or legends) and
+# `coloured` those filled with the given colour. Were it a canvas, `painted` counts its drawn pixels
+# and `coloured` those of that colour (give or take antialiasing).
+_MEASURE = """([r, g, b]) => [...document.querySelectorAll('.vega-embed')].map((embed) => {
+  const drawing = embed.querySelector('canvas, svg');
+  if (!drawing) return {width: 0, height: 0, painted: 0, coloured: 0, marks: 0};
+  const box = drawing.getBoundingClientRect();
+  const found = {width: box.width, height: box.height, painted: 0, coloured: 0, marks: 0};
+  if (drawing.tagName.toLowerCase() === 'svg') {
+    const marks = [...drawing.querySelectorAll('g.role-mark path')];
+    const hex = '#' + [r, g, b].map((v) => v.toString(16).padStart(2, '0')).join('');
+    found.marks = marks.length;
+    found.coloured = marks.filter((m) => (m.getAttribute('fill') || '').toLowerCase() === hex).length;
+    return found;
+  }
+  const pixels = drawing.getContext('2d').getImageData(0, 0, drawing.width, drawing.height).data;
+  for (let i = 0; i < pixels.length; i += 4) {
+    if (pixels[i + 3] === 0) continue;
+    found.painted += 1;
+    if (Math.abs(pixels[i] - r) < 8 && Math.abs(pixels[i + 1] - g) < 8 && Math.abs(pixels[i + 2] - b) < 8) {
+      found.coloured += 1;
+    }
+  }
+  return found;
+})"""
+
+
+def charts_drawn(page: Page, count: int = CHARTS, timeout: float = 60_000) -> list[dict[str, Any]]:
+    """Wait until `count` Vega charts are drawn on the page; their measurements, in page order."""
+    expect(page.locator(".vega-embed canvas, .vega-embed svg")).to_have_count(count, timeout=timeout)
+    page.wait_for_function(
+        "(n) => [...document.querySelectorAll('.vega-embed canvas, .vega-embed svg')]"
+        ".filter((c) => c.getBoundingClientRect().width > 0).length >= n",
+        arg=count,
+        timeout=timeout,
+    )
+    page.wait_for_timeout(500)  # Vega paints after the element has its size
+    measured: list[dict[str, Any]] = page.evaluate(_MEASURE, list(COMPLETED_GREEN))
+    return measured
