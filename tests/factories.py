@@ -12,8 +12,9 @@ from db.seed import seed_demo
 from db.users import create_user
 from workers.signin import Role, SignedIn
 
-DJANGO_SQL = Path(__file__).resolve().parents[2] / "shared" / "schema" / "django_tables.sql"
-"""The Django app's schema, as `pg_dump` printed it (read-only material beside the project)."""
+DJANGO_SQL = Path(__file__).resolve().parent / "django_app" / "django_tables.sql"
+"""The Django app's schema, as `pg_dump` printed it (a copy of ../shared/schema, kept here so
+a clone runs anywhere)."""
 
 
 LOCAL: dict[str, Any] = {"provider": "local", "model": "piper:en_US-joe-medium", "voice": "joe"}
