@@ -66,8 +66,7 @@ HAND_WRITTEN = {
     + ") t GROUP BY 1 ORDER BY 1",
     "billed_characters": "SELECT d, provider, model_backend, sum(c) FROM ("
     + _both(
-        "date_trunc('day', created_at, 'UTC') AS d, provider, model_backend, "
-        "coalesce((audio_metadata->>'characters_billed')::bigint, char_length(prompt)) AS c",
+        "date_trunc('day', created_at, 'UTC') AS d, provider, model_backend, characters_billed AS c",
         "AND status = 'completed'",
     )
     + " UNION ALL SELECT date_trunc('day', n.created_at, 'UTC'), n.provider, n.model_backend, c.characters_billed "

@@ -213,6 +213,7 @@ def _queued_afresh(task_id: str, user_id: int | None) -> dict[str, Any]:
         "cancelled_at": None,
         "error_message": None,
         "completed_at": None,
+        "characters_billed": None,  # billed anew when it completes again
         "task_id": task_id,
         "updated_at": now(),
         "updated_by_id": user_id,

@@ -215,6 +215,13 @@ class BaseTTS:
     # Delivery options: tone instructions (gpt-4o-mini-tts) and speaking speed (OpenAI, 0.25–4).
     instructions: Mapped[str | None] = mapped_column(Text)
     speed: Mapped[float | None] = mapped_column(Float)
+    # What the provider billed for the completed audio (a trigger fills it for any completed row).
+    characters_billed: Mapped[int | None] = mapped_column(Integer)
+
+
+HISTORY_COLUMNS = (
+    "status", "provider", "model_backend", "started_at", "completed_at", "duration_seconds", "characters_billed",
+)  # fmt: skip
 
 
 def _narration_indexes(table: str) -> tuple[Any, ...]:
@@ -230,6 +237,8 @@ def _narration_indexes(table: str) -> tuple[Any, ...]:
             "created_at",
             postgresql_where=text("status = 'queued'"),
         ),
+        # The history panels' index-only scans: a month of aggregates reads this, not the wide rows.
+        Index(f"ix_{table}_history", "created_at", postgresql_include=list(HISTORY_COLUMNS)),
         CheckConstraint("attempts >= 0", name="attempts"),
     )
 

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Float,
     Select,
@@ -238,9 +237,10 @@ class Billed:
 def billed_characters(session: Session, window: Window, filters: Filters) -> list[Billed]:
     """Characters billed per calendar day (display zone), provider and model.
 
-    A completed job's bill is in its metadata (the sum its chunks reported; a row the Django app
-    completed has none, so its prompt length stands in). A job that did not complete may still have
-    paid for some chunks: those are summed from `tts_chunk`, as long as the chunks are kept.
+    A completed job's bill is its `characters_billed` (the sum its chunks reported; for a row the
+    Django app completed without one, a trigger stores the prompt's length). A job that did not
+    complete may still have paid for some chunks: those are summed from `tts_chunk`, as long as the
+    chunks are kept.
     """
     completed = _both(
         window,
@@ -249,9 +249,7 @@ def billed_characters(session: Session, window: Window, filters: Filters) -> lis
             window.day_of(m.created_at).label("day"),
             m.provider,
             m.model_backend.label("model"),
-            func.coalesce(
-                cast(m.audio_metadata["characters_billed"].astext, BigInteger), func.char_length(m.prompt)
-            ).label("characters"),
+            m.characters_billed.label("characters"),
         ),
         lambda m: m.status == Status.COMPLETED,
     )

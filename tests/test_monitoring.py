@@ -262,3 +262,24 @@ def test_windows_refuse_nonsense() -> None:
     with pytest.raises(ValueError, match="end after it starts"):
         Window(T, T, S)
     assert Window.month_to_date(now=T, tz="Asia/Tokyo").start == datetime(2026, 3, 1, tzinfo=UTC) - timedelta(hours=9)
+
+
+def test_a_row_completed_without_a_bill_is_billed_its_prompt_length(db: str) -> None:
+    """As the Django app completes rows: no metadata, no characters_billed; the trigger fills it in."""
+    demo_data()
+    row_id = add("story", "openai", "completed", T, wait=1, processing=1)
+    redone = add("scene", "openai", "completed", T, wait=1, processing=1, billed=40)
+    with get_engine().begin() as connection:  # completed again after a retry, with a new bill
+        connection.execute(
+            text(
+                "UPDATE tts_sceneaudio SET characters_billed = NULL, "
+                "audio_metadata = '{\"characters_billed\": 70}' WHERE id = :id"
+            ),
+            {"id": redone},
+        )
+    with new_session() as session:
+        assert session.scalar(text(f"SELECT characters_billed FROM tts_storyaudio WHERE id = {row_id}")) == len(
+            "Some words."
+        )
+        billed = billed_characters(session, TWO_HOURS, Filters())
+    assert billed == [Billed(T.replace(hour=0), "openai", "tts-1", 11 + 70)]

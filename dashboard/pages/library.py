@@ -8,16 +8,19 @@ import streamlit as st
 
 from dashboard import links
 from dashboard.session import require
+from dashboard.summary import summary_strip
 from db.engine import new_session
 from db.library import Filters, filter_options, page
 from db.models import Provider, Status
 from workers import catalogue
 
 PAGE_SIZE = 50
+SUMMARY_SECONDS = 30
 MODELS = sorted({m.id for p in catalogue.CATALOGUE for m in p.models})
 
 require()
 st.title("Library")
+st.fragment(summary_strip, run_every=SUMMARY_SECONDS)()  # the last 24 hours and any alert, kept fresh
 
 
 def _any(label: str, names: Mapping[int, str] | None = None) -> Callable[[Any], str]:

@@ -1,0 +1,60 @@
+"""Monitoring at millions of rows: the bill in a column, and one narrow index for the history panels.
+
+`characters_billed` was only inside the `audio_metadata` JSON, so summing a month of bills parsed
+every completed row's JSON. It is now a column, backfilled from the metadata (or, for rows the
+Django app completed without metadata, the prompt's length), and kept filled by a trigger for
+rows that any writer, ours or Django's, marks completed without it.
+
+`ix_<table>_history` is on `created_at` and carries every column the history panels read, so a
+month of status, provider, latency, cost and audio aggregates is an index-only scan of a narrow
+index instead of a scan of the wide rows. Nullable column and an index only: Django is untouched.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-25
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+TABLES = ("tts_storyaudio", "tts_sceneaudio")
+HISTORY = ["status", "provider", "model_backend", "started_at", "completed_at", "duration_seconds", "characters_billed"]
+
+
+def upgrade() -> None:
+    op.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    op.execute(
+        """
+        CREATE OR REPLACE FUNCTION tts_fill_characters_billed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.characters_billed := coalesce(
+                (NEW.audio_metadata ->> 'characters_billed')::integer, char_length(NEW.prompt));
+            RETURN NEW;
+        END $$
+        """
+    )
+    for table in TABLES:
+        op.add_column(table, sa.Column("characters_billed", sa.Integer()))
+        op.execute(
+            f"UPDATE {table} SET characters_billed = coalesce("
+            "(audio_metadata ->> 'characters_billed')::integer, char_length(prompt)) WHERE status = 'completed'"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_billed BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW "
+            "WHEN (NEW.status = 'completed' AND NEW.characters_billed IS NULL) "
+            "EXECUTE FUNCTION tts_fill_characters_billed()"
+        )
+        op.create_index(f"ix_{table}_history", table, ["created_at"], postgresql_include=HISTORY)
+
+
+def downgrade() -> None:
+    for table in TABLES:
+        op.drop_index(f"ix_{table}_history", table)
+        op.execute(f"DROP TRIGGER {table}_billed ON {table}")
+        op.drop_column(table, "characters_billed")
+    op.execute("DROP FUNCTION tts_fill_characters_billed()")
