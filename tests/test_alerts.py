@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ from db.engine import get_engine, new_session
 from db.heartbeats import beat
 from db.settings import get_settings
 from tests.factories import demo_data
+from tests.live import worker
 from workers.alerts import Alert, evaluate, notify
 from workers.health import snapshot, storage
 
@@ -140,3 +142,13 @@ def test_a_failing_webhook_is_retried_and_its_url_never_logged(
 
 def test_no_webhook_no_post(redis: Redis) -> None:
     assert notify(ALERTS, get_settings(), redis) == [] and redis.keys("nd:alert:*") == []
+
+
+def test_a_worker_posts_the_alerts_with_no_page_open(live_state: None, webhook: str) -> None:
+    with worker():
+        deadline = time.monotonic() + 60
+        while not Hook.received and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert Hook.received, "no worker posted the alerts"
+    keys = {a["key"] for a in Hook.received[0]["json"]["alerts"]}
+    assert {"failure-rate:openai", "queue-age", "storage"} <= keys

@@ -6,8 +6,10 @@ Rules (thresholds are settings, see README "Operations"):
 - a due job has waited ALERT_QUEUE_AGE_SECONDS or more for a worker;
 - no worker has sent a heartbeat within WORKER_DEAD_AFTER_SECONDS;
 - audio under MEDIA_ROOT is over ALERT_STORAGE_FRACTION of STORAGE_QUOTA_BYTES.
-Every page run evaluates them; each alert is posted at most once per ALERT_REPEAT_SECONDS (a Redis
-key per alert, SET NX EX), so reruns and several open dashboards do not repeat it.
+Every page run evaluates them, and so does one worker a minute (`check`), so the webhook hears of a
+failing provider or a full disk with no page open; each alert is posted at most once per
+ALERT_REPEAT_SECONDS (a Redis key per alert, SET NX EX), so reruns, several open dashboards and
+the workers do not repeat it. ("No worker" can only come from a page: a worker that checks is one.)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from db.settings import Settings
-from workers.health import Health, Storage
+from workers.health import Health, Storage, snapshot, storage
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +108,8 @@ def notify(alerts: list[Alert], settings: Settings, connection: Redis) -> list[A
         connection.delete(*(f"nd:alert:{a.key}" for a in fresh))  # so the next run tries again
         return []
     return fresh
+
+
+def check(settings: Settings, connection: Redis) -> list[Alert]:
+    """Evaluate the rules now and post what is new: the workers' path to the webhook."""
+    return notify(evaluate(snapshot(settings), storage(settings), settings), settings, connection)

@@ -24,7 +24,7 @@ from rq.utils import now
 from db import heartbeats
 from db.engine import new_session
 from db.settings import get_settings
-from workers import jobs
+from workers import alerts, jobs
 from workers.maintenance import run_maintenance
 from workers.providers.local import voice
 from workers.queue import queues, redis
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 RECONCILE_LOCK = "nd:reconcile-lock"
 MAINTENANCE_LOCK = "nd:maintenance-lock"
+ALERTS_LOCK = "nd:alerts-lock"
+ALERTS_EVERY_SECONDS = 60
 MAINTENANCE_EVERY_SECONDS = 3600
 REGISTRY_CLEAN_EVERY = timedelta(seconds=DEFAULT_MAINTENANCE_TASK_INTERVAL)
 HEARTBEAT_SECONDS = 3.0
@@ -69,6 +71,12 @@ class NarrationWorker(SimpleWorker):
                 reconcile(self.connection)
             except Exception:
                 log.exception("reconciler run failed; the next interval tries again")
+        # Alerts reach the webhook even when no page is open: one worker a minute checks them.
+        if self.connection.set(ALERTS_LOCK, self.name, nx=True, ex=ALERTS_EVERY_SECONDS):
+            try:
+                alerts.check(get_settings(), self.connection)
+            except Exception:
+                log.exception("alert check failed; the next minute tries again")
         # Hourly, by whichever worker gets the lock first.
         if self.connection.set(MAINTENANCE_LOCK, self.name, nx=True, ex=MAINTENANCE_EVERY_SECONDS):
             try:
