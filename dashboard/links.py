@@ -26,3 +26,8 @@ def parse(params: Mapping[str, str]) -> tuple[Kind, int]:
 
 def params(kind: str, row_id: int) -> dict[str, str]:
     return {"kind": kind, "id": str(row_id)}
+
+
+def url(kind: str, row_id: int) -> str:
+    """The page's address relative to the dashboard's root, for link columns."""
+    return f"narration?kind={kind}&id={row_id}"

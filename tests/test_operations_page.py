@@ -52,7 +52,10 @@ def test_a_viewer_sees_every_chart_with_its_csv_and_the_alerts(db: str, redis: R
     errors = _table(app, "message")
     top_count = int(errors["jobs"].iloc[0])
     assert list(errors["jobs"]) == sorted(errors["jobs"], reverse=True)
-    assert len(_table(app, "kind")) == min(top_count, 50), "the jobs behind the top error are listed"
+    jobs = _table(app, "kind")
+    assert len(jobs) == min(top_count, 50), "the jobs behind the top error are listed"
+    first = jobs.iloc[0]
+    assert first["open"] == f"narration?kind={first['kind']}&id={first['id']}", "each job links to its page"
 
 
 def test_range_and_filters_narrow_what_is_shown(db: str, redis: Redis) -> None:

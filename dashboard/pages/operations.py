@@ -5,7 +5,7 @@ from zoneinfo import available_timezones
 
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, links
 from dashboard.operations_view import RANGES, days_window, load_panels
 from dashboard.panels import chart_with_csv, live_panels, storage_panel
 from dashboard.session import require
@@ -72,8 +72,12 @@ else:
     picked = st.selectbox("Show the jobs that failed with", panels.errors["message"].tolist())
     with new_session() as session:
         jobs = monitoring.jobs_with_error(session, window, filters, str(picked))
-    st.dataframe([vars(j) for j in jobs], hide_index=True, width="stretch")
-    st.caption("Open one in the Library by searching for its kind and id, e.g. `story 12`.")
+    st.dataframe(
+        [{"open": links.url(j.kind, j.id), **vars(j)} for j in jobs],
+        hide_index=True,
+        width="stretch",
+        column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗")},
+    )
 
 st.subheader("Cost and audio")
 m1, m2, m3 = st.columns(3)
