@@ -239,6 +239,7 @@ def _narration_indexes(table: str) -> tuple[Any, ...]:
         ),
         # The history panels' index-only scans: a month of aggregates reads this, not the wide rows.
         Index(f"ix_{table}_history", "created_at", postgresql_include=list(HISTORY_COLUMNS)),
+        Index(f"ix_{table}_completed", "completed_at"),  # the live failure rate: jobs finished lately
         CheckConstraint("attempts >= 0", name="attempts"),
     )
 

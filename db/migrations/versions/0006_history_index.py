@@ -7,7 +7,9 @@ rows that any writer, ours or Django's, marks completed without it.
 
 `ix_<table>_history` is on `created_at` and carries every column the history panels read, so a
 month of status, provider, latency, cost and audio aggregates is an index-only scan of a narrow
-index instead of a scan of the wide rows. Nullable column and an index only: Django is untouched.
+index instead of a scan of the wide rows. `ix_<table>_completed` serves the live failure rate
+(jobs finished in the last minutes), which the alerts read every minute. Nullable column and
+indexes only: Django is untouched.
 
 Revision ID: 0006
 Revises: 0005
@@ -50,10 +52,12 @@ def upgrade() -> None:
             "EXECUTE FUNCTION tts_fill_characters_billed()"
         )
         op.create_index(f"ix_{table}_history", table, ["created_at"], postgresql_include=HISTORY)
+        op.create_index(f"ix_{table}_completed", table, ["completed_at"])
 
 
 def downgrade() -> None:
     for table in TABLES:
+        op.drop_index(f"ix_{table}_completed", table)
         op.drop_index(f"ix_{table}_history", table)
         op.execute(f"DROP TRIGGER {table}_billed ON {table}")
         op.drop_column(table, "characters_billed")
