@@ -22,32 +22,27 @@ def _wall_clock(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return shown
 
 
-def status_over_time(frame: pd.DataFrame) -> alt.Chart:
+def _jobs_over_time(frame: pd.DataFrame, title: str, color: alt.Color, by: str) -> alt.Chart:
+    """Jobs per bucket as stacked bars, split by `by`."""
     chart: alt.Chart = (
-        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title="Jobs by status")
+        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title=title)
         .mark_bar()
         .encode(
             x=alt.X("bucket:T", title=None),
             y=alt.Y("sum(jobs):Q", title="jobs"),
-            color=alt.Color("status:N", scale=STATUS_COLOURS),
-            tooltip=["bucket:T", "status:N", "jobs:Q"],
+            color=color,
+            tooltip=["bucket:T", f"{by}:N", "jobs:Q"],
         )
     )
     return chart
+
+
+def status_over_time(frame: pd.DataFrame) -> alt.Chart:
+    return _jobs_over_time(frame, "Jobs by status", alt.Color("status:N", scale=STATUS_COLOURS), "status")
 
 
 def providers_over_time(frame: pd.DataFrame) -> alt.Chart:
-    chart: alt.Chart = (
-        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title="Jobs by provider")
-        .mark_bar()
-        .encode(
-            x=alt.X("bucket:T", title=None),
-            y=alt.Y("sum(jobs):Q", title="jobs"),
-            color=alt.Color("provider:N"),
-            tooltip=["bucket:T", "provider:N", "jobs:Q"],
-        )
-    )
-    return chart
+    return _jobs_over_time(frame, "Jobs by provider", alt.Color("provider:N"), "provider")
 
 
 def failure_rate(frame: pd.DataFrame) -> alt.Chart:
