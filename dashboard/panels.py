@@ -53,7 +53,8 @@ def _duration(delta: timedelta | None) -> str:
     )
 
 
-def _show_alerts(health: Health) -> None:
+def show_alerts(health: Health) -> None:
+    """Every alert that holds in `health`, as an error banner; new ones also go to the webhook if set."""
     settings = get_settings()
     found = evaluate(health, cached_storage(str(settings.media_path)), settings)
     notify(found, settings, redis())  # at most once per ALERT_REPEAT_SECONDS each, whoever has a page open
@@ -61,17 +62,12 @@ def _show_alerts(health: Health) -> None:
         st.error(alert.message, icon=":material/notification_important:")
 
 
-def alerts_banner() -> None:
-    """Every alert that holds now, as an error banner; new ones also go to the webhook if set."""
-    _show_alerts(snapshot(get_settings()))
-
-
 @st.fragment(run_every=LIVE_SECONDS)
 def live_panels() -> None:
     """Queue, workers and stuck jobs, re-read every few seconds without re-running the page."""
     settings = get_settings()
     health = snapshot(settings)
-    _show_alerts(health)
+    show_alerts(health)
     tables = live_tables(health)
     due = sum(q.due for q in health.queues)
     later = sum(q.later for q in health.queues)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from dashboard.panels import alerts_banner
+from dashboard.panels import show_alerts
 from db.engine import new_session
 from db.monitoring import Filters, status_over_time
 from db.settings import get_settings
@@ -28,4 +28,4 @@ def summary_strip() -> None:
     b.metric("Failed, last 24 h", f"{failed / finished:.1%}" if finished else "–")
     c.metric("Due jobs waiting", f"{sum(q.due for q in health.queues):,}")
     d.metric("Workers alive", health.workers_alive)
-    alerts_banner()
+    show_alerts(health)  # the same snapshot: one read of the live state per run

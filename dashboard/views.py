@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import chunks
@@ -132,20 +132,28 @@ def _username(session: Session, user_id: int | None) -> str | None:
     return session.scalar(select(User.username).where(User.id == user_id)) if user_id is not None else None
 
 
-def _story_of(session: Session, row: StoryAudio) -> Story | None:
+def _replacement(session: Session, row: Narration) -> StoryAudio | None:
+    """The newest story narration made to replace this one, if any."""
+    if not isinstance(row, StoryAudio):
+        return None
+    query = select(StoryAudio).where(StoryAudio.replaces_id == row.id).order_by(StoryAudio.id.desc()).limit(1)
+    return session.scalars(query).first()
+
+
+def _story_of(session: Session, row: StoryAudio, replacement: StoryAudio | None) -> Story | None:
     """The story a story narration is of: its own, the one it is replacing, or the one its replacement took."""
     story_id = row.story_id
     if story_id is None and row.replaces_id is not None:
         story_id = session.scalar(select(StoryAudio.story_id).where(StoryAudio.id == row.replaces_id))
-    if story_id is None:
-        story_id = session.scalar(select(func.max(StoryAudio.story_id)).where(StoryAudio.replaces_id == row.id))
+    if story_id is None and replacement is not None:
+        story_id = replacement.story_id
     return session.get(Story, story_id) if story_id is not None else None
 
 
-def _subject(session: Session, row: Narration) -> tuple[str, str | None, int | None]:
+def _subject(session: Session, row: Narration, replacement: StoryAudio | None) -> tuple[str, str | None, int | None]:
     """What the narration is of (for people), its project's name, and the story or image id."""
     if isinstance(row, StoryAudio):
-        story = _story_of(session, row)
+        story = _story_of(session, row, replacement)
         if story is None:
             return "a story that was deleted", None, None
         return f"story “{story.title}” (#{story.id})", story.project.name if story.project else None, story.id
@@ -164,18 +172,14 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
         row = get(session, kind, row_id)
         if row is None:
             return None
-        subject, project, target_id = _subject(session, row)
+        replacement = _replacement(session, row)
+        subject, project, target_id = _subject(session, row, replacement)
         lines = [
             ChunkLine(c.idx, c.text, c.status, c.seconds, c.provider_calls, c.characters_billed)
             for c in session.scalars(select(Chunk).where(chunks.owned_by(kind, row_id)).order_by(Chunk.idx))
         ]
         billed = sum(c.characters_billed or 0 for c in lines)
         model = catalogue.model(row.provider, row.model_backend)
-        replaced_by = (
-            session.scalar(select(func.max(StoryAudio.id)).where(StoryAudio.replaces_id == row_id))
-            if kind == "story"
-            else None
-        )
         stamps = [
             ("created", row.created_at),
             ("scheduled for", row.scheduled_at),
@@ -208,7 +212,7 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             cost_usd=catalogue.estimated_cost_usd(model, billed) if model is not None else None,
             characters_billed=billed,
             replaces_id=row.replaces_id if isinstance(row, StoryAudio) else None,
-            replaced_by_id=replaced_by,
+            replaced_by_id=replacement.id if replacement else None,
             metadata=dict(row.audio_metadata or {}),
             chunks=lines,
         )

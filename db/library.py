@@ -75,7 +75,7 @@ def _escape_like(text: str) -> str:
 
 
 def _branch(kind: str, filters: Filters) -> Select[Any]:
-    model = StoryAudio if kind == "story" else SceneAudio
+    model = model_for(kind)
     links = storyaudio_tags if kind == "story" else sceneaudio_tags
     link_column = links.c.storyaudio_id if kind == "story" else links.c.sceneaudio_id
     title = Story.title if kind == "story" else Image.caption

@@ -14,7 +14,7 @@ from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from db.models import MaintenanceRun, Status, WorkerBeat
-from db.monitoring import KINDS
+from db.narrations import MODELS
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def queue_depth(session: Session) -> list[QueueDepth]:
         select(m.priority, func.greatest(m.created_at, m.scheduled_at, m.next_attempt_at).label("due_since")).where(
             m.status == Status.QUEUED
         )
-        for m in KINDS.values()
+        for m in MODELS.values()
     ]
     rows = union_all(*branches).subquery()
     due = rows.c.due_since <= func.now()
@@ -95,7 +95,7 @@ def stuck_jobs(session: Session, *, older_than: timedelta, limit: int = 50) -> l
         select(literal(kind).label("kind"), m.id, m.provider, m.processed_by, m.started_at).where(
             m.status == Status.PROCESSING, m.started_at < func.now() - older_than
         )
-        for kind, m in KINDS.items()
+        for kind, m in MODELS.items()
     ]
     rows = union_all(*branches).subquery()
     return [StuckJob(*row) for row in session.execute(select(rows).order_by(rows.c.started_at).limit(limit))]
@@ -116,7 +116,7 @@ def recent_failures(session: Session, *, since: timedelta) -> list[RecentFailure
             m.completed_at >= func.now() - since,
             m.cancelled_at.is_(None),  # a person cancelling is not the pipeline failing
         )
-        for m in KINDS.values()
+        for m in MODELS.values()
     ]
     rows = union_all(*branches).subquery()
     query = (
@@ -130,7 +130,7 @@ def recent_failures(session: Session, *, since: timedelta) -> list[RecentFailure
 def preview_bytes(session: Session) -> int:
     """Bytes of base64 previews kept in the narration rows (stored size, not decoded)."""
     total: Any = 0
-    for m in KINDS.values():
+    for m in MODELS.values():
         total += session.scalar(select(func.coalesce(func.sum(func.octet_length(m.base64_audio)), 0))) or 0
     return int(total)
 

@@ -29,10 +29,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from db.models import Chunk, Image, SceneAudio, Status, Story, StoryAudio
+from db.narrations import MODELS
 from db.window import Window
 
 NarrationModel = type[StoryAudio] | type[SceneAudio]
-KINDS: dict[str, NarrationModel] = {"story": StoryAudio, "scene": SceneAudio}
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _both(window: Window, filters: Filters, columns: Columns, *where: Callable[[
     """UNION ALL of the story and scene branches, each filtered on its own."""
     branches: list[Select[Any]] = [
         select(*columns(kind, model)).where(*_conditions(model, window, filters), *(w(model) for w in where))
-        for kind, model in KINDS.items()
+        for kind, model in MODELS.items()
     ]
     return union_all(*branches).subquery("narrations")
 
@@ -262,7 +262,7 @@ def billed_characters(session: Session, window: Window, filters: Filters) -> lis
         )
         .join(Chunk, (Chunk.story_audio_id if m is StoryAudio else Chunk.scene_audio_id) == m.id)
         .where(*_conditions(m, window, filters), m.status != Status.COMPLETED, Chunk.characters_billed.is_not(None))
-        for m in KINDS.values()
+        for m in MODELS.values()
     ]
     both = union_all(select(completed), *partial).subquery("billed")
     query = (
