@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from workers.run import stop_child
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -100,8 +102,7 @@ def dashboard() -> Iterator[str]:
                 raise AssertionError("the dashboard did not start:\n" + log.read().decode(errors="replace"))
             yield url
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_child(process)  # as `narration-desk run` does: a browser tab left open can stall the graceful stop
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -58,11 +58,13 @@ def _first_admin(session: Session, data_dir: Path) -> Path:
     return path
 
 
-def _stop_child(process: subprocess.Popen[bytes]) -> None:
+def stop_child(process: subprocess.Popen[bytes], grace: float = 15) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds. Streamlit's server (uvicorn) waits without a
+    limit for open browser connections to close, so a graceful stop alone can hang."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -72,7 +74,7 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
     """The dashboard first (no new submissions), then the worker, which finishes its current job."""
     for name in ("dashboard", "worker"):
         if name in children:
-            _stop_child(children[name])
+            stop_child(children[name])
 
 
 def run() -> int:
