@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.session import current, sign_out
+from dashboard.session import current, set_cookie, sign_out
 from dashboard.sign_in import from_single_sign_on, sign_in_form
 
 st.set_page_config(page_title="Narration Desk", page_icon=":material/record_voice_over:", layout="wide")
@@ -23,5 +23,6 @@ if user.can_compose:
 with st.sidebar:
     st.caption(f"Signed in as **{user.username}** ({user.role})")
     st.button("Sign out", key="sign-out", on_click=sign_out)
+    set_cookie()
 
 st.navigation(pages).run()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.session import KEY
+from dashboard.session import KEY, signed_in
 from workers.signin import SignInRefused, sign_in, sign_in_verified
 
 
@@ -44,8 +44,9 @@ def sign_in_form() -> None:
         st.button("Sign in with single sign-on", icon=":material/key:", on_click=st.login)
     if submitted:
         try:
-            st.session_state[KEY] = sign_in(username, password, client=st.context.ip_address or "unknown")
+            user = sign_in(username, password, client=st.context.ip_address or "unknown")
         except SignInRefused as refused:
             st.error(str(refused))
         else:
+            signed_in(user)
             st.rerun()

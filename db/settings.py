@@ -97,6 +97,9 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Failed jobs' audio and chunks are deleted after this many days (rows stay)."
     )
     dashboard_port: int = Field(default=8501, description="Port of the dashboard that `narration-desk run` starts.")
+    session_hours: float = Field(
+        default=12, gt=0, description="A password sign-in holds this long in that browser (reloads and new tabs too)."
+    )
     display_time_zone: str = Field(
         default="UTC", description="IANA time zone the operations page starts in: its days begin at midnight there."
     )

@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from workers.run import stop_child
+from workers.sessions import COOKIE
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
@@ -84,12 +85,12 @@ def worker() -> Iterator[subprocess.Popen[bytes]]:
 
 @contextmanager
 def dashboard() -> Iterator[str]:
-    """`streamlit run dashboard/app.py` with the test's environment; yields its base URL."""
+    """`streamlit run dashboard/server.py` with the test's environment; yields its base URL."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+                sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
                 "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
                 "--browser.gatherUsageStats", "false",
             ],
@@ -129,6 +130,18 @@ def sign_in(page: Page, url: str, username: str, password: str = "a long enough 
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text(f"Signed in as {username}")).to_be_visible(timeout=30_000)
+    session_cookie(page)  # as a person would, go on once the browser holds the sign-in
+
+
+def session_cookie(page: Page, timeout: float = 30) -> dict[str, Any]:
+    """The browser's session cookie, once the page's sign-in frame has set it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for cookie in page.context.cookies():
+            if cookie["name"] == COOKIE:
+                return dict(cookie)
+        page.wait_for_timeout(100)
+    raise AssertionError("the sign-in never reached the browser as a cookie")
 
 
 def choose(page: Page, label: str, option: str) -> None:

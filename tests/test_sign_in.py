@@ -42,15 +42,17 @@ def test_signed_out_people_only_see_the_sign_in_form(app: AppTest) -> None:
     assert [t.label for t in app.text_input] == ["Username", "Password"]
 
 
-def test_staff_sign_in_and_land_on_compose(app: AppTest) -> None:
+def test_staff_sign_in_and_land_on_compose(app: AppTest, redis: Redis) -> None:
     staff_user("editor")
     _sign_in(app, "editor", SECRET)
     assert not app.exception
     assert _pages(app) == ["Compose a narration"]
     assert "Signed in as **editor** (staff)" in app.sidebar.caption[0].value
+    assert len(redis.keys("nd:session:*")) == 1  # to stay signed in across reloads (tests/test_sessions.py)
 
     next(b for b in app.sidebar.button if b.label == "Sign out").click().run()
     assert KEY not in app.session_state  # (what the page then shows is checked in the browser test)
+    assert not redis.keys("nd:session:*")  # no other tab of that browser comes back signed in
 
 
 def test_a_wrong_password_says_so_without_saying_which_part(app: AppTest) -> None:

@@ -40,10 +40,11 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 
 def dashboard_entry() -> Path:
-    """The Streamlit entry script, found without importing the dashboard (it sits above us)."""
+    """What `streamlit run` starts (the dashboard and its session route), found without importing
+    the dashboard (it sits above us)."""
     spec = find_spec("dashboard")
     assert spec is not None and spec.submodule_search_locations, "the dashboard package is not installed"
-    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+    return Path(next(iter(spec.submodule_search_locations))) / "server.py"
 
 
 def _first_admin(session: Session, data_dir: Path) -> Path:
