@@ -156,6 +156,13 @@ def page(session: Session, filters: Filters, *, number: int = 1, size: int = 50)
     return [LibraryRow(*row) for row in rows], total
 
 
+def matching(session: Session, filters: Filters, *, limit: int) -> list[tuple[str, int]]:
+    """(kind, id) of the `limit` newest matches: what a bulk action on a filtered library acts on."""
+    both = union_all(_newest("story", filters, limit), _newest("scene", filters, limit)).subquery()
+    newest = select(both.c.kind, both.c.id).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit)
+    return [(str(kind), int(row_id)) for kind, row_id in session.execute(newest)]
+
+
 @dataclass(frozen=True)
 class FilterOptions:
     """What the library's filter lists offer: id → name, or plain names."""

@@ -183,6 +183,13 @@ def release(session: Session, work: ClaimedWork) -> None:
 
 def cancel(session: Session, kind: str, row_id: int, *, user_id: int | None = None) -> str:
     """Cancel a queued or running narration; returns what happened, as a sentence."""
+    if cancelled(session, kind, row_id, user_id=user_id):
+        return f"Cancelled {kind} narration #{row_id}. A worker that was running it stops before its next chunk."
+    return _refusal(session, kind, row_id, "only queued or running jobs can be cancelled")
+
+
+def cancelled(session: Session, kind: str, row_id: int, *, user_id: int | None = None) -> bool:
+    """Cancel the row if it is still queued or running; whether it was."""
     model = model_for(kind)
     stamp = now()
     row = session.execute(
@@ -199,9 +206,7 @@ def cancel(session: Session, kind: str, row_id: int, *, user_id: int | None = No
         .returning(model.id)
     ).first()
     session.commit()
-    if row is not None:
-        return f"Cancelled {kind} narration #{row_id}. A worker that was running it stops before its next chunk."
-    return _refusal(session, kind, row_id, "only queued or running jobs can be cancelled")
+    return row is not None
 
 
 def _queued_afresh(task_id: str, user_id: int | None) -> dict[str, Any]:

@@ -8,17 +8,20 @@ from redis import Redis
 from streamlit.testing.v1 import AppTest
 
 from dashboard.session import KEY
-from tests.apptest import button, selectbox, texts
+from db.engine import new_session
+from db.lifecycle import cancel
+from tests.apptest import button, labels, selectbox, texts
 from tests.factories import LOCAL, demo_data, staff_user
 from workers.jobs import synthesize
+from workers.signin import Role
 from workers.submit import Request, submit
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
-def _library(user_name: str = "reader") -> AppTest:
+def _library(user_name: str = "reader", role: Role = Role.STAFF) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=30)
-    app.session_state[KEY] = staff_user(user_name)
+    app.session_state[KEY] = staff_user(user_name, role=role)
     app.run()
     app.switch_page("pages/library.py").run()
     assert not app.exception
@@ -86,3 +89,27 @@ def test_a_link_opens_the_narration_and_a_bad_link_says_so(db: str, redis: Redis
     app.query_params["id"] = "999999"
     app.run()
     assert texts(app, "info") == ["Story narration #999999 no longer exists."]
+
+
+def test_staff_retry_every_failed_narration_a_filter_shows_and_viewers_cannot(db: str, redis: Redis) -> None:
+    demo_data()
+    ids = [submit(Request(kind="scene", target_id=n, prompt=f"Scene {n}.", **LOCAL)).row_id for n in (1, 2, 3)]
+    with new_session() as session:
+        for row_id in ids[:2]:
+            cancel(session, "scene", row_id)
+
+    viewer = _library("reader-only", role=Role.VIEWER)
+    selectbox(viewer, "Status").set_value("failed")
+    _apply(viewer)
+    assert not [b for b in viewer.button if b.label.endswith("them")]  # no bulk action for a viewer
+
+    app = _library("editor")
+    selectbox(app, "Status").set_value("queued")
+    _apply(app)
+    assert "Cancel them" in labels(app)  # queued rows offer a bulk cancel, not a retry
+    selectbox(app, "Status").set_value("failed")
+    _apply(app)
+    assert app.dataframe[0].value["id"].tolist() == [ids[1], ids[0]]
+    button(app, "Retry them").click().run()
+    assert texts(app, "info")[0] == "Queued 2 failed narrations again; chunks already done are not paid for twice."
+    assert texts(app, "info")[1] == "No narration matches."  # the list now shows what is left: nothing

@@ -1,14 +1,18 @@
-"""What staff do to an existing narration: retry it, redo one passage, or (superusers) delete it.
+"""What staff do to existing narrations: retry or cancel one or every one a library filter shows,
+redo one passage, or (superusers) delete one.
 
 Each returns a sentence saying what happened or why it was refused.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from redis.exceptions import RedisError
 
 from db import chunks, lifecycle
 from db.engine import new_session
+from db.library import Filters, matching
 from db.models import Status
 from db.narrations import get
 from db.settings import get_settings
@@ -17,31 +21,92 @@ from workers.queue import enqueue, new_task_id
 from workers.signin import SignedIn
 
 
-def _enqueued(kind: str, row_id: int, task_id: str, priority: int, done: str) -> str:
-    """Enqueue the requeued row; the sentence `done`, or why a worker starts it only later."""
+def _requeue(kind: str, row_id: int, user: SignedIn) -> bool:
+    """Put a failed row back in the queue (raises WrongState if it is not failed); whether Redis took
+    it too. If not, it is queued in PostgreSQL and the workers' reconciler sends it once Redis is back."""
+    task_id = new_task_id()
+    with new_session() as session:
+        priority = lifecycle.requeue_failed(session, kind, row_id, task_id=task_id, user_id=user.user_id)
+    return _sent(kind, row_id, task_id, priority)
+
+
+def _sent(kind: str, row_id: int, task_id: str, priority: int) -> bool:
     try:
         enqueue(kind, row_id, task_id=task_id, priority=priority)
     except RedisError:
-        return f"{done.split(';')[0]}; Redis is unreachable, so a worker starts it once Redis is back."
-    return done
+        return False
+    return True
+
+
+LATER = "Redis is unreachable, so a worker starts it once Redis is back."
 
 
 def retry(kind: str, row_id: int, user: SignedIn) -> str:
     if not user.can_compose:
         return "Only staff can retry narrations."
-    task_id = new_task_id()
     try:
-        with new_session() as session:
-            priority = lifecycle.requeue_failed(session, kind, row_id, task_id=task_id, user_id=user.user_id)
+        sent = _requeue(kind, row_id, user)
     except lifecycle.WrongState as refused:
         return str(refused)
-    return _enqueued(
-        kind,
-        row_id,
-        task_id,
-        priority,
-        f"Queued {kind} narration #{row_id} again; chunks already done are not paid for twice.",
-    )
+    if not sent:
+        return f"Queued {kind} narration #{row_id} again; {LATER}"
+    return f"Queued {kind} narration #{row_id} again; chunks already done are not paid for twice."
+
+
+BULK_LIMIT = 1000
+"""At most this many rows per bulk action (the newest first), so one click stays a few seconds long."""
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def retry_matching(filters: Filters, user: SignedIn) -> str:
+    """Retry every failed narration the filters show (after an outage of a provider, say). A row
+    retried or changed meanwhile is left alone, so a second click queues nothing twice."""
+    if not user.can_compose:
+        return "Only staff can retry narrations."
+    with new_session() as session:
+        targets = matching(session, replace(filters, status=Status.FAILED), limit=BULK_LIMIT)
+    if not targets:
+        return "No failed narration matches these filters; nothing was retried."
+    queued, changed, unsent = 0, 0, 0
+    for kind, row_id in targets:
+        try:
+            sent = _requeue(kind, row_id, user)
+        except lifecycle.WrongState:
+            changed += 1  # retried, deleted or otherwise changed since the list was read
+            continue
+        queued += 1
+        unsent += not sent
+    said = [f"Queued {_plural(queued, 'failed narration')} again; chunks already done are not paid for twice."]
+    if changed:
+        said.append(f"Left {_plural(changed, 'other')} as is: changed meanwhile.")
+    if unsent:
+        said.append(f"Of those, {unsent:,} wait: {LATER}")
+    if len(targets) == BULK_LIMIT:
+        said.append(f"That was the newest {BULK_LIMIT:,}; retry again for older ones.")
+    return " ".join(said)
+
+
+def cancel_matching(filters: Filters, user: SignedIn) -> str:
+    """Cancel every queued or running narration the filters show (scenes sent in bulk with the wrong
+    voice, say). Running ones stop before their next chunk."""
+    if not user.can_compose:
+        return "Only staff can cancel narrations."
+    pending = (Status.QUEUED, Status.PROCESSING)
+    statuses = [filters.status] if filters.status in pending else pending
+    with new_session() as session:
+        targets = [
+            row for status in statuses for row in matching(session, replace(filters, status=status), limit=BULK_LIMIT)
+        ]
+        done = sum(lifecycle.cancelled(session, kind, row_id, user_id=user.user_id) for kind, row_id in targets)
+    if not targets:
+        return "No queued or running narration matches these filters; nothing was cancelled."
+    said = [f"Cancelled {_plural(done, 'narration')}; retry them from the library if you want them after all."]
+    if done < len(targets):
+        said.append(f"Left {_plural(len(targets) - done, 'other')} as is: finished meanwhile.")
+    return " ".join(said)
 
 
 def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: SignedIn) -> str:
@@ -71,14 +136,10 @@ def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: Sign
     except lifecycle.WrongState as refused:
         return str(refused)
     storage.remove(media, [old_file] if old_file else [])
-    return _enqueued(
-        kind,
-        row_id,
-        task_id,
-        priority,
-        f"Queued passage {idx + 1} of {kind} narration #{row_id} again; the other passages are reused and the "
-        "audio is re-joined. The current audio plays until then.",
-    )
+    queued = f"Queued passage {idx + 1} of {kind} narration #{row_id} again"
+    if not _sent(kind, row_id, task_id, priority):
+        return f"{queued}; {LATER}"
+    return f"{queued}; the other passages are reused and the audio is re-joined. The current audio plays until then."
 
 
 def delete(kind: str, row_id: int, user: SignedIn) -> str:

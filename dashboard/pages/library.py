@@ -13,13 +13,16 @@ from db.engine import new_session
 from db.library import Filters, filter_options, page
 from db.models import Provider, Status
 from workers import catalogue
+from workers.actions import BULK_LIMIT, cancel_matching, retry_matching
 
 PAGE_SIZE = 50
 SUMMARY_SECONDS = 30
 MODELS = sorted({m.id for p in catalogue.CATALOGUE for m in p.models})
 
-require()
+user = require()
 st.title("Library")
+if said := st.session_state.pop("library-said", None):
+    st.info(said)  # what the last bulk action did
 st.fragment(summary_strip, run_every=SUMMARY_SECONDS)()  # the last 24 hours and any alert, kept fresh
 
 
@@ -101,6 +104,23 @@ if back.button("Newer", disabled=number <= 1):
 if forward.button("Older", disabled=number >= pages):
     st.session_state["library-page"] = number + 1
     st.rerun()
+
+if user.can_compose and filters.status in (Status.FAILED, Status.QUEUED, Status.PROCESSING):
+    retrying = filters.status == Status.FAILED
+    verb = "Retry" if retrying else "Cancel"
+    count = f"{min(total, BULK_LIMIT):,}{' newest' if total > BULK_LIMIT else ''}"
+    with st.popover(f"{verb} all {count} that match", icon=":material/replay:" if retrying else ":material/block:"):
+        st.write(
+            f"{verb} every {filters.status} narration these filters show (all pages, not only this one)?"
+            + (
+                " Chunks already done are not paid for twice."
+                if retrying
+                else " Running ones stop before their next chunk."
+            )
+        )
+        if st.button(f"{verb} them", type="primary", key="library-bulk"):
+            st.session_state["library-said"] = (retry_matching if retrying else cancel_matching)(filters, user)
+            st.rerun()
 
 opened = st.selectbox(
     "Open",
