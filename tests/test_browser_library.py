@@ -43,6 +43,10 @@ def test_filter_open_and_retry_a_failed_job(db: str, redis: Redis, browser: Brow
         choose(page, "Status", "failed")
         page.get_by_role("button", name="Apply").click()
         expect(page.get_by_text("1 narration · page 1 of 1")).to_be_visible(timeout=30_000)
+        assert "status=failed" in page.url  # the view is in the address: reload it, or send it to a colleague
+        page.reload()
+        expect(page.get_by_text("1 narration · page 1 of 1")).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("combobox", name="Status")).to_have_value("failed")  # the form shows it, too
         choose(page, "Open", f"scene #{failed} · The fishermen climb the hill.")
 
         expect(page.get_by_role("heading", name=f"Scene narration #{failed}")).to_be_visible(timeout=30_000)

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -32,25 +32,32 @@ def _any(label: str, names: Mapping[int, str] | None = None) -> Callable[[Any], 
 
 
 with new_session() as session:
-    project_id = st.session_state.get("library-project")
+    project_id = st.session_state.get("project")
     options = filter_options(session, project_id=project_id)
 
+# Each filter lives in the URL too (`/library?status=failed&provider=elevenlabs`): a reload keeps the
+# view, and the address can be shared or bookmarked.
+URL: Literal["query-params"] = "query-params"
 with st.form("filters"):
-    search = st.text_input("Search", placeholder="words from the text, a row id (story 12) or a task id")
+    search = st.text_input(
+        "Search", placeholder="words from the text, a row id (story 12) or a task id", key="q", bind=URL
+    )
     a, b, c = st.columns(3)
-    status = a.selectbox("Status", [None, *Status], format_func=_any("status"))
-    provider = b.selectbox("Provider", [None, *Provider], format_func=_any("provider"))
-    model = c.selectbox("Model", [None, *MODELS], format_func=_any("model"))
+    status = a.selectbox("Status", [None, *Status], format_func=_any("status"), key="status", bind=URL)
+    provider = b.selectbox("Provider", [None, *Provider], format_func=_any("provider"), key="provider", bind=URL)
+    model = c.selectbox("Model", [None, *MODELS], format_func=_any("model"), key="model", bind=URL)
     a, b, c = st.columns(3)
     a.selectbox(
-        "Project", [None, *options.projects], format_func=_any("project", options.projects), key="library-project"
+        "Project", [None, *options.projects], format_func=_any("project", options.projects), key="project", bind=URL
     )
-    story_id = b.selectbox("Story", [None, *options.stories], format_func=_any("story", options.stories))
-    user_id = c.selectbox("By", [None, *options.users], format_func=_any("user", options.users))
+    story_id = b.selectbox(
+        "Story", [None, *options.stories], format_func=_any("story", options.stories), key="story", bind=URL
+    )
+    user_id = c.selectbox("By", [None, *options.users], format_func=_any("user", options.users), key="by", bind=URL)
     a, b, c = st.columns(3)
-    tag = a.selectbox("Tag", [None, *options.tags], format_func=_any("tag"))
-    theme = b.selectbox("Theme", [None, *options.themes], format_func=_any("theme"))
-    dates = c.date_input("Created between", value=[], format="YYYY-MM-DD")
+    tag = a.selectbox("Tag", [None, *options.tags], format_func=_any("tag"), key="tag", bind=URL)
+    theme = b.selectbox("Theme", [None, *options.themes], format_func=_any("theme"), key="theme", bind=URL)
+    dates = c.date_input("Created between", value=[], format="YYYY-MM-DD", key="created", bind=URL)
     applied = st.form_submit_button("Apply")
 
 since = until = None
