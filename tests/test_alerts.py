@@ -18,7 +18,7 @@ from db.engine import get_engine, new_session
 from db.heartbeats import beat
 from db.settings import get_settings
 from tests.factories import demo_data
-from tests.live import worker
+from tests.live import dashboard, worker
 from workers.alerts import Alert, evaluate, notify
 from workers.health import snapshot, storage
 
@@ -144,11 +144,22 @@ def test_no_webhook_no_post(redis: Redis) -> None:
     assert notify(ALERTS, get_settings(), redis) == [] and redis.keys("nd:alert:*") == []
 
 
+def _first_post(seconds: float = 60) -> set[str]:
+    """The alert keys of the first POST the webhook receives."""
+    deadline = time.monotonic() + seconds
+    while not Hook.received and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert Hook.received, "nobody posted the alerts"
+    return {a["key"] for a in Hook.received[0]["json"]["alerts"]}
+
+
 def test_a_worker_posts_the_alerts_with_no_page_open(live_state: None, webhook: str) -> None:
     with worker():
-        deadline = time.monotonic() + 60
-        while not Hook.received and time.monotonic() < deadline:
-            time.sleep(0.5)
-    assert Hook.received, "no worker posted the alerts"
-    keys = {a["key"] for a in Hook.received[0]["json"]["alerts"]}
+        keys = _first_post()
     assert {"failure-rate:openai", "queue-age", "storage"} <= keys
+
+
+def test_a_dashboard_posts_no_worker_with_every_worker_down_and_no_page_open(live_state: None, webhook: str) -> None:
+    with dashboard():  # no browser connects
+        keys = _first_post()
+    assert {"no-worker", "failure-rate:openai", "queue-age", "storage"} <= keys

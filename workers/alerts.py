@@ -6,10 +6,11 @@ Rules (thresholds are settings, see README "Operations"):
 - a due job has waited ALERT_QUEUE_AGE_SECONDS or more for a worker;
 - no worker has sent a heartbeat within WORKER_DEAD_AFTER_SECONDS;
 - audio under MEDIA_ROOT is over ALERT_STORAGE_FRACTION of STORAGE_QUOTA_BYTES.
-Every page run evaluates them, and so does one worker a minute (`check`), so the webhook hears of a
-failing provider or a full disk with no page open; each alert is posted at most once per
-ALERT_REPEAT_SECONDS (a Redis key per alert, SET NX EX), so reruns, several open dashboards and
-the workers do not repeat it. ("No worker" can only come from a page: a worker that checks is one.)
+Every page run evaluates them, and once a minute so does one of the workers and dashboards that are
+running (`check_if_due`, whoever takes the lock), so the webhook hears of a failing provider or a
+full disk with no page open, and of "no worker" from a dashboard while every worker is down. Each
+alert is posted at most once per ALERT_REPEAT_SECONDS (a Redis key per alert, SET NX EX), so reruns,
+several open dashboards and the workers do not repeat it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from workers.health import Health, Storage, snapshot, storage
 log = logging.getLogger(__name__)
 
 POST_TIMEOUT_SECONDS = 5.0
+CHECK_LOCK = "nd:alerts-lock"
+CHECK_EVERY_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -111,5 +114,15 @@ def notify(alerts: list[Alert], settings: Settings, connection: Redis) -> list[A
 
 
 def check(settings: Settings, connection: Redis) -> list[Alert]:
-    """Evaluate the rules now and post what is new: the workers' path to the webhook."""
+    """Evaluate the rules now and post what is new: the path to the webhook with no page open."""
     return notify(evaluate(snapshot(settings), storage(settings), settings), settings, connection)
+
+
+def check_if_due(settings: Settings, connection: Redis, *, checker: str) -> None:
+    """`check`, if no worker or dashboard has in the last minute. Called often by each of them;
+    failures are logged and the next minute tries again."""
+    try:
+        if connection.set(CHECK_LOCK, checker, nx=True, ex=CHECK_EVERY_SECONDS):
+            check(settings, connection)
+    except Exception:
+        log.exception("alert check failed; the next minute tries again")

@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 
 RECONCILE_LOCK = "nd:reconcile-lock"
 MAINTENANCE_LOCK = "nd:maintenance-lock"
-ALERTS_LOCK = "nd:alerts-lock"
-ALERTS_EVERY_SECONDS = 60
 MAINTENANCE_EVERY_SECONDS = 3600
 REGISTRY_CLEAN_EVERY = timedelta(seconds=DEFAULT_MAINTENANCE_TASK_INTERVAL)
 HEARTBEAT_SECONDS = 3.0
@@ -71,12 +69,8 @@ class NarrationWorker(SimpleWorker):
                 reconcile(self.connection)
             except Exception:
                 log.exception("reconciler run failed; the next interval tries again")
-        # Alerts reach the webhook even when no page is open: one worker a minute checks them.
-        if self.connection.set(ALERTS_LOCK, self.name, nx=True, ex=ALERTS_EVERY_SECONDS):
-            try:
-                alerts.check(get_settings(), self.connection)
-            except Exception:
-                log.exception("alert check failed; the next minute tries again")
+        # Alerts reach the webhook even when no page is open.
+        alerts.check_if_due(get_settings(), self.connection, checker=self.name)
         # Hourly, by whichever worker gets the lock first.
         if self.connection.set(MAINTENANCE_LOCK, self.name, nx=True, ex=MAINTENANCE_EVERY_SECONDS):
             try:
