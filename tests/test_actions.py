@@ -125,6 +125,8 @@ def test_a_replacement_keeps_the_old_audio_until_it_completes(fake: FakeProvider
         old = session.get(StoryAudio, first)
         assert old is not None and old.story_id is None and old.status == "completed"
         assert (get_settings().media_path / str(old.audio_file)).is_file()  # history keeps its audio
+        rows, _ = page(session, Filters(story_id=1))
+        assert [(r.id, r.title) for r in rows] == [(second, "The Lighthouse Keeper's Cat"), (first, "The Lighthouse Keeper's Cat")]
     detail = load_detail("story", first)
     assert detail is not None and detail.replaced_by_id == second and detail.target_id == 1
 
