@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import links
 from dashboard.choices import voice_choice
 from dashboard.player import report
-from dashboard.views import NarrationDetail, load_detail
+from dashboard.views import NarrationDetail, load_detail, passage_audio
 from db.narrations import Kind
 from workers import actions
 from workers.signin import SignedIn
@@ -73,11 +73,17 @@ def _passages(detail: NarrationDetail, user: SignedIn) -> None:
         hide_index=True,
         width="stretch",
     )  # fmt: skip
-    if not user.can_compose or not detail.chunks:
+    if not detail.chunks:
         return
-    st.caption("Fix one passage without redoing the rest: edit it (or keep it) and narrate it again.")
     number = st.number_input("Passage", 1, len(detail.chunks), 1, key=f"passage-{detail.kind}-{detail.row_id}")
     chunk = detail.chunks[int(number) - 1]
+    if wav := passage_audio(chunk):
+        st.audio(wav, format="audio/wav")  # hear it alone, even while later passages are still narrated
+    else:
+        st.caption(f"Passage {chunk.idx + 1} is not narrated yet.")
+    if not user.can_compose:
+        return
+    st.caption("Fix this passage without redoing the rest: edit it (or keep it) and narrate it again.")
     text = st.text_area("Its text", value=chunk.text, key=f"passage-text-{detail.kind}-{detail.row_id}-{chunk.idx}")
     if st.button(f"Narrate passage {chunk.idx + 1} again", key=f"redo-{detail.kind}-{detail.row_id}"):
         report(f"{detail.kind}-{detail.row_id}", actions.redo_chunk(detail.kind, detail.row_id, chunk.idx, text, user))

@@ -16,6 +16,7 @@ from db.models import Chunk, Image, Narration, Story, StoryAudio, User
 from db.narrations import Kind, get
 from db.settings import get_settings
 from workers import catalogue
+from workers.encoding import encode, join
 
 MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
 
@@ -92,6 +93,8 @@ class ChunkLine:
     seconds: float | None
     provider_calls: int
     characters_billed: int | None
+    audio_path: str | None
+    sample_rate: int | None
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,9 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
         replacement = _replacement(session, row)
         subject, project, target_id = _subject(session, row, replacement)
         lines = [
-            ChunkLine(c.idx, c.text, c.status, c.seconds, c.provider_calls, c.characters_billed)
+            ChunkLine(
+                c.idx, c.text, c.status, c.seconds, c.provider_calls, c.characters_billed, c.audio_path, c.sample_rate
+            )
             for c in session.scalars(select(Chunk).where(chunks.owned_by(kind, row_id)).order_by(Chunk.idx))
         ]
         billed = sum(c.characters_billed or 0 for c in lines)
@@ -216,3 +221,14 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             metadata=dict(row.audio_metadata or {}),
             chunks=lines,
         )
+
+
+def passage_audio(line: ChunkLine) -> bytes | None:
+    """One passage as a WAV file to hear on its own: while the rest of a long story is still being
+    narrated, or before and after fixing it. None until it is narrated (or once its file is gone)."""
+    if line.audio_path is None or line.sample_rate is None:
+        return None
+    path = get_settings().media_path / line.audio_path
+    if not path.is_file():
+        return None
+    return encode(join([path.read_bytes()], line.sample_rate), line.sample_rate, "wav").data

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import pytest
+import soundfile
 from redis import Redis
 from sqlalchemy import text
 
-from dashboard.views import load_detail
+from dashboard.views import load_detail, passage_audio
 from db.engine import new_session
 from db.library import Filters, page
 from db.models import Chunk, SceneAudio, StoryAudio
@@ -18,6 +20,7 @@ from tests.factories import demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
+from tests.test_roles import _open
 from tests.workers_env import providers_on
 from workers import actions
 from workers.jobs import synthesize
@@ -126,7 +129,8 @@ def test_a_replacement_keeps_the_old_audio_until_it_completes(fake: FakeProvider
         assert old is not None and old.story_id is None and old.status == "completed"
         assert (get_settings().media_path / str(old.audio_file)).is_file()  # history keeps its audio
         rows, _ = page(session, Filters(story_id=1))
-        assert [(r.id, r.title) for r in rows] == [(second, "The Lighthouse Keeper's Cat"), (first, "The Lighthouse Keeper's Cat")]
+        title = "The Lighthouse Keeper's Cat"
+        assert [(r.id, r.title) for r in rows] == [(second, title), (first, title)]
     detail = load_detail("story", first)
     assert detail is not None and detail.replaced_by_id == second and detail.target_id == 1
 
@@ -141,3 +145,30 @@ def test_a_story_deleted_while_its_narration_runs_still_completes(fake: FakeProv
     detail = load_detail("story", row_id)
     assert detail is not None and detail.status == "completed" and detail.subject == "a story that was deleted"
     assert detail.target_id is None  # the page offers no "duplicate" for it, and says why
+
+
+def test_each_narrated_passage_can_be_heard_on_its_own(fake: FakeProviders) -> None:
+    row_id = submit(Request(kind="scene", target_id=1, prompt=long_story(9_000), **OPENAI)).row_id
+    fake.fail_next("quota")  # one passage fails for good; the other two are narrated
+    synthesize("scene", row_id)
+    detail = load_detail("scene", row_id)
+    assert detail is not None and len(detail.chunks) == 3
+    heard, missing = [], []
+    for chunk in detail.chunks:
+        wav = passage_audio(chunk)
+        if chunk.status != "done":
+            assert wav is None
+            missing.append(chunk.idx + 1)
+            continue
+        assert wav is not None
+        samples, rate = soundfile.read(io.BytesIO(wav))
+        assert rate == chunk.sample_rate and abs(len(samples) / rate - (chunk.seconds or 0)) < 0.01
+        heard.append(chunk.idx + 1)
+    assert len(heard) == 2 and len(missing) == 1
+
+    page = _open(staff_user("reader", role=Role.VIEWER), "scene", row_id)  # listening is for every role
+    passage = next(n for n in page.number_input if n.label == "Passage")
+    passage.set_value(heard[-1]).run()
+    assert len(page.get("audio")) == 1  # that passage (the failed narration itself has no player)
+    passage.set_value(missing[0]).run()
+    assert not page.get("audio") and f"Passage {missing[0]} is not narrated yet." in [c.value for c in page.caption]
