@@ -58,6 +58,8 @@ def test_submit_queues_one_row_and_the_card_shows_the_finished_audio(page: AppTe
         row_id = rows[0].id
     assert len(Queue(QUEUE_NAMES[1], connection=redis)) == 1
     assert any("queued" in m.value for m in page.markdown)
+    (link,) = page.get("page_link")  # to its page, where each passage plays as soon as it is narrated
+    assert link.proto.page.endswith("narration") and f"id={row_id}" in link.proto.query_string
 
     synthesize("story", row_id)  # what the worker does
     page.run()

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import schedule
+from dashboard import links, schedule
 from dashboard.batch import batch_progress
 from dashboard.choices import sample_player, voice_choice
 from dashboard.player import narration_card
@@ -128,3 +128,9 @@ if "last_submitted" in st.session_state:
     st.divider()
     last_kind, last_id = st.session_state["last_submitted"]
     narration_card(last_kind, last_id, user=user)
+    st.page_link(
+        links.PAGE,
+        label="Open its page: details, and each passage to hear or fix as soon as it is narrated",
+        icon=":material/open_in_new:",
+        query_params=links.params(last_kind, last_id),
+    )
