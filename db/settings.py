@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     alert_storage_fraction: float = Field(
         default=0.9, gt=0, le=1, description="Alert when audio under MEDIA_ROOT passes this share of the quota."
     )
+    monthly_budget_usd: float | None = Field(
+        default=None, gt=0, description="What paid voices may cost in a calendar month (estimated); unset: no budget."
+    )
+    alert_budget_fraction: float = Field(
+        default=0.9, gt=0, le=1, description="Alert when the month's estimated cost passes this share of the budget."
+    )
     alert_webhook_url: SecretStr | None = Field(
         default=None, description="Alerts are also POSTed here as JSON (Slack-style `text`); may hold a token."
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from db.engine import new_session
+from db.engine import get_engine, new_session
 from db.seed import seed_demo
 from db.users import create_user
 from workers.signin import Role, SignedIn
@@ -78,3 +78,16 @@ def staff_user(
             superuser=role is Role.SUPERUSER,
         )  # fmt: skip
         return SignedIn(user.id, user.username, role)
+
+
+def billed(characters: int, created: str = "now()") -> None:
+    """A completed tts-1 scene narration (image 1) that billed `characters` ($15 a million), created
+    at the SQL time `created`: what a budget counts."""
+    with get_engine().begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tts_sceneaudio (prompt, image_id, created_at, updated_at, provider, model_backend, "
+                f"status, characters_billed) VALUES ('x', 1, {created}, now(), 'openai', 'tts-1', 'completed', :n)"
+            ),
+            {"n": characters},
+        )

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from db.engine import get_engine, new_session
 from db.heartbeats import beat
 from db.settings import get_settings
-from tests.factories import demo_data
+from tests.factories import billed, demo_data
 from tests.live import dashboard, worker
 from workers.alerts import Alert, evaluate, notify
 from workers.health import snapshot, storage
@@ -163,3 +163,21 @@ def test_a_dashboard_posts_no_worker_with_every_worker_down_and_no_page_open(liv
     with dashboard():  # no browser connects
         keys = _first_post()
     assert {"no-worker", "failure-rate:openai", "queue-age", "storage"} <= keys
+
+
+def test_the_months_spend_against_the_budget(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_data()
+    billed(60_000)  # $0.90 at tts-1's $15 per million characters
+    billed(1_000_000, "date_trunc('month', now()) - interval '1 day'")  # last month's $15 is not this month's
+    assert snapshot().budget is None  # no budget set: no figure, no alert
+
+    monkeypatch.setenv("MONTHLY_BUDGET_USD", "1")
+    get_settings.cache_clear()
+    health = snapshot()
+    assert health.budget is not None and health.budget.spent_usd == pytest.approx(0.90)
+    (alert,) = [a for a in evaluate(health, None, get_settings()) if a.key == "budget"]
+    assert alert.message.startswith("This month's paid voices have cost about $0.90, 90% of the $1.00 budget.")
+
+    monkeypatch.setenv("ALERT_BUDGET_FRACTION", "0.95")
+    get_settings.cache_clear()
+    assert "budget" not in [a.key for a in evaluate(snapshot(), None, get_settings())]

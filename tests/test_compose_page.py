@@ -15,7 +15,7 @@ from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.apptest import button
-from tests.factories import LOCAL, demo_data, staff_user
+from tests.factories import LOCAL, billed, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
 from workers.submit import Request, submit
@@ -180,3 +180,20 @@ def test_a_megabyte_pasted_in_is_refused_with_the_limit(page: AppTest) -> None:
     assert {m.label: m.value for m in page.metric}["Characters"] == "1,050,000"
     button(page, "Submit narration").click().run()
     assert page.error[0].value.startswith("The text has 1,050,000 characters; the most one narration takes is 100,000")
+
+
+@pytest.mark.parametrize(("budget", "over"), [("10", False), ("0.9", True)])
+def test_a_paid_estimate_shows_the_months_spend_against_the_budget(
+    page: AppTest, monkeypatch: pytest.MonkeyPatch, budget: str, over: bool
+) -> None:
+    billed(60_000)  # $0.90 so far
+    monkeypatch.setenv("MONTHLY_BUDGET_USD", budget)
+    get_settings.cache_clear()
+    page.run()
+    assert not [c for c in page.caption if "budget" in c.value]  # the local voice is free: nothing to say
+
+    next(s for s in page.selectbox if s.label == "Provider").set_value("openai").run()
+    said = [m.value for m in (page.warning if over else page.caption) if "budget" in m.value]
+    expected = "9%" if not over else "101%"  # the lighthouse story adds about a cent
+    assert len(said) == 1 and f"about $0.90 of the ${float(budget):,.2f} budget; {expected}" in said[0]
+    assert ("passes the budget" in said[0]) is over

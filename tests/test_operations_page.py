@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from redis import Redis
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
@@ -12,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard.session import KEY
 from db.engine import get_engine, new_session
 from db.heartbeats import beat
-from tests.factories import staff_user
+from db.settings import get_settings
+from tests.factories import billed, staff_user
 from workers.demo_history import CANCELLED, ERRORS, SCHEDULED, seed_history
 from workers.signin import Role
 
@@ -33,8 +35,13 @@ def _table(app: AppTest, column: str) -> pd.DataFrame:
     return next(d.value for d in app.dataframe if column in d.value.columns)
 
 
-def test_a_viewer_sees_every_chart_with_its_csv_and_the_alerts(db: str, redis: Redis) -> None:
+def test_a_viewer_sees_every_chart_with_its_csv_and_the_alerts(
+    db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed_history(400)
+    billed(10_000)  # $0.15 this month, whatever day of the month it is
+    monkeypatch.setenv("MONTHLY_BUDGET_USD", "0.01")
+    get_settings.cache_clear()
     app = _signed_in(AppTest.from_file(PAGE, default_timeout=60), Role.VIEWER)
     app.button_group[0].set_value("Last 30 days").run()
 
@@ -45,6 +52,8 @@ def test_a_viewer_sees_every_chart_with_its_csv_and_the_alerts(db: str, redis: R
         "Download latency (CSV)", "Download cost-per-day (CSV)", "Download audio-hours (CSV)",
     ]  # fmt: skip
     assert any(NO_WORKER in e.value for e in app.error)
+    assert any(e.value.startswith("This month's paid voices have cost about $") for e in app.error)
+    assert "The budget is $0.01 a month, for every provider and project together." in [c.value for c in app.caption]
     metrics = _metrics(app)
     assert metrics["Scheduled for later"] == str(SCHEDULED) and metrics["Workers alive"] == "0"
     assert "Run maintenance now" not in [b.label for b in app.button], "viewers may not run maintenance"

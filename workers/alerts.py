@@ -5,7 +5,8 @@ Rules (thresholds are settings, see README "Operations"):
   (with at least ALERT_FAILURE_MIN_JOBS finished jobs, so one failure is not "100%");
 - a due job has waited ALERT_QUEUE_AGE_SECONDS or more for a worker;
 - no worker has sent a heartbeat within WORKER_DEAD_AFTER_SECONDS;
-- audio under MEDIA_ROOT is over ALERT_STORAGE_FRACTION of STORAGE_QUOTA_BYTES.
+- audio under MEDIA_ROOT is over ALERT_STORAGE_FRACTION of STORAGE_QUOTA_BYTES;
+- this month's estimated cost is over ALERT_BUDGET_FRACTION of MONTHLY_BUDGET_USD (when set).
 Every page run evaluates them, and once a minute so does one of the workers and dashboards that are
 running (`check_if_due`, whoever takes the lock), so the webhook hears of a failing provider or a
 full disk with no page open, and of "no worker" from a dashboard while every worker is down. Each
@@ -79,6 +80,15 @@ def evaluate(health: Health, storage: Storage | None, settings: Settings) -> lis
                 "storage",
                 f"Audio under MEDIA_ROOT uses {storage.used_fraction:.0%} of the {storage.quota_bytes / 1024**3:.1f} "
                 "GiB quota. Run maintenance, or raise STORAGE_QUOTA_BYTES.",
+            )
+        )
+    budget = health.budget
+    if budget is not None and budget.fraction >= settings.alert_budget_fraction:
+        alerts.append(
+            Alert(
+                "budget",
+                f"This month's paid voices have cost about ${budget.spent_usd:,.2f}, {budget.fraction:.0%} of the "
+                f"${budget.limit_usd:,.2f} budget. Prefer the local voice, or raise MONTHLY_BUDGET_USD.",
             )
         )
     return alerts

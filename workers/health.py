@@ -15,6 +15,7 @@ from db.engine import new_session
 from db.models import MaintenanceRun
 from db.narrations import now
 from db.settings import Settings, get_settings
+from workers.budget import Budget, this_month
 from workers.queue import redis
 from workers.rq_status import RqStatus, rq_status
 
@@ -59,6 +60,8 @@ class Health:
     failures: list[live.RecentFailures]
     rq: RqStatus
     last_maintenance: MaintenanceRun | None
+    budget: Budget | None = None
+    """This month's spend against MONTHLY_BUDGET_USD, when one is set."""
 
     @property
     def oldest_due_age(self) -> timedelta | None:
@@ -84,5 +87,6 @@ def snapshot(settings: Settings | None = None) -> Health:
             failures=live.recent_failures(session, since=timedelta(minutes=settings.alert_failure_minutes)),
             rq=rq_status(redis()),
             last_maintenance=live.last_maintenance(session),
+            budget=this_month(settings),
         )
     return health

@@ -14,6 +14,7 @@ from db.engine import new_session
 from db.narrations import Kind, images, projects, stories, story_narration, tag_names, theme_names
 from db.settings import get_settings
 from workers import catalogue
+from workers.budget import this_month
 from workers.bulk import narrate_scenes
 from workers.submit import Refused, submit
 
@@ -81,6 +82,8 @@ a.metric("Characters", f"{estimate.characters:,}")
 b.metric("Chunks", estimate.chunks)
 c.metric("Estimated length", f"{estimate.seconds / 60:.1f} min")
 d.metric("Estimated cost", f"${estimate.cost_usd:.4f}")
+if estimate.cost_usd and (budget := this_month(get_settings())):
+    (st.warning if budget.after(estimate.cost_usd) > 1 else st.caption)(budget.before_submit(estimate.cost_usd))
 
 if choice.missing_key:
     st.warning(

@@ -83,6 +83,8 @@ st.subheader("Cost and audio")
 m1, m2, m3 = st.columns(3)
 m1.metric("Estimated cost in range", f"${panels.costs['usd'].sum():,.2f}")
 m2.metric("Month to date", f"${panels.month_to_date.total_usd:,.2f}")
+if (budget := get_settings().monthly_budget_usd) is not None:
+    m2.caption(f"The budget is ${budget:,.2f} a month, for every provider and project together.")
 m3.metric("Characters billed, month to date", f"{panels.month_to_date.total_characters:,}")
 if panels.unpriced_models:
     st.caption("No list price in the catalogue (counted at $0): " + ", ".join(panels.unpriced_models))

@@ -1,0 +1,51 @@
+"""The month's estimated spend on paid voices against MONTHLY_BUDGET_USD.
+
+The same figure as the Operations page's month to date (`db.monitoring.billed_characters` priced by
+`workers.costs`), so the alert, the compose warning and the chart never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from db import monitoring
+from db.engine import new_session
+from db.narrations import now
+from db.settings import Settings
+from db.window import Window
+from workers.costs import costs
+
+
+@dataclass(frozen=True)
+class Budget:
+    limit_usd: float
+    spent_usd: float
+    """Estimated, at the catalogue's list prices, this calendar month in the display time zone."""
+
+    @property
+    def fraction(self) -> float:
+        return self.spent_usd / self.limit_usd
+
+    def after(self, more_usd: float) -> float:
+        """The share of the budget used once `more_usd` is spent too."""
+        return (self.spent_usd + more_usd) / self.limit_usd
+
+    def before_submit(self, more_usd: float) -> str:
+        """What compose says beside a paid estimate."""
+        said = (
+            f"This month so far: about ${self.spent_usd:,.2f} of the ${self.limit_usd:,.2f} budget; "
+            f"{self.after(more_usd):.0%} with this narration."
+        )
+        if self.after(more_usd) > 1:
+            said += " That passes the budget: submit only if it cannot wait, or pick the local voice (free)."
+        return said
+
+
+def this_month(settings: Settings) -> Budget | None:
+    """The budget and what this month has cost so far; None when no budget is set."""
+    if settings.monthly_budget_usd is None:
+        return None
+    window = Window.month_to_date(now=now(), tz=settings.display_time_zone)
+    with new_session() as session:
+        billed = monitoring.billed_characters(session, window, monitoring.Filters())
+    return Budget(settings.monthly_budget_usd, costs(billed).total_usd)
