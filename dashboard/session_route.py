@@ -17,6 +17,10 @@ from workers.sessions import COOKIE, SESSION_PATH, lifetime_seconds, redeem
 def keep_session(request: Request) -> Response:
     """Trade a one-time claim for the HttpOnly session cookie (a plain function: Starlette runs it
     in a thread, so the Redis call does not hold up the event loop)."""
+    if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        # Only the page's own frame may trade a claim: a link from elsewhere must not sign this
+        # browser in as whoever sent it.
+        return PlainTextResponse("Open Narration Desk itself and sign in there.", status_code=403)
     token = redeem(request.query_params.get("claim", ""))
     if token is None:
         return PlainTextResponse("This sign-in link was used or has expired. Sign in again.", status_code=404)

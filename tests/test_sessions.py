@@ -104,3 +104,11 @@ def test_over_https_the_cookie_is_secure(db: str, redis: Redis) -> None:
     client = TestClient(Starlette(routes=ROUTES), base_url="https://desk.example")
     answer = client.get(sessions.SESSION_PATH, params={"claim": started.claim})
     assert "Secure" in answer.headers["set-cookie"]
+
+
+def test_a_claim_sent_from_another_site_signs_nobody_in(db: str, redis: Redis) -> None:
+    started = _started()
+    client = TestClient(Starlette(routes=ROUTES))
+    lured = client.get(sessions.SESSION_PATH, params={"claim": started.claim}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert lured.status_code == 403 and "set-cookie" not in lured.headers
+    assert sessions.pending(started.claim)  # the page's own frame can still use it
