@@ -95,7 +95,7 @@ def test_without_redis_the_retried_rows_wait_in_postgres_and_it_says_so(
     said = actions.retry_matching(Filters(), editor)
     assert said == (
         "Queued 1 failed narration again; chunks already done are not paid for twice. "
-        "Of those, 1 wait: Redis is unreachable, so a worker starts it once Redis is back."
+        "Of those, 1 wait in PostgreSQL: Redis is unreachable; workers start them once it is up."
     )
     assert _statuses()[("scene", row_id)] == Status.QUEUED  # the reconciler sends it once Redis answers
 

@@ -83,7 +83,7 @@ def retry_matching(filters: Filters, user: SignedIn) -> str:
     if changed:
         said.append(f"Left {_plural(changed, 'other')} as is: changed meanwhile.")
     if unsent:
-        said.append(f"Of those, {unsent:,} wait: {LATER}")
+        said.append(f"Of those, {unsent:,} wait in PostgreSQL: Redis is unreachable; workers start them once it is up.")
     if len(targets) == BULK_LIMIT:
         said.append(f"That was the newest {BULK_LIMIT:,}; retry again for older ones.")
     return " ".join(said)

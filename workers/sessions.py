@@ -61,10 +61,11 @@ def lifetime_seconds() -> int:
 
 def start(user: SignedIn) -> Started | None:
     """A session for someone who just signed in, or None when Redis is away (they stay signed in
-    to this tab only)."""
+    to this tab only) or the account has just gone."""
     with new_session() as session:
         account = session.get(User, user.user_id)
-        assert account is not None, "signed in as an account that does not exist"
+        if account is None:  # deleted in the Django app a moment ago: nothing to keep
+            return None
         mark = _password_mark(account)
     started = Started(token=secrets.token_urlsafe(32), claim=secrets.token_urlsafe(32))
     record = json.dumps({"user_id": user.user_id, "password": mark})
