@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     elevenlabs_concurrency: int = Field(
         default=3, ge=1, description="ElevenLabs requests one job sends at once (your plan's concurrency)."
     )
+    elevenlabs_account_concurrency: int | None = Field(
+        default=None, ge=1, description="ElevenLabs requests all workers together send at once; unset: per job only."
+    )
     local_concurrency: int = Field(
         default=1, ge=1, description="Piper chunks one job synthesizes at once (ONNX Runtime already uses every core)."
     )

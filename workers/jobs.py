@@ -104,6 +104,7 @@ def synthesize(kind: str, row_id: int) -> str:
             concurrency=registry.concurrency(work.provider),
             tries=settings.chunk_tries,
             interruption=lambda: _stop_reason(work),
+            slots=registry.account_slots(work.provider),
         )
         fmt = work.output_format or "wav"
         encoded = encode(narration.samples, narration.sample_rate, fmt)

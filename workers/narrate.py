@@ -3,7 +3,8 @@
 Chunks that a previous attempt finished are on disk and marked done, so a retry (after a crash,
 a rate limit, a shutdown) only pays for the rest. Transient provider errors are retried per chunk
 with exponential backoff and jitter, honouring Retry-After; waiting for a free concurrency slot
-(`Busy`) does not use up a try.
+(`Busy`) does not use up a try. Where the account's concurrency is shared out among the workers
+(`workers/slots.py`), each request first waits for a slot there.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from workers.catalogue import Model
 from workers.chunking import split, still_fits
 from workers.encoding import join
 from workers.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, Provider, Transient
+from workers.slots import AccountSlots
 
 CONTEXT_CHARS = 300
 """How much of the neighbouring chunks is sent as `previous_text` / `next_text` for continuity."""
@@ -60,6 +63,7 @@ class _Job:
     media_root: Path
     tries: int
     interruption: Callable[[], str | None]
+    slots: AccountSlots | None = None
     abort: threading.Event = field(default_factory=threading.Event)
     checked_at: float = field(default_factory=time.monotonic)
 
@@ -79,6 +83,10 @@ class _Job:
         while (left := deadline - time.monotonic()) > 0:
             self.check()
             time.sleep(min(left, 0.5))
+
+    def slot(self) -> AbstractContextManager[None]:
+        """One of the account's shared slots for a request (waiting for one), where a limit is set."""
+        return self.slots.held(self.sleep) if self.slots is not None else nullcontext()
 
     def request(self, texts: list[str], idx: int) -> ChunkRequest:
         return ChunkRequest(
@@ -112,7 +120,7 @@ class _Job:
         for attempt in Retrying(
             retry=retry_if_exception_type(Transient), stop=give_up, wait=pause, sleep=self.sleep, reraise=True
         ):
-            with attempt:
+            with attempt, self.slot():
                 self.check()
                 with new_session() as session:
                     chunks.count_call(session, chunk.id)
@@ -152,6 +160,7 @@ def narrate(
     concurrency: int,
     tries: int,
     interruption: Callable[[], str | None],
+    slots: AccountSlots | None = None,
 ) -> Narration:
     """Synthesize every chunk not yet done (up to `concurrency` at once), then join all of them."""
     with new_session() as session:
@@ -162,7 +171,7 @@ def narrate(
         planned, stale = chunks.plan(session, work.kind, work.row_id, texts)
     storage.remove(media_root, stale)
 
-    job = _Job(work, provider, model, voice, media_root, tries, interruption)
+    job = _Job(work, provider, model, voice, media_root, tries, interruption, slots)
     # A chunk whose file did not survive (a machine crash before the disk caught up) is redone.
     todo = [c for c in planned if not c.done or not (media_root / str(c.audio_path)).is_file()]
     finished = {c.idx: c for c in planned if c not in todo}

@@ -6,6 +6,8 @@ from functools import cache
 
 from db.settings import get_settings
 from workers.providers.base import Permanent, Provider
+from workers.queue import redis
+from workers.slots import AccountSlots
 
 
 @cache
@@ -49,3 +51,14 @@ def concurrency(name: str) -> int:
         "openai": settings.openai_concurrency,
         "elevenlabs": settings.elevenlabs_concurrency,
     }.get(name, settings.local_concurrency)
+
+
+def account_slots(name: str) -> AccountSlots | None:
+    """The shared limit on requests in flight to this provider's account, if one is set."""
+    settings = get_settings()
+    limit = settings.elevenlabs_account_concurrency if name == "elevenlabs" else None
+    if limit is None:
+        return None
+    # A request lasts at most about its timeout; a lease twice as long outlives it, and frees the
+    # slot of a worker killed mid-request soon enough.
+    return AccountSlots(redis(), name, limit, lease_seconds=2 * settings.provider_timeout_seconds + 10)
