@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from db import monitoring
+from db import alert_log, monitoring
 from db.engine import new_session
 from db.live import StuckJob
 from db.monitoring import Filters
@@ -147,3 +147,23 @@ def live_tables(health: Health) -> LiveTables:
         workers=workers,
         stuck=pd.DataFrame([asdict(s) for s in health.stuck], columns=list(StuckJob.__dataclass_fields__)),
     )
+
+
+def alert_history(window: Window) -> pd.DataFrame:
+    """The alerts that held at some time in the window, newest first, times in the display zone."""
+    with new_session() as session:
+        found = alert_log.spans(session, window.start, window.end)
+        rows = [
+            {
+                "alert": span.key,
+                "from": span.started_at,
+                "until": span.ended_at,  # empty: it still holds
+                "lasted (min)": round(((span.ended_at or span.last_seen_at) - span.started_at).total_seconds() / 60),
+                "last message": span.message,
+            }
+            for span in found
+        ]
+    frame = pd.DataFrame(rows, columns=["alert", "from", "until", "lasted (min)", "last message"])
+    for column in ("from", "until"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(window.tz)
+    return frame

@@ -364,5 +364,22 @@ class MaintenanceRun(Base):
     report: Mapped[dict[str, Any]]
 
 
+class AlertSpan(Base):
+    """One alert from when the minutely check first saw it until it no longer held (None: still holds)."""
+
+    __tablename__ = "tts_alert"
+    __table_args__ = (
+        Index("ix_tts_alert_open", "key", unique=True, postgresql_where=text("ended_at IS NULL")),
+        Index("ix_tts_alert_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
 Narration = StoryAudio | SceneAudio
 """Either kind of narration row; jobs and pages handle both the same way."""

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
@@ -14,12 +15,13 @@ import pytest
 from redis import Redis
 from sqlalchemy import text
 
+from db import alert_log
 from db.engine import get_engine, new_session
 from db.heartbeats import beat
 from db.settings import get_settings
 from tests.factories import billed, demo_data
 from tests.live import dashboard, worker
-from workers.alerts import Alert, evaluate, notify
+from workers.alerts import Alert, check, evaluate, notify
 from workers.health import snapshot, storage
 
 
@@ -181,3 +183,37 @@ def test_the_months_spend_against_the_budget(db: str, redis: Redis, monkeypatch:
     monkeypatch.setenv("ALERT_BUDGET_FRACTION", "0.95")
     get_settings.cache_clear()
     assert "budget" not in [a.key for a in evaluate(snapshot(), None, get_settings())]
+
+
+T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+
+
+def _history(around: datetime = T0) -> list[tuple[str, str, bool]]:
+    """(key, message, still holds) of the spans within a day of `around`, oldest first."""
+    with new_session() as session:
+        found = alert_log.spans(session, around - timedelta(days=1), around + timedelta(days=1))
+        return [(s.key, s.message, s.ended_at is None) for s in reversed(found)]
+
+
+def test_the_history_keeps_one_span_per_alert_from_start_to_end(db: str) -> None:
+    minute = timedelta(minutes=1)
+    with new_session() as session:
+        alert_log.record(session, {"queue-age": "waited 10 min"}, T0)
+        alert_log.record(session, {"queue-age": "waited 11 min", "no-worker": "No worker."}, T0 + minute)
+        alert_log.record(session, {"no-worker": "No worker."}, T0 + 2 * minute)  # the queue drained
+    assert _history() == [("queue-age", "waited 11 min", False), ("no-worker", "No worker.", True)]
+    with new_session() as session:
+        alert_log.record(session, {}, T0 + 3 * minute)  # a worker is back: all clear
+        alert_log.record(session, {"queue-age": "waited 10 min"}, T0 + 9 * minute)  # a new span, not the old one
+        spans = alert_log.spans(session, T0, T0 + 5 * minute)  # only what overlaps the range
+        assert [(s.key, s.started_at, s.last_seen_at, s.ended_at) for s in spans] == [
+            ("no-worker", T0 + minute, T0 + 2 * minute, T0 + 3 * minute),
+            ("queue-age", T0, T0 + minute, T0 + 2 * minute),
+        ]
+    assert [key for key, _, holds in _history() if holds] == ["queue-age"]
+
+
+def test_the_minutely_check_writes_the_history(live_state: None, redis: Redis) -> None:
+    check(get_settings(), redis)
+    holding = {key for key, _, holds in _history(datetime.now(UTC)) if holds}
+    assert {"failure-rate:openai", "queue-age", "storage", "no-worker"} <= holding

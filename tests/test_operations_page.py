@@ -15,6 +15,7 @@ from db.engine import get_engine, new_session
 from db.heartbeats import beat
 from db.settings import get_settings
 from tests.factories import billed, staff_user
+from workers.alerts import check
 from workers.demo_history import CANCELLED, ERRORS, SCHEDULED, seed_history
 from workers.signin import Role
 
@@ -42,6 +43,7 @@ def test_a_viewer_sees_every_chart_with_its_csv_and_the_alerts(
     billed(10_000)  # $0.15 this month, whatever day of the month it is
     monkeypatch.setenv("MONTHLY_BUDGET_USD", "0.01")
     get_settings.cache_clear()
+    check(get_settings(), redis)  # the minutely check a worker or dashboard runs: it keeps the history
     app = _signed_in(AppTest.from_file(PAGE, default_timeout=60), Role.VIEWER)
     app.button_group[0].set_value("Last 30 days").run()
 
@@ -54,6 +56,8 @@ def test_a_viewer_sees_every_chart_with_its_csv_and_the_alerts(
     assert any(NO_WORKER in e.value for e in app.error)
     assert any(e.value.startswith("This month's paid voices have cost about $") for e in app.error)
     assert "The budget is $0.01 a month, for every provider and project together." in [c.value for c in app.caption]
+    history = _table(app, "alert")
+    assert {"no-worker", "budget"} <= set(history["alert"]) and history["until"].isna().all()  # they still hold
     metrics = _metrics(app)
     assert metrics["Scheduled for later"] == str(SCHEDULED) and metrics["Workers alive"] == "0"
     assert "Run maintenance now" not in [b.label for b in app.button], "viewers may not run maintenance"

@@ -14,7 +14,7 @@ from db.models import Base
 from db.upgrade import alembic_config, upgrade
 from tests.factories import django_rows, load_django_schema
 
-HEAD = "0006"
+HEAD = "0007"
 DJANGO_TABLES = tuple(DJANGO_COLUMNS)
 
 

@@ -23,6 +23,9 @@ import httpx
 from redis import Redis
 from redis.exceptions import RedisError
 
+from db import alert_log
+from db.engine import new_session
+from db.narrations import now
 from db.settings import Settings
 from workers.health import Health, Storage, snapshot, storage
 
@@ -124,8 +127,12 @@ def notify(alerts: list[Alert], settings: Settings, connection: Redis) -> list[A
 
 
 def check(settings: Settings, connection: Redis) -> list[Alert]:
-    """Evaluate the rules now and post what is new: the path to the webhook with no page open."""
-    return notify(evaluate(snapshot(settings), storage(settings), settings), settings, connection)
+    """Evaluate the rules now, keep the alert history, and post what is new: the path to the webhook
+    (and the history) with no page open."""
+    found = evaluate(snapshot(settings), storage(settings), settings)
+    with new_session() as session:
+        alert_log.record(session, {a.key: a.message for a in found}, now())
+    return notify(found, settings, connection)
 
 
 def check_if_due(settings: Settings, connection: Redis, *, checker: str) -> None:

@@ -6,7 +6,7 @@ from zoneinfo import available_timezones
 import streamlit as st
 
 from dashboard import charts, links
-from dashboard.operations_view import RANGES, days_window, load_panels
+from dashboard.operations_view import RANGES, alert_history, days_window, load_panels
 from dashboard.panels import chart_with_csv, live_panels, storage_panel
 from dashboard.session import require
 from db import monitoring
@@ -63,6 +63,13 @@ with left:
     chart_with_csv(charts.failure_rate(panels.failure_rate), panels.failure_rate, "failure-rate")
 with right:
     chart_with_csv(charts.latency(panels.latency), panels.latency, "latency")
+
+st.subheader("Alerts in this range")
+alerts = alert_history(window)
+if alerts.empty:
+    st.caption("No alert held in this range (as checked once a minute by a worker or dashboard).")
+else:
+    st.dataframe(alerts, hide_index=True, width="stretch")
 
 st.subheader("Top errors")
 if panels.errors.empty:
