@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -46,3 +46,9 @@ def spans(session: Session, start: datetime, end: datetime, *, limit: int = 200)
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def prune(session: Session, ended_before: datetime) -> int:
+    """Delete the spans that ended before `ended_before` (maintenance keeps a year); how many."""
+    gone = session.execute(delete(AlertSpan).where(AlertSpan.ended_at < ended_before).returning(AlertSpan.id)).all()
+    return len(gone)

@@ -14,7 +14,8 @@ import pytest
 from redis import Redis
 
 from db.engine import new_session
-from db.models import Chunk, MaintenanceRun, SceneAudio
+from db.models import AlertSpan, Chunk, MaintenanceRun, SceneAudio
+from db.narrations import now
 from db.settings import get_settings
 from tests.factories import LOCAL, demo_data
 from tests.test_long_text import long_story
@@ -133,5 +134,26 @@ def test_the_command_prints_the_report(demo: None) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"stuck", "failed_rows_cleaned", "failed_files_deleted", "previews_shrunk", "storage"}
+    assert set(report) == {
+        "stuck", "failed_rows_cleaned", "failed_files_deleted", "previews_shrunk", "storage", "alert_spans_pruned"
+    }  # fmt: skip
     assert report["storage"]["bytes_used_before"] == 0
+
+
+def test_alert_history_older_than_a_year_is_pruned(demo: None) -> None:
+    today = now()
+    with new_session() as session:
+        session.add_all(
+            [
+                AlertSpan(key="queue-age", message="old", started_at=today - timedelta(days=400),
+                          last_seen_at=today - timedelta(days=400), ended_at=today - timedelta(days=399)),
+                AlertSpan(key="queue-age", message="recent", started_at=today - timedelta(days=10),
+                          last_seen_at=today - timedelta(days=10), ended_at=today - timedelta(days=9)),
+                AlertSpan(key="storage", message="holds for long", started_at=today - timedelta(days=500),
+                          last_seen_at=today, ended_at=None),
+            ]
+        )  # fmt: skip
+        session.commit()
+    assert run_maintenance("test")["alert_spans_pruned"] == 1
+    with new_session() as session:
+        assert sorted(s.message for s in session.query(AlertSpan)) == ["holds for long", "recent"]

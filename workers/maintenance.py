@@ -1,4 +1,4 @@
-"""Keeping the pipeline tidy: stuck jobs, old failures, storage, oversized previews.
+"""Keeping the pipeline tidy: stuck jobs, old failures, storage, oversized previews, old alert history.
 
 Runs hourly inside the workers (one of them, under a Redis lock) and on demand with
 `narration-desk maintenance`; every run's report is stored in `tts_maintenance_run` and printed.
@@ -22,7 +22,7 @@ import soundfile
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from db import chunks
+from db import alert_log, chunks
 from db.engine import new_session
 from db.models import Chunk, MaintenanceRun, Status
 from db.narrations import MODELS, now
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 STUCK_GRACE = timedelta(minutes=5)
 """Beyond the job timeout, how long a `processing` row may sit before it counts as stuck."""
+ALERT_HISTORY_KEPT = timedelta(days=365)
+"""Alert spans that ended longer ago than this are deleted (a flapping alert adds a row a minute)."""
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -184,6 +186,7 @@ def run_maintenance(trigger: str) -> dict[str, Any]:
         report.update(_expire_failed(session, settings))
         report["previews_shrunk"] = _shrink_previews(session, settings)
         report["storage"] = _enforce_quota(session, settings)
+        report["alert_spans_pruned"] = alert_log.prune(session, started - ALERT_HISTORY_KEPT)
         session.add(MaintenanceRun(started_at=started, finished_at=now(), trigger=trigger, report=report))
         session.commit()
     log.info("maintenance (%s): %s", trigger, report)
