@@ -6,10 +6,12 @@ The same figure as the Operations page's month to date (`db.monitoring.billed_ch
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from db import monitoring
-from db.engine import new_session
+from db.engine import database_url, new_session
 from db.narrations import now
 from db.settings import Settings
 from db.window import Window
@@ -41,11 +43,23 @@ class Budget:
         return said
 
 
+SPEND_SECONDS = 60
+"""How long one reading of the month's spend serves: every page's alert banner asks for it."""
+
+
 def this_month(settings: Settings) -> Budget | None:
-    """The budget and what this month has cost so far; None when no budget is set."""
+    """The budget and what this month has cost so far (read at most once a minute per process);
+    None when no budget is set."""
     if settings.monthly_budget_usd is None:
         return None
-    window = Window.month_to_date(now=now(), tz=settings.display_time_zone)
+    reading = int(time.time() // SPEND_SECONDS)
+    return Budget(settings.monthly_budget_usd, _spent(database_url(), settings.display_time_zone, reading))
+
+
+@lru_cache(maxsize=4)
+def _spent(database: str, tz: str, reading: int) -> float:
+    """The month's estimated spend; the arguments only key the cache (a new `reading` each minute)."""
+    window = Window.month_to_date(now=now(), tz=tz)
     with new_session() as session:
         billed = monitoring.billed_characters(session, window, monitoring.Filters())
-    return Budget(settings.monthly_budget_usd, costs(billed).total_usd)
+    return costs(billed).total_usd
