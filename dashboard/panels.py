@@ -34,6 +34,13 @@ def chart_with_csv(chart: Any, frame: pd.DataFrame, name: str) -> None:
     )  # fmt: skip
 
 
+def side_by_side(*charts: tuple[Any, pd.DataFrame, str]) -> None:
+    """Charts in one row, each `(chart, its data, name)` with its CSV below it."""
+    for column, (chart, frame, name) in zip(st.columns(len(charts)), charts, strict=True):
+        with column:
+            chart_with_csv(chart, frame, name)
+
+
 @st.cache_data(ttl=STORAGE_TTL_SECONDS, show_spinner=False)
 def cached_storage(media_root: str) -> Storage:
     """Storage use, recomputed at most every few minutes (keyed by the media root in force)."""

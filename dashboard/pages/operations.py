@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, links
 from dashboard.operations_view import RANGES, alert_history, days_window, load_panels
-from dashboard.panels import chart_with_csv, live_panels, storage_panel
+from dashboard.panels import live_panels, side_by_side, storage_panel
 from dashboard.session import require
 from db import monitoring
 from db.engine import new_session
@@ -53,16 +53,14 @@ st.caption(
     f"{window.end.astimezone(zone(tz)):%Y-%m-%d %H:%M} ({tz}), "
     f"one bar per {window.bucket}; jobs count where they were created."
 )
-left, right = st.columns(2)
-with left:
-    chart_with_csv(charts.status_over_time(panels.status), panels.status, "jobs-by-status")
-with right:
-    chart_with_csv(charts.providers_over_time(panels.providers), panels.providers, "jobs-by-provider")
-left, right = st.columns(2)
-with left:
-    chart_with_csv(charts.failure_rate(panels.failure_rate), panels.failure_rate, "failure-rate")
-with right:
-    chart_with_csv(charts.latency(panels.latency), panels.latency, "latency")
+side_by_side(
+    (charts.status_over_time(panels.status), panels.status, "jobs-by-status"),
+    (charts.providers_over_time(panels.providers), panels.providers, "jobs-by-provider"),
+)
+side_by_side(
+    (charts.failure_rate(panels.failure_rate), panels.failure_rate, "failure-rate"),
+    (charts.latency(panels.latency), panels.latency, "latency"),
+)
 
 st.subheader("Alerts in this range")
 alerts = alert_history(window)
@@ -95,11 +93,10 @@ if (budget := get_settings().monthly_budget_usd) is not None:
 m3.metric("Characters billed, month to date", f"{panels.month_to_date.total_characters:,}")
 if panels.unpriced_models:
     st.caption("No list price in the catalogue (counted at $0): " + ", ".join(panels.unpriced_models))
-left, right = st.columns(2)
-with left:
-    chart_with_csv(charts.cost_per_day(panels.costs), panels.costs, "cost-per-day")
-with right:
-    chart_with_csv(charts.audio_hours(panels.audio), panels.audio, "audio-hours")
+side_by_side(
+    (charts.cost_per_day(panels.costs), panels.costs, "cost-per-day"),
+    (charts.audio_hours(panels.audio), panels.audio, "audio-hours"),
+)
 
 st.subheader("Storage")
 storage_panel(user)
