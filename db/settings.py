@@ -10,9 +10,12 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from typing import Annotated
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -131,6 +134,49 @@ class Settings(BaseSettings):
     alert_repeat_seconds: int = Field(
         default=3600, ge=60, description="The same alert is posted to the webhook at most once in this long."
     )
+    viewer_group: str = Field(
+        default="narration-viewers",
+        min_length=1,
+        max_length=150,
+        description="Django group whose active members may sign in read-only (besides staff); `db upgrade` creates it.",
+    )
+    sso_allowed_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated e-mail domains single sign-on accepts; empty: any verified address.",
+    )
+    sso_issuer: str | None = Field(
+        default=None, description="The only OIDC issuer (`iss`) single sign-on accepts; unset: any."
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Send the session cookie only over https (`Secure`, `__Host-` name); unset: when the page is https.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated proxy addresses or networks whose X-Forwarded-For names the client.",
+    )
+    images_folder: str = Field(
+        default="images",
+        min_length=1,
+        description="Folder under MEDIA_ROOT that scene images' files must be in (Django's `upload_to`).",
+    )
+    max_queued_per_user: int = Field(
+        default=500, ge=1, description="Most narrations one person may have queued or running at once."
+    )
+    max_bulk_rows: int = Field(
+        default=1000, ge=1, description="Most rows one bulk action (narrate all scenes, retry or cancel all) touches."
+    )
+    refuse_over_budget: bool = Field(
+        default=False, description="Refuse paid submissions once MONTHLY_BUDGET_USD is reached (not only warn)."
+    )
+
+    @field_validator("sso_allowed_domains", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """Lists are written as `a,b` in the environment and secrets file alike (a TOML list works too)."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod
