@@ -29,6 +29,8 @@ DJANGO_COLUMNS: dict[str, tuple[str, ...]] = {
         "is_active",
         "date_joined",
     ),
+    "auth_group": ("id", "name"),
+    "auth_user_groups": ("id", "user_id", "group_id"),
     "project_project": ("id", "name"),
     "story_story": ("id", "title", "content", "project_id"),
     "images_image": ("id", "image", "caption", "story_id"),

@@ -100,6 +100,35 @@ class User(Base):
     date_joined: Mapped[datetime]
 
 
+class Group(Base):
+    """Django's `auth_group`: members of the group named VIEWER_GROUP may sign in read-only."""
+
+    __tablename__ = "auth_group"
+    __table_args__ = (Index("auth_group_name_a6ea08ec_like", "name", postgresql_ops={"name": "varchar_pattern_ops"}),)
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(150), unique=True)
+
+
+class UserGroup(Base):
+    """Django's `auth_user_groups` (User.groups): who is in which group, managed in the Django admin."""
+
+    __tablename__ = "auth_user_groups"
+    __table_args__ = (
+        UniqueConstraint("user_id", "group_id", name="auth_user_groups_user_id_group_id_94350c0c_uniq"),
+        Index("auth_user_groups_user_id_6a12ed8b", "user_id"),
+        Index("auth_user_groups_group_id_97559544", "group_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, _django_fk("auth_user.id", "auth_user_groups_user_id_6a12ed8b_fk_auth_user_id")
+    )
+    group_id: Mapped[int] = mapped_column(
+        Integer, _django_fk("auth_group.id", "auth_user_groups_group_id_97559544_fk_auth_group_id")
+    )
+
+
 class Project(Base):
     """Django's `project_project`."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -149,7 +148,7 @@ class Settings(BaseSettings):
     )
     cookie_secure: bool | None = Field(
         default=None,
-        description="Send the session cookie only over https (`Secure`, `__Host-` name); unset: when the page is https.",
+        description="Session cookie only over https (`Secure`, `__Host-` name); unset: when the page is https.",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

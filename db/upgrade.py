@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 
 from db.compat import DJANGO_COLUMNS, IncompatibleSchema, differences
 from db.engine import get_engine
+from db.settings import get_settings
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -60,6 +61,13 @@ def head_revision() -> str:
     return head
 
 
+def _ensure_group(connection: Connection, name: str) -> None:
+    """The read-only viewers' group, so the Django admin can add people to it (a no-op when present)."""
+    connection.execute(
+        text("INSERT INTO auth_group (name) VALUES (:name) ON CONFLICT (name) DO NOTHING"), {"name": name}
+    )
+
+
 def upgrade() -> UpgradeReport:
     """Check the database's shape, then run every pending migration in one transaction.
 
@@ -73,5 +81,6 @@ def upgrade() -> UpgradeReport:
         rows_before = _row_counts(connection)
         connection.commit()
         command.upgrade(alembic_config(connection), "head")
+        _ensure_group(connection, get_settings().viewer_group)
         connection.commit()
         return UpgradeReport(before, head_revision(), rows_before, _row_counts(connection))

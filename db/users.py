@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import User
+from db.models import Group, User, UserGroup
 from db.narrations import now
 from db.passwords import check_password, make_password
 
@@ -18,9 +18,17 @@ class UserRefused(ValueError):
 
 
 def create_user(
-    session: Session, *, username: str, password: str, email: str = "", staff: bool = True, superuser: bool = False
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    email: str = "",
+    staff: bool = True,
+    superuser: bool = False,
+    groups: tuple[str, ...] = (),
 ) -> User:
-    """Create an active user with a Django-format password hash (what `manage.py createsuperuser` writes)."""
+    """Create an active user with a Django-format password hash (what `manage.py createsuperuser` writes),
+    in the named groups (created if missing, as the Django admin would)."""
     username = username.strip()
     if not username or len(username) > 150:
         raise UserRefused("A username is 1 to 150 characters.")
@@ -40,8 +48,33 @@ def create_user(
         date_joined=now(),
     )
     session.add(user)
+    session.flush()
+    for name in groups:
+        add_to_group(session, user, name)
     session.commit()
     return user
+
+
+def add_to_group(session: Session, user: User, name: str) -> None:
+    """Put `user` in the Django group `name` (created if missing); no commit."""
+    group = session.scalars(select(Group).where(Group.name == name)).first()
+    if group is None:
+        group = Group(name=name)
+        session.add(group)
+        session.flush()
+    session.add(UserGroup(user_id=user.id, group_id=group.id))
+    session.flush()
+
+
+def in_group(session: Session, user_id: int, name: str) -> bool:
+    """Whether the user is a member of the Django group `name`."""
+    query = (
+        select(func.count())
+        .select_from(UserGroup)
+        .join(Group, Group.id == UserGroup.group_id)
+        .where(UserGroup.user_id == user_id, Group.name == name)
+    )
+    return bool(session.scalar(query))
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User | None:

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, text
 
 from db.engine import get_engine, new_session
 from db.seed import seed_demo
+from db.settings import get_settings
 from db.users import create_user
 from workers.signin import Role, SignedIn
 
@@ -75,7 +76,7 @@ def staff_user(
     with new_session() as session:
         user = create_user(
             session, username=username, password=password, staff=role is not Role.VIEWER,
-            superuser=role is Role.SUPERUSER,
+            superuser=role is Role.SUPERUSER, groups=(get_settings().viewer_group,) if role is Role.VIEWER else (),
         )  # fmt: skip
         return SignedIn(user.id, user.username, role)
 

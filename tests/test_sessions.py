@@ -11,6 +11,7 @@ from dashboard.session_route import ROUTES
 from db.engine import new_session
 from db.models import User
 from db.passwords import make_password
+from db.users import add_to_group
 from tests.factories import staff_user
 from workers import sessions
 from workers.signin import Role
@@ -60,7 +61,7 @@ def test_the_session_lasts_session_hours(db: str, redis: Redis, monkeypatch: pyt
 @pytest.mark.parametrize(
     ("change", "resumes_as"),
     [
-        ({"is_staff": False}, Role.VIEWER),  # a role taken away holds from the next page load
+        ({"is_staff": False}, None),  # staff taken away, not a viewer: a customer now, out at the next load
         ({"is_superuser": True}, Role.SUPERUSER),
         ({"is_active": False}, None),
         ({"password": make_password("a brand new secret")}, None),  # as Django ends its own sessions
@@ -75,6 +76,15 @@ def test_the_account_is_read_again_on_every_resume(
     assert (resumed.role if resumed else None) == resumes_as
     if resumes_as is None:
         assert not redis.keys("nd:session:*")  # and the session is gone for good
+
+
+def test_a_former_staff_member_in_the_viewer_group_resumes_read_only(db: str, redis: Redis) -> None:
+    started = _started()
+    with new_session() as session, session.begin():
+        add_to_group(session, session.query(User).filter_by(username="editor").one(), "narration-viewers")
+    _change("editor", is_staff=False)
+    resumed = sessions.resume(started.token)
+    assert resumed is not None and resumed.role is Role.VIEWER
 
 
 def test_sign_out_ends_the_session_and_unknown_tokens_resume_nobody(db: str, redis: Redis) -> None:

@@ -5,7 +5,7 @@
     narration-desk worker [--burst]    one RQ worker; --burst drains the queue (and queued rows) and exits
     narration-desk seed-demo           the demo project, stories and scene images (once)
     narration-desk seed-demo --rows N  also N narrations of history over 90 days (COPY), for the operations page
-    narration-desk create-user NAME    a staff user (--superuser) with a Django-format password from a prompt
+    narration-desk create-user NAME    a staff user (--superuser; --viewer: read-only), password from a prompt
     narration-desk maintenance         stuck jobs, old failures, storage quota, previews; prints a report
 
 Expected failures (no DATABASE_URL, a database of another shape, ...) print one paragraph and exit
@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 from db.compat import IncompatibleSchema
 from db.engine import DatabaseNotConfigured, new_session
 from db.seed import seed_demo
+from db.settings import get_settings
 from db.upgrade import upgrade
 from db.users import UserRefused, create_user
 from workers.queue import RedisNotConfigured
@@ -90,13 +91,20 @@ def _create_user(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     try:
         with new_session() as session:
+            viewers = (get_settings().viewer_group,) if args.viewer else ()
             user = create_user(
-                session, username=args.username, password=password, email=args.email, superuser=args.superuser
+                session,
+                username=args.username,
+                password=password,
+                email=args.email,
+                staff=not args.viewer,
+                superuser=args.superuser,
+                groups=viewers,
             )
     except UserRefused as refused:
         print(f"narration-desk: {refused}", file=sys.stderr)
         return 2
-    role = "superuser" if user.is_superuser else "staff"
+    role = "superuser" if user.is_superuser else "read-only viewer" if args.viewer else "staff"
     print(f"Created {role} user {user.username!r} (#{user.id}); the Django app accepts the same password.")
     return 0
 
@@ -131,7 +139,9 @@ def parser() -> argparse.ArgumentParser:
     user = commands.add_parser("create-user", help="create a staff user in auth_user (Django-format password)")
     user.add_argument("username")
     user.add_argument("--email", default="")
-    user.add_argument("--superuser", action="store_true", help="may also delete narrations and run maintenance")
+    rank = user.add_mutually_exclusive_group()
+    rank.add_argument("--superuser", action="store_true", help="may also delete narrations and run maintenance")
+    rank.add_argument("--viewer", action="store_true", help="read-only: not staff, a member of VIEWER_GROUP")
     user.set_defaults(handler=_create_user)
     commands.add_parser(
         "maintenance", help="requeue stuck jobs, clean old failures, enforce the storage quota; print the report"

@@ -115,8 +115,9 @@ def resume(token: str | None) -> SignedIn | None:
     saved = json.loads(record)
     with new_session() as session:
         account = session.get(User, int(saved["user_id"]))
-        if account is not None and account.is_active and _password_mark(account) == saved["password"]:
-            return SignedIn(account.id, account.username, role_of(account))
+        role = role_of(session, account) if account is not None else None
+        if account is not None and role is not None and _password_mark(account) == saved["password"]:
+            return SignedIn(account.id, account.username, role)
     end(token)
     return None
 

@@ -15,10 +15,12 @@ from enum import StrEnum
 
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from db.engine import new_session
 from db.models import User
-from db.users import authenticate
+from db.settings import get_settings
+from db.users import authenticate, in_group
 from workers.queue import redis
 
 log = logging.getLogger(__name__)
@@ -57,10 +59,17 @@ class SignInRefused(Exception):
     """Sign-in failed; the message is safe to show (it never says which part was wrong)."""
 
 
-def role_of(user: User) -> Role:
-    if user.is_superuser:
-        return Role.SUPERUSER
-    return Role.STAFF if user.is_staff else Role.VIEWER
+def role_of(session: Session, user: User) -> Role | None:
+    """What the account may do here, or None: it may not sign in at all.
+
+    `auth_user` also holds the product's customers, so being active is not enough: staff
+    (`is_staff`, as for the Django admin) compose, staff superusers also delete, and members of
+    the VIEWER_GROUP group read. Everyone else is a customer and is kept out."""
+    if not user.is_active:
+        return None
+    if user.is_staff:
+        return Role.SUPERUSER if user.is_superuser else Role.STAFF
+    return Role.VIEWER if in_group(session, user.id, get_settings().viewer_group) else None
 
 
 def _keys(username: str, client: str) -> tuple[str, str]:
@@ -93,7 +102,9 @@ def sign_in(username: str, password: str, *, client: str) -> SignedIn:
         raise SignInRefused("Too many failed sign-ins. Wait 15 minutes, then try again.")
     with new_session() as session:
         user = authenticate(session, username=username, password=password)
-        signed = SignedIn(user.id, user.username, role_of(user)) if user else None
+        role = role_of(session, user) if user else None
+        # A customer's right password is refused like a wrong one, after the same hash check.
+        signed = SignedIn(user.id, user.username, role) if user and role else None
     if signed is None:
         with contextlib.suppress(RedisError):  # no throttle without Redis, as above
             _count_failure(username, client)
@@ -114,4 +125,9 @@ def sign_in_verified(email: str) -> SignedIn:
                 f"No single active account has the address {address or '(none)'}. Ask an administrator to set it "
                 "on your account in the storytelling app (or `narration-desk create-user --email`)."
             )
-        return SignedIn(users[0].id, users[0].username, role_of(users[0]))
+        role = role_of(session, users[0])
+        if role is None:
+            raise SignInRefused(
+                f"The account with the address {address} may not use Narration Desk. Ask an administrator."
+            )
+        return SignedIn(users[0].id, users[0].username, role)
