@@ -30,8 +30,8 @@ def _django_account(
         user_id = connection.execute(
             text(
                 "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, "
-                "is_active, date_joined) VALUES (:password, :superuser, :username, '', '', :email, :staff, true, now()) "
-                "RETURNING id"
+                "is_active, date_joined) VALUES (:password, :superuser, :username, '', '', :email, :staff, true, "
+                "now()) RETURNING id"
             ),
             {
                 "password": make_password(SECRET),
