@@ -10,13 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.operations_view import live_tables
+from dashboard.plain import csv_text, md
 from db import live
 from db.engine import new_session
 from db.settings import get_settings
-from workers.alerts import evaluate, notify
+from workers.alerts import evaluate
 from workers.health import Health, Storage, snapshot, storage
 from workers.maintenance import run_maintenance
-from workers.queue import redis
 from workers.signin import SignedIn
 
 LIVE_SECONDS = 10
@@ -29,7 +29,7 @@ def chart_with_csv(chart: Any, frame: pd.DataFrame, name: str) -> None:
     st.altair_chart(chart, width="stretch")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     st.download_button(
-        f"Download {name} (CSV)", frame.to_csv(index=False), file_name=f"{name}-{stamp}.csv", mime="text/csv",
+        f"Download {name} (CSV)", csv_text(frame), file_name=f"{name}-{stamp}.csv", mime="text/csv",
         key=f"csv-{name}", icon=":material/download:",
     )  # fmt: skip
 
@@ -61,12 +61,12 @@ def _duration(delta: timedelta | None) -> str:
 
 
 def show_alerts(health: Health) -> None:
-    """Every alert that holds in `health`, as an error banner; new ones also go to the webhook if set."""
+    """Every alert that holds in `health`, as an error banner. The webhook hears of them from the
+    minutely background check only (`dashboard/alert_watch.py`, the workers): a page render that
+    posted would let any signed-in reader, reloading, drive outgoing requests."""
     settings = get_settings()
-    found = evaluate(health, cached_storage(str(settings.media_path)), settings)
-    notify(found, settings, redis())  # at most once per ALERT_REPEAT_SECONDS each, whoever has a page open
-    for alert in found:
-        st.error(alert.message, icon=":material/notification_important:")
+    for alert in evaluate(health, cached_storage(str(settings.media_path)), settings):
+        st.error(md(alert.message), icon=":material/notification_important:")
 
 
 @st.fragment(run_every=LIVE_SECONDS)
@@ -85,7 +85,7 @@ def live_panels() -> None:
     d.metric("Workers alive", health.workers_alive)
     e.metric("Stuck in processing", len(health.stuck))
     if health.rq.error:
-        st.warning(health.rq.error)
+        st.warning(md(health.rq.error))
     left, right = st.columns(2)
     left.caption("Queued rows per priority (PostgreSQL)")
     left.dataframe(tables.queues, hide_index=True, width="stretch")

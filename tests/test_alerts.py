@@ -217,3 +217,22 @@ def test_the_minutely_check_writes_the_history(live_state: None, redis: Redis) -
     check(get_settings(), redis)
     holding = {key for key, _, holds in _history(datetime.now(UTC)) if holds}
     assert {"failure-rate:openai", "queue-age", "storage", "no-worker"} <= holding
+
+
+def test_webhook_text_from_the_database_cannot_ping_or_link(webhook: str, redis: Redis) -> None:
+    """A provider name is whatever a row says; in Slack's `text`, `<!channel>` would ping everyone."""
+    hostile = Alert("failure-rate:<!channel>", "5 of the last 5 <!channel> <https://evil.example|docs> jobs failed.")
+    assert notify([hostile], get_settings(), redis) == [hostile]
+    posted = Hook.received[0]["json"]["text"]
+    assert "<" not in posted and ">" not in posted
+    assert "&lt;!channel&gt; &lt;https://evil.example|docs&gt;" in posted
+
+
+def test_a_page_render_shows_the_alerts_but_never_posts_them(live_state: None, webhook: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    page = AppTest.from_string("from dashboard.summary import summary_strip\nsummary_strip()\n", default_timeout=60)
+    page.run()
+    assert not page.exception
+    assert any("openai jobs failed" in e.value for e in page.error)  # the banner holds
+    assert Hook.received == [], "only the background check posts"

@@ -7,11 +7,13 @@ Rules (thresholds are settings, see README "Operations"):
 - no worker has sent a heartbeat within WORKER_DEAD_AFTER_SECONDS;
 - audio under MEDIA_ROOT is over ALERT_STORAGE_FRACTION of STORAGE_QUOTA_BYTES;
 - this month's estimated cost is over ALERT_BUDGET_FRACTION of MONTHLY_BUDGET_USD (when set).
-Every page run evaluates them, and once a minute so does one of the workers and dashboards that are
-running (`check_if_due`, whoever takes the lock), so the webhook hears of a failing provider or a
-full disk with no page open, and of "no worker" from a dashboard while every worker is down. Each
-alert is posted at most once per ALERT_REPEAT_SECONDS (a Redis key per alert, SET NX EX), so reruns,
-several open dashboards and the workers do not repeat it.
+Every page run evaluates them for its banner; only the minutely check posts them, run by one of the
+workers and dashboards that are running (`check_if_due`, whoever takes the lock), so the webhook
+hears of a failing provider or a full disk with no page open, and of "no worker" from a dashboard
+while every worker is down, and no page view can make the desk send requests. Each alert is posted
+at most once per ALERT_REPEAT_SECONDS (a Redis key per alert, SET NX EX), so several dashboards and
+the workers do not repeat it. Messages carry text from the shared database (a provider name), so
+what chat apps read as markup (`<!channel>`, `<https://…|link>`) is escaped before posting.
 """
 
 from __future__ import annotations
@@ -97,6 +99,12 @@ def evaluate(health: Health, storage: Storage | None, settings: Settings) -> lis
     return alerts
 
 
+def chat_text(message: str) -> str:
+    """`message` as plain text in Slack's `text` field (and the chat apps that copy its format): the
+    three characters it reads as markup are escaped, as Slack's formatting guide asks."""
+    return message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def notify(alerts: list[Alert], settings: Settings, connection: Redis) -> list[Alert]:
     """POST the alerts not posted in the last ALERT_REPEAT_SECONDS to the webhook; returns those posted.
 
@@ -112,7 +120,7 @@ def notify(alerts: list[Alert], settings: Settings, connection: Redis) -> list[A
     if not fresh:
         return []
     payload = {
-        "text": "Narration Desk: " + " ".join(a.message for a in fresh),
+        "text": "Narration Desk: " + " ".join(chat_text(a.message) for a in fresh),
         "alerts": [{"key": a.key, "message": a.message} for a in fresh],
     }
     try:
