@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.plain import md
 from db.narrations import Kind
 from db.settings import get_settings
 from workers import catalogue
@@ -123,4 +124,4 @@ def sample_player(choice: VoiceChoice, key: str) -> None:
         try:
             st.audio(voice_sample(choice.info.id.value, choice.model.id, choice.voice), format="audio/wav")
         except NoSample as problem:
-            st.warning(str(problem))
+            st.warning(md(problem))

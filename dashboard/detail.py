@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import links
 from dashboard.choices import voice_choice
+from dashboard.plain import md
 from dashboard.player import report
 from dashboard.views import NarrationDetail, load_detail, passage_audio
 from db.narrations import Kind
@@ -119,10 +120,10 @@ def _duplicate(detail: NarrationDetail, target_id: int, user: SignedIn) -> None:
         try:
             done = submit(request)
         except Refused as refusal:
-            st.error(str(refusal))
+            st.error(md(refusal))
         else:
             st.session_state.pop(f"{key}-token")
-            st.success(done.message)
+            st.success(md(done.message))
             st.page_link(links.PAGE, label=f"Open #{done.row_id}", query_params=links.params(done.kind, done.row_id))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Any
 
 from streamlit.testing.v1 import AppTest
@@ -22,6 +24,14 @@ def selectbox(app: AppTest, label: str) -> Any:
     return next(s for s in app.selectbox if s.label == label)
 
 
+_ESCAPED = re.compile(r"\\([" + re.escape(string.punctuation) + "])")
+
+
+def shown(markdown: str) -> str:
+    """What a person reads of a Markdown body that `dashboard.plain.md` escaped (AppTest holds the source)."""
+    return _ESCAPED.sub(r"\1", markdown).replace("\u2060", "")
+
+
 def texts(app: AppTest, kind: str) -> list[str]:
-    """The values of every element of a kind ("error", "info", "success", "markdown", ...)."""
-    return [str(e.value) for e in getattr(app, kind)]
+    """What a person reads in every element of a kind ("error", "info", "success", "markdown", ...)."""
+    return [shown(str(e.value)) for e in getattr(app, kind)]

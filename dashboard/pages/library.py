@@ -7,6 +7,7 @@ from typing import Any, Literal
 import streamlit as st
 
 from dashboard import links
+from dashboard.plain import md
 from dashboard.session import require
 from dashboard.summary import summary_strip
 from db.engine import new_session
@@ -22,7 +23,7 @@ MODELS = sorted({m.id for p in catalogue.CATALOGUE for m in p.models})
 user = require()
 st.title("Library")
 if said := st.session_state.pop("library-said", None):
-    st.info(said)  # what the last bulk action did
+    st.info(md(said))  # what the last bulk action did
 st.fragment(summary_strip, run_every=SUMMARY_SECONDS)()  # the last 24 hours and any alert, kept fresh
 
 

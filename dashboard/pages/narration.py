@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard.detail import narration_detail
 from dashboard.links import BadLink, parse
+from dashboard.plain import md
 from dashboard.player import narration_card
 from dashboard.session import require
 
@@ -12,7 +13,7 @@ st.page_link("pages/library.py", label="Back to the library", icon=":material/ar
 try:
     kind, row_id = parse(st.query_params.to_dict())
 except BadLink as problem:
-    st.error(str(problem))
+    st.error(md(problem))
     st.stop()
 st.title(f"{kind.title()} narration #{row_id}")
 narration_card(kind, row_id, user=user)
