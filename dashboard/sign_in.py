@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.session import KEY, signed_in
 from workers.signin import SignInRefused, sign_in, sign_in_verified
+from workers.throttle import client_address
 
 
 def single_sign_on_configured() -> bool:
@@ -31,6 +32,13 @@ def from_single_sign_on() -> None:
         st.logout()
 
 
+def _client() -> str:
+    """Whom the throttle counts. Every X-Forwarded-For line, joined: a proxy may add its own line
+    after one the client forged, and only the last entries are the proxies' word."""
+    forwarded = ", ".join(st.context.headers.get_all("X-Forwarded-For"))
+    return client_address(st.context.ip_address, forwarded or None)
+
+
 def sign_in_form() -> None:
     st.title("Narration Desk")
     st.caption("Sign in with your account of the storytelling app.")
@@ -44,7 +52,7 @@ def sign_in_form() -> None:
         st.button("Sign in with single sign-on", icon=":material/key:", on_click=st.login)
     if submitted:
         try:
-            user = sign_in(username, password, client=st.context.ip_address or "unknown")
+            user = sign_in(username, password, client=_client())
         except SignInRefused as refused:
             st.error(str(refused))
         else:
