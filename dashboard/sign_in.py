@@ -2,7 +2,7 @@
 
 Username and password always work; where an OIDC provider is configured for Streamlit (an `[auth]`
 section in `.streamlit/secrets.toml`), single sign-on is offered too and matched to `auth_user` by
-the verified email address.
+the verified email address (workers/signin.py says which claims are accepted).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def from_single_sign_on() -> None:
     if KEY in st.session_state or not st.user.get("is_logged_in"):
         return
     try:
-        st.session_state[KEY] = sign_in_verified(str(st.user.get("email") or ""))
+        st.session_state[KEY] = sign_in_verified(st.user.to_dict())
     except SignInRefused as refused:
         st.session_state["sso-refused"] = str(refused)
         st.logout()

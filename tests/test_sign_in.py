@@ -34,6 +34,11 @@ def _sign_in(page: AppTest, username: str, password: str) -> AppTest:
     return page.button[0].click().run()
 
 
+def _verified(email: str) -> dict[str, object]:
+    """The claims `st.user` holds after a provider verified the address."""
+    return {"is_logged_in": True, "email": email, "email_verified": True}
+
+
 def _pages(page: AppTest) -> list[str]:
     return [title.value for title in page.title]
 
@@ -101,14 +106,14 @@ def test_single_sign_on_matches_one_active_account_by_verified_email(db: str) ->
     with new_session() as session:
         session.query(User).filter_by(username="editor").update({"email": "Editor@Example.org"})
         session.commit()
-    signed = sign_in_verified(" editor@example.org ")
+    signed = sign_in_verified(_verified(" editor@example.org "))
     assert (signed.username, signed.role) == ("editor", Role.STAFF)
 
     with pytest.raises(SignInRefused, match=r"No single active account has the address stranger@example\.org"):
-        sign_in_verified("stranger@example.org")
+        sign_in_verified(_verified("stranger@example.org"))
     staff_user("twin")
     with new_session() as session:
         session.query(User).filter_by(username="twin").update({"email": "editor@example.org"})
         session.commit()
     with pytest.raises(SignInRefused):  # two accounts share it: neither is guessed
-        sign_in_verified("editor@example.org")
+        sign_in_verified(_verified("editor@example.org"))

@@ -1,4 +1,4 @@
-"""Signing staff in: Django's users and password hashes, roles, and throttling.
+"""Signing staff in: Django's users and password hashes, roles, throttling, and single sign-on.
 
 Every password attempt is booked by `workers.throttle` before the password is checked (why it is
 built that way is in that module). Every refusal, whatever its reason (unknown user, wrong password,
@@ -9,6 +9,7 @@ takes says nothing about why it was refused.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -94,10 +95,42 @@ def sign_in(username: str, password: str, *, client: str) -> SignedIn:
     return signed
 
 
-def sign_in_verified(email: str) -> SignedIn:
-    """Sign in someone whose address an OIDC provider has verified (`st.login`): the active
-    `auth_user` with that email, matched case-insensitively. Raises SignInRefused with a sentence."""
-    address = email.strip()
+def _verified(claims: Mapping[str, object]) -> bool:
+    """`email_verified` as OIDC sends it: true (some providers send the string "true"); missing is not."""
+    flag = claims.get("email_verified")
+    return flag is True or (isinstance(flag, str) and flag.lower() == "true")
+
+
+def _refusal(claims: Mapping[str, object], address: str) -> str | None:
+    """Why these single sign-on claims may not be matched to an account, or None."""
+    settings = get_settings()
+    if not _verified(claims):
+        return (
+            f"Your sign-on provider has not confirmed that {address or 'your address'} is yours, so it is not "
+            "matched to an account. Verify the address with the provider, or sign in with username and password."
+        )
+    if settings.sso_issuer and claims.get("iss") != settings.sso_issuer:
+        return (
+            "This sign-on provider is not the one Narration Desk accepts (SSO_ISSUER). Sign in through "
+            "the configured provider, or with username and password."
+        )
+    allowed = {domain.strip().lower().lstrip("@") for domain in settings.sso_allowed_domains}
+    domain = address.rpartition("@")[2].lower()
+    if allowed and ("@" not in address or domain not in allowed):
+        return (
+            f"Single sign-on accepts only addresses at {', '.join(sorted(allowed))}, not {address or '(none)'}. "
+            "Sign in with username and password, or ask an administrator."
+        )
+    return None
+
+
+def sign_in_verified(claims: Mapping[str, object]) -> SignedIn:
+    """Sign in someone an OIDC provider vouches for (`st.user` after `st.login`): only a verified
+    address (`email_verified` true), from SSO_ISSUER and within SSO_ALLOWED_DOMAINS when set, matched
+    case-insensitively to exactly one active `auth_user`. Raises SignInRefused with a sentence."""
+    address = str(claims.get("email") or "").strip()
+    if refusal := _refusal(claims, address):
+        raise SignInRefused(refusal)
     with new_session() as session:
         users = session.scalars(
             select(User).where(func.lower(User.email) == address.lower(), User.is_active).limit(2)
