@@ -2,7 +2,7 @@
 
 Username and password always work; where an OIDC provider is configured for Streamlit (an `[auth]`
 section in `.streamlit/secrets.toml`), single sign-on is offered too and matched to `auth_user` by
-the verified email address.
+the verified email address (workers/signin.py says which claims are accepted).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.session import KEY, signed_in
 from workers.signin import SignInRefused, sign_in, sign_in_verified
+from workers.throttle import client_address
 
 
 def single_sign_on_configured() -> bool:
@@ -25,10 +26,17 @@ def from_single_sign_on() -> None:
     if KEY in st.session_state or not st.user.get("is_logged_in"):
         return
     try:
-        st.session_state[KEY] = sign_in_verified(str(st.user.get("email") or ""))
+        st.session_state[KEY] = sign_in_verified(st.user.to_dict())
     except SignInRefused as refused:
         st.session_state["sso-refused"] = str(refused)
         st.logout()
+
+
+def _client() -> str:
+    """Whom the throttle counts. Every X-Forwarded-For line, joined: a proxy may add its own line
+    after one the client forged, and only the last entries are the proxies' word."""
+    forwarded = ", ".join(st.context.headers.get_all("X-Forwarded-For"))
+    return client_address(st.context.ip_address, forwarded or None)
 
 
 def sign_in_form() -> None:
@@ -44,7 +52,7 @@ def sign_in_form() -> None:
         st.button("Sign in with single sign-on", icon=":material/key:", on_click=st.login)
     if submitted:
         try:
-            user = sign_in(username, password, client=st.context.ip_address or "unknown")
+            user = sign_in(username, password, client=_client())
         except SignInRefused as refused:
             st.error(str(refused))
         else:

@@ -84,9 +84,8 @@ def authenticate(session: Session, *, username: str, password: str) -> User | No
     if user is None:
         check_password(password, DUMMY_HASH)  # spend the same time as a real check
         return None
-    if not user.is_active or not check_password(password, user.password):
-        return None
-    return user
+    matches = check_password(password, user.password)  # checked first: inactive takes as long as wrong
+    return user if user.is_active and matches else None
 
 
 def has_staff(session: Session) -> bool:

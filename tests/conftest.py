@@ -22,6 +22,7 @@ from db.settings import SECRETS_FILE_ENV, get_settings
 from tests.live import headless_chromium
 from tests.servers import postgres_server, redis_server
 from workers.queue import reset_redis
+from workers.throttle import forget_in_process
 
 KEYS = ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "OPENAI_BASE_URL", "ELEVENLABS_BASE_URL")
 
@@ -70,13 +71,15 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No developer keys or secrets file leak into a test; media goes to the test's own folder."""
+    """No developer keys or secrets file leak into a test; media goes to the test's own folder; no
+    sign-in attempts counted in memory (without Redis) carry over from another test."""
     for key in KEYS:
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv(SECRETS_FILE_ENV, str(tmp_path / "no-secrets.toml"))
     monkeypatch.setenv("MEDIA_ROOT", str(tmp_path / "media"))
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "var"))
     get_settings.cache_clear()
+    forget_in_process()
     yield
     get_settings.cache_clear()
 

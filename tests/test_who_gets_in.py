@@ -105,7 +105,7 @@ def test_the_viewer_group_is_the_one_the_setting_names(db: str, redis: Redis, mo
 def test_single_sign_on_refuses_a_customer_address(db: str) -> None:
     _django_account("customer")
     with pytest.raises(SignInRefused, match="may not use Narration Desk"):
-        sign_in_verified("customer@example.org")
+        sign_in_verified({"email": "customer@example.org", "email_verified": True})
 
 
 def test_a_session_resumed_after_the_viewer_left_the_group_ends(db: str, redis: Redis) -> None:

@@ -47,15 +47,34 @@ def dashboard_entry() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "server.py"
 
 
-def _first_admin(session: Session, data_dir: Path) -> Path:
+class AdminPasswordFileExists(RuntimeError):
+    """The initial admin password file (or a symlink) is already there; nothing was written."""
+
+
+def create_first_admin(session: Session, data_dir: Path) -> Path:
     """A superuser for a database nobody can sign in to yet. The password goes to a file only
-    its owner can read, never to the console or a log."""
-    password = secrets.token_urlsafe(18)
-    create_user(session, username="admin", password=password, superuser=True)
+    its owner can read, never to the console or a log.
+
+    The file is created exclusively and never through a symlink: anyone able to plant a link at
+    that path could otherwise have the password written (or a file clobbered) wherever it points.
+    It is created before the account, so a refusal leaves no account whose password nobody knows."""
     path = data_dir.resolve() / "initial-admin-password"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(password + "\n")
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise AdminPasswordFileExists(
+            f"{path} already exists (a file or a link), so no admin account was created and nothing was written "
+            "there. Remove it and restart, or create an account with `narration-desk create-user NAME --superuser`."
+        ) from None
+    password = secrets.token_urlsafe(18)
+    with os.fdopen(fd, "w") as file:
+        file.write(password + "\n")
+    try:
+        create_user(session, username="admin", password=password, superuser=True)
+    except BaseException:
+        path.unlink()  # ours (created exclusively above), and now naming no account
+        raise
     return path
 
 
@@ -106,8 +125,14 @@ def run() -> int:
                 if seed_demo(session):
                     print("Seeded the demo project, stories and scene images.", flush=True)
                 if not has_staff(session):
-                    path = _first_admin(session, settings.data_dir)
-                    print(f"Created the user 'admin'; its password is in {path} (readable by you only).", flush=True)
+                    try:
+                        path = create_first_admin(session, settings.data_dir)
+                    except AdminPasswordFileExists as refused:
+                        print(refused, file=sys.stderr, flush=True)
+                    else:
+                        print(
+                            f"Created the user 'admin'; its password is in {path} (readable by you only).", flush=True
+                        )
 
             children: dict[str, subprocess.Popen[bytes]] = {}
             stack.callback(_stop_children, children)

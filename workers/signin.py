@@ -1,33 +1,29 @@
-"""Signing staff in: Django's users and password hashes, roles, and throttled failures.
+"""Signing staff in: Django's users and password hashes, roles, throttling, and single sign-on.
 
-Failures are counted in Redis per username and per client address for a quarter of an hour; past
-the limit, sign-in is refused with how long to wait, even with the right password. If Redis is
-unreachable the limit cannot be counted and sign-in still works (logged), so an outage of the queue
-does not lock staff out of the library.
+Every password attempt is booked by `workers.throttle` before the password is checked (why it is
+built that way is in that module). Every refusal, whatever its reason (unknown user, wrong password,
+a customer's right password, throttled), costs one full password hash check, so how long an answer
+takes says nothing about why it was refused.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.engine import new_session
 from db.models import User
+from db.passwords import check_password
 from db.settings import get_settings
-from db.users import authenticate, in_group
-from workers.queue import redis
+from db.users import DUMMY_HASH, authenticate, in_group
+from workers import throttle
 
-log = logging.getLogger(__name__)
-
-WINDOW_SECONDS = 15 * 60
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_CLIENT = 20
+WRONG = "Wrong username or password, or the account is inactive."
 
 
 class Role(StrEnum):
@@ -72,50 +68,69 @@ def role_of(session: Session, user: User) -> Role | None:
     return Role.VIEWER if in_group(session, user.id, get_settings().viewer_group) else None
 
 
-def _keys(username: str, client: str) -> tuple[str, str]:
-    return f"nd:signin:user:{username.strip().lower()}", f"nd:signin:client:{client}"
-
-
-def _failures(username: str, client: str) -> tuple[int, int]:
-    user_key, client_key = _keys(username, client)
-    counts = redis().mget(user_key, client_key)
-    return int(counts[0] or 0), int(counts[1] or 0)
-
-
-def _count_failure(username: str, client: str) -> None:
-    pipe = redis().pipeline()
-    for key in _keys(username, client):
-        # The window starts at the first failure (SET NX) and INCR keeps it; EXPIRE NX would need Redis 7.
-        pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)
-        pipe.incr(key)
-    pipe.execute()
+def _wait(seconds: float) -> str:
+    if seconds <= 60:
+        whole = math.ceil(seconds)
+        return f"{whole} second{'s' * (whole != 1)}"
+    whole = math.ceil(seconds / 60)
+    return f"{whole} minute{'s' * (whole != 1)}"
 
 
 def sign_in(username: str, password: str, *, client: str) -> SignedIn:
-    """Check the credentials (throttled); raises SignInRefused with a sentence to show."""
-    try:
-        by_user, by_client = _failures(username, client)
-    except RedisError as error:
-        log.warning("sign-in throttle unavailable (%s); checking the password without it", error)
-        by_user = by_client = 0
-    if by_user >= MAX_FAILURES_PER_USER or by_client >= MAX_FAILURES_PER_CLIENT:
-        raise SignInRefused("Too many failed sign-ins. Wait 15 minutes, then try again.")
+    """Check the credentials (throttled, see workers/throttle.py); raises SignInRefused with a
+    sentence to show. `client` is `throttle.client_address(...)`."""
+    wait = throttle.book_attempt(username, client)
+    if wait:
+        # Refusing at once would tell a guesser it was throttled and cost it nothing: spend a check.
+        check_password(password, DUMMY_HASH)
+        raise SignInRefused(f"Too many failed sign-ins. Wait {_wait(wait)}, then try again.")
     with new_session() as session:
         user = authenticate(session, username=username, password=password)
         role = role_of(session, user) if user else None
         # A customer's right password is refused like a wrong one, after the same hash check.
         signed = SignedIn(user.id, user.username, role) if user and role else None
     if signed is None:
-        with contextlib.suppress(RedisError):  # no throttle without Redis, as above
-            _count_failure(username, client)
-        raise SignInRefused("Wrong username or password, or the account is inactive.")
+        raise SignInRefused(WRONG)
+    throttle.forgive(username, client)
     return signed
 
 
-def sign_in_verified(email: str) -> SignedIn:
-    """Sign in someone whose address an OIDC provider has verified (`st.login`): the active
-    `auth_user` with that email, matched case-insensitively. Raises SignInRefused with a sentence."""
-    address = email.strip()
+def _verified(claims: Mapping[str, object]) -> bool:
+    """`email_verified` as OIDC sends it: true (some providers send the string "true"); missing is not."""
+    flag = claims.get("email_verified")
+    return flag is True or (isinstance(flag, str) and flag.lower() == "true")
+
+
+def _refusal(claims: Mapping[str, object], address: str) -> str | None:
+    """Why these single sign-on claims may not be matched to an account, or None."""
+    settings = get_settings()
+    if not _verified(claims):
+        return (
+            f"Your sign-on provider has not confirmed that {address or 'your address'} is yours, so it is not "
+            "matched to an account. Verify the address with the provider, or sign in with username and password."
+        )
+    if settings.sso_issuer and claims.get("iss") != settings.sso_issuer:
+        return (
+            "This sign-on provider is not the one Narration Desk accepts (SSO_ISSUER). Sign in through "
+            "the configured provider, or with username and password."
+        )
+    allowed = {domain.strip().lower().lstrip("@") for domain in settings.sso_allowed_domains}
+    domain = address.rpartition("@")[2].lower()
+    if allowed and ("@" not in address or domain not in allowed):
+        return (
+            f"Single sign-on accepts only addresses at {', '.join(sorted(allowed))}, not {address or '(none)'}. "
+            "Sign in with username and password, or ask an administrator."
+        )
+    return None
+
+
+def sign_in_verified(claims: Mapping[str, object]) -> SignedIn:
+    """Sign in someone an OIDC provider vouches for (`st.user` after `st.login`): only a verified
+    address (`email_verified` true), from SSO_ISSUER and within SSO_ALLOWED_DOMAINS when set, matched
+    case-insensitively to exactly one active `auth_user`. Raises SignInRefused with a sentence."""
+    address = str(claims.get("email") or "").strip()
+    if refusal := _refusal(claims, address):
+        raise SignInRefused(refusal)
     with new_session() as session:
         users = session.scalars(
             select(User).where(func.lower(User.email) == address.lower(), User.is_active).limit(2)
