@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.plain import md
 from dashboard.session import KEY, signed_in
 from workers.signin import SignInRefused, sign_in, sign_in_verified
 from workers.throttle import client_address
@@ -43,7 +44,7 @@ def sign_in_form() -> None:
     st.title("Narration Desk")
     st.caption("Sign in with your account of the storytelling app.")
     if refused := st.session_state.pop("sso-refused", None):
-        st.error(refused)
+        st.error(md(refused))
     with st.form("sign-in"):
         username = st.text_input("Username")
         password = st.text_input("Password", type="password")
@@ -54,7 +55,7 @@ def sign_in_form() -> None:
         try:
             user = sign_in(username, password, client=_client())
         except SignInRefused as refused:
-            st.error(str(refused))
+            st.error(md(refused))
         else:
             signed_in(user)
             st.rerun()

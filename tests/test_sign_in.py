@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.session import KEY
 from db.engine import new_session
 from db.models import User
+from tests.apptest import texts
 from tests.factories import demo_data, staff_user
 from workers.signin import Role, SignInRefused, sign_in, sign_in_verified
 from workers.throttle import PER_USERNAME
@@ -64,9 +65,9 @@ def test_staff_sign_in_and_land_on_compose(app: AppTest, redis: Redis) -> None:
 def test_a_wrong_password_says_so_without_saying_which_part(app: AppTest) -> None:
     staff_user("editor")
     _sign_in(app, "editor", "wrong password")
-    assert app.error[0].value == "Wrong username or password, or the account is inactive."
+    assert texts(app, "error") == ["Wrong username or password, or the account is inactive."]
     _sign_in(app, "nobody", SECRET)
-    assert app.error[0].value == "Wrong username or password, or the account is inactive."
+    assert texts(app, "error") == ["Wrong username or password, or the account is inactive."]
 
 
 def test_a_viewer_reads_the_library_but_cannot_compose(app: AppTest) -> None:
