@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.session import current, set_cookie, sign_out
+from dashboard.session import clear_cookie, current, set_cookie, sign_out, watch
 from dashboard.sign_in import from_single_sign_on, sign_in_form
 
 st.set_page_config(page_title="Narration Desk", page_icon=":material/record_voice_over:", layout="wide")
@@ -10,6 +10,7 @@ st.set_page_config(page_title="Narration Desk", page_icon=":material/record_voic
 from_single_sign_on()
 user = current()
 if user is None:
+    clear_cookie()
     sign_in_form()
     st.stop()
 
@@ -24,5 +25,6 @@ with st.sidebar:
     st.caption(f"Signed in as **{user.username}** ({user.role})")
     st.button("Sign out", key="sign-out", on_click=sign_out)
     set_cookie()
+    watch(user)  # an idle tab notices a sign-out elsewhere, deactivation, a new role or password
 
 st.navigation(pages).run()

@@ -10,8 +10,6 @@ import base64
 import streamlit as st
 
 from dashboard.views import NarrationView, load_view
-from db.engine import new_session
-from db.lifecycle import cancel
 from workers import actions
 from workers.signin import SignedIn
 
@@ -44,8 +42,7 @@ def _render(view: NarrationView, user: SignedIn) -> None:
     if said := st.session_state.pop(f"said-{key}", None):
         st.info(said)  # what the last action did, shown once over the card's new state
     if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{key}"):
-        with new_session() as session:
-            report(key, cancel(session, view.kind, view.row_id, user_id=user.user_id))
+        report(key, actions.cancel(view.kind, view.row_id, user))
     if view.status == "failed" and user.can_compose and st.button("Retry", key=f"retry-{key}"):
         report(key, actions.retry(view.kind, view.row_id, user))
     if not view.pending and user.is_superuser and st.button("Delete", key=f"delete-{key}"):

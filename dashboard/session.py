@@ -1,12 +1,13 @@
 """Who is signed in to this browser session, and the guard every page calls first.
 
 A password sign-in is kept across reloads and new tabs by a cookie (`workers/sessions.py`); single
-sign-on keeps itself through Streamlit's own cookie.
+sign-on keeps itself through Streamlit's own cookie. Either way the tab checks its sign-in again on
+every script run (each click is one) and, while idle, every `sessions.RECHECK_SECONDS` (`watch`).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
@@ -16,19 +17,26 @@ from workers.signin import SignedIn
 KEY = "signed_in"
 STORED = "stored-session"  # this tab's session, to end it on sign-out
 CLAIM = "session-claim"  # until the page has traded it for the cookie
+MARK = "password-mark"  # the password the tab signed in with, for tabs without a stored session
+CLEAR = "session-clear"  # after a sign-out, until the page has cleared the cookie
+ONCE = "once"  # CLEAR without Redis to say when the frame has loaded: it is shown once
 
 
 def _cookie() -> str | None:
-    """The session cookie this page load came with (AppTest's stand-in client has none)."""
-    value = st.context.cookies.get(sessions.COOKIE)
+    """The session cookie this page load came with (AppTest's stand-in client has none), under the
+    name in force for how the page was reached."""
+    secure = sessions.cookie_secure(urlsplit(st.context.url or "").scheme)
+    value = st.context.cookies.get(sessions.cookie_name(secure))
     return value if isinstance(value, str) else None
 
 
 def current() -> SignedIn | None:
-    """The signed-in user: from this tab's state, else resumed from the browser's session cookie."""
+    """The signed-in user as the account is now: this tab's, checked again, else resumed from the
+    browser's session cookie. A tab whose account changed role carries on with the new role; one
+    whose session ended or whose account may no longer sign in is signed out."""
     user = st.session_state.get(KEY)
     if isinstance(user, SignedIn):
-        return user
+        return _checked(user)
     token = _cookie()
     resumed = sessions.resume(token)
     if resumed is not None:
@@ -37,8 +45,33 @@ def current() -> SignedIn | None:
     return resumed
 
 
+def _checked(user: SignedIn) -> SignedIn | None:
+    if MARK not in st.session_state:
+        # First check of this tab (moments after its sign-in): the password it holds from now on.
+        st.session_state[MARK] = sessions.password_mark(user.user_id)
+    token = st.session_state.get(STORED)
+    now = sessions.recheck(user, token=token, mark=st.session_state[MARK])
+    if now is None:
+        _forget()
+    elif now != user:
+        st.session_state[KEY] = now
+    return now
+
+
+def _forget() -> None:
+    """Sign this tab out; if it held a stored session, clear the browser's cookie too."""
+    st.session_state.pop(KEY, None)
+    st.session_state.pop(CLAIM, None)
+    st.session_state.pop(MARK, None)
+    token = st.session_state.pop(STORED, None) or _cookie()
+    sessions.end(token)
+    if token:
+        st.session_state[CLEAR] = sessions.clearing() or ONCE
+
+
 def signed_in(user: SignedIn) -> None:
     """After a password sign-in: this tab is signed in, and the browser will be once the cookie is set."""
+    st.session_state.pop(CLEAR, None)  # the new cookie must not be cleared by the last sign-out's frame
     st.session_state[KEY] = user
     started = sessions.start(user)
     if started is not None:
@@ -58,13 +91,33 @@ def set_cookie() -> None:
         st.session_state.pop(CLAIM)
 
 
+def clear_cookie() -> None:
+    """After a sign-out, load the route that expires the cookie (a script cannot), until it has."""
+    claim = st.session_state.get(CLEAR)
+    if claim is None:
+        return
+    if claim == ONCE:
+        st.session_state.pop(CLEAR)
+        st.iframe(sessions.END_PATH, height=1)
+    elif sessions.clearing_pending(claim):
+        st.iframe(sessions.END_PATH + "?" + urlencode({"claim": claim}), height=1)
+    else:
+        st.session_state.pop(CLEAR)
+
+
 def sign_out() -> None:
     """Button callback: runs before the next script run, which then shows the sign-in form."""
-    st.session_state.pop(KEY, None)
-    st.session_state.pop(CLAIM, None)
-    sessions.end(st.session_state.pop(STORED, None) or _cookie())
+    _forget()
     if st.user.get("is_logged_in"):
         st.logout()  # signed in by single sign-on: end that session too
+
+
+@st.fragment(run_every=sessions.RECHECK_SECONDS)
+def watch(user: SignedIn) -> None:
+    """While the tab sits idle, check the sign-in again; when the answer changed (signed out, or
+    another role), run the whole page again so it shows the sign-in form or the new role's pages."""
+    if current() != user:
+        st.rerun()
 
 
 def require(*, compose: bool = False, superuser: bool = False) -> SignedIn:

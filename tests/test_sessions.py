@@ -6,14 +6,19 @@ import pytest
 from redis import Redis
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from streamlit.testing.v1 import AppTest
 
+from dashboard.session import KEY
 from dashboard.session_route import ROUTES
 from db.engine import new_session
 from db.models import User
 from db.passwords import make_password
+from db.settings import get_settings
 from db.users import add_to_group
-from tests.factories import staff_user
+from tests.factories import demo_data, staff_user
+from tests.test_roles import APP
 from workers import sessions
+from workers.queue import reset_redis
 from workers.signin import Role
 
 
@@ -49,8 +54,6 @@ def test_redis_keeps_neither_the_token_nor_a_password_hash(db: str, redis: Redis
 
 
 def test_the_session_lasts_session_hours(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
-    from db.settings import get_settings
-
     monkeypatch.setenv("SESSION_HOURS", "0.5")
     get_settings.cache_clear()
     _started()
@@ -122,3 +125,132 @@ def test_a_claim_sent_from_another_site_signs_nobody_in(db: str, redis: Redis) -
     lured = client.get(sessions.SESSION_PATH, params={"claim": started.claim}, headers={"Sec-Fetch-Site": "cross-site"})
     assert lured.status_code == 403 and "set-cookie" not in lured.headers
     assert sessions.pending(started.claim)  # the page's own frame can still use it
+
+
+@pytest.mark.parametrize(
+    ("change", "now"),
+    [
+        ({}, Role.STAFF),
+        ({"is_superuser": True}, Role.SUPERUSER),  # the tab carries on with the new role
+        ({"is_staff": False}, None),
+        ({"is_active": False}, None),
+        ({"password": make_password("a brand new secret")}, None),
+    ],
+)
+@pytest.mark.parametrize("stored", [True, False], ids=["stored session", "single sign-on or no Redis"])
+def test_an_open_tab_finds_its_account_as_it_is_now(
+    db: str, redis: Redis, change: dict[str, object], now: Role | None, stored: bool
+) -> None:
+    user = staff_user("editor")
+    started = sessions.start(user)
+    token = started.token if started and stored else None
+    mark = sessions.password_mark(user.user_id)  # what the tab keeps from its first check
+    _change("editor", **change)
+    checked = sessions.recheck(user, token=token, mark=mark)
+    assert (checked.role if checked else None) == now
+    if stored and now is None:
+        assert not redis.keys("nd:session:*")  # ended for the other tabs too
+
+
+def test_a_sign_out_in_another_tab_ends_this_one(db: str, redis: Redis) -> None:
+    user = staff_user("editor")
+    started = sessions.start(user)
+    assert started is not None
+    mark = sessions.password_mark(user.user_id)
+    assert sessions.recheck(user, token=started.token, mark=mark) == user
+    sessions.end(started.token)  # the other tab's sign-out
+    assert sessions.recheck(user, token=started.token, mark=mark) is None
+
+
+def test_while_redis_is_away_an_open_tab_is_checked_by_its_account(
+    db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = staff_user("editor")
+    started = sessions.start(user)
+    assert started is not None
+    mark = sessions.password_mark(user.user_id)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    get_settings.cache_clear()
+    reset_redis()
+    assert sessions.recheck(user, token=started.token, mark=mark) == user  # an outage signs nobody out
+    _change("editor", is_active=False)
+    assert sessions.recheck(user, token=started.token, mark=mark) is None  # but the account still counts
+
+
+def _cookie_settings(monkeypatch: pytest.MonkeyPatch, secure: str | None) -> None:
+    if secure is None:
+        monkeypatch.delenv("COOKIE_SECURE", raising=False)
+    else:
+        monkeypatch.setenv("COOKIE_SECURE", secure)
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("base_url", "setting", "secure"),
+    [
+        ("http://desk.example", None, False),
+        ("https://desk.example", None, True),
+        ("http://desk.example", "true", True),  # behind a proxy that ends TLS, the page looks like http
+        ("https://desk.example", "false", False),
+    ],
+)
+def test_a_secure_cookie_has_the_host_prefix(
+    db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch, base_url: str, setting: str | None, secure: bool
+) -> None:
+    _cookie_settings(monkeypatch, setting)
+    started = _started()
+    client = TestClient(Starlette(routes=ROUTES), base_url=base_url)
+    cookie = client.get(sessions.SESSION_PATH, params={"claim": started.claim}).headers["set-cookie"]
+    name = "__Host-nd_session" if secure else "nd_session"
+    assert cookie.startswith(f"{name}={started.token};")
+    assert ("Secure" in cookie) is secure and "Path=/" in cookie and "Domain" not in cookie
+
+
+def _expired(cookie: str) -> bool:
+    return cookie.startswith(f"{sessions.COOKIE}=") and "Max-Age=0" in cookie
+
+
+def test_sign_out_expires_the_cookie_once_its_session_has_ended(db: str, redis: Redis) -> None:
+    started = _started()
+    client = TestClient(Starlette(routes=ROUTES))
+    assert client.get(sessions.SESSION_PATH, params={"claim": started.claim}).status_code == 204
+    assert client.cookies.get(sessions.COOKIE) == started.token
+
+    # A late frame from an earlier sign-out leaves a session that still lives alone (the browser
+    # signed in again since).
+    early = client.get(sessions.END_PATH)
+    assert early.status_code == 204 and "set-cookie" not in early.headers
+
+    lured = client.get(sessions.END_PATH, headers={"Sec-Fetch-Site": "cross-site"})
+    assert lured.status_code == 403 and "set-cookie" not in lured.headers
+
+    sessions.end(started.token)  # what the page does first on sign-out
+    claim = sessions.clearing()
+    assert claim is not None and sessions.clearing_pending(claim)
+    answer = client.get(sessions.END_PATH, params={"claim": claim})
+    assert answer.status_code == 204 and _expired(answer.headers.get("set-cookie", ""))
+    assert sessions.COOKIE not in client.cookies  # the browser keeps nothing that signs it in
+    assert not sessions.clearing_pending(claim)  # the page stops loading the frame
+
+
+def test_the_next_click_in_an_open_tab_shows_the_account_as_it_is_now(db: str, redis: Redis) -> None:
+    demo_data()
+    user = staff_user("editor")
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.session_state[KEY] = user
+    app.run()
+    assert app.title[0].value == "Compose a narration"
+
+    with new_session() as session, session.begin():
+        add_to_group(session, session.get_one(User, user.user_id), get_settings().viewer_group)
+    _change("editor", is_staff=False)
+    app.run()  # what any click does
+    assert "Your account (editor, viewer) may not use this page" in app.error[0].value
+    assert not app.button  # nothing left to submit with
+    app.switch_page("pages/library.py").run()
+    assert app.title[0].value == "Library" and not app.exception
+
+    _change("editor", is_active=False)
+    app.run()
+    assert KEY not in app.session_state and app.warning[0].value == "Sign in first."
+    assert not app.title  # AppTest runs the page alone; in a browser the sign-in form shows (test_browser_sessions)

@@ -1,7 +1,8 @@
 """What staff do to existing narrations: retry or cancel one or every one a library filter shows,
 redo one passage, or (superusers) delete one.
 
-Each returns a sentence saying what happened or why it was refused.
+Each returns a sentence saying what happened or why it was refused. Who may act is read afresh from
+`auth_user` (`workers/access.py`), not taken from the page's `SignedIn`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from db.models import Status
 from db.narrations import get
 from db.settings import get_settings
 from workers import catalogue, storage
+from workers.access import refusal
 from workers.queue import enqueue, new_task_id
 from workers.signin import SignedIn
 
@@ -42,8 +44,8 @@ LATER = "Redis is unreachable, so a worker starts it once Redis is back."
 
 
 def retry(kind: str, row_id: int, user: SignedIn) -> str:
-    if not user.can_compose:
-        return "Only staff can retry narrations."
+    if refused := refusal(user.user_id, "retry narrations"):
+        return refused
     try:
         sent = _requeue(kind, row_id, user)
     except lifecycle.WrongState as refused:
@@ -64,8 +66,8 @@ def _plural(count: int, word: str) -> str:
 def retry_matching(filters: Filters, user: SignedIn) -> str:
     """Retry every failed narration the filters show (after an outage of a provider, say). A row
     retried or changed meanwhile is left alone, so a second click queues nothing twice."""
-    if not user.can_compose:
-        return "Only staff can retry narrations."
+    if refused := refusal(user.user_id, "retry narrations"):
+        return refused
     with new_session() as session:
         targets = matching(session, replace(filters, status=Status.FAILED), limit=BULK_LIMIT)
     if not targets:
@@ -92,8 +94,8 @@ def retry_matching(filters: Filters, user: SignedIn) -> str:
 def cancel_matching(filters: Filters, user: SignedIn) -> str:
     """Cancel every queued or running narration the filters show (scenes sent in bulk with the wrong
     voice, say). Running ones stop before their next chunk."""
-    if not user.can_compose:
-        return "Only staff can cancel narrations."
+    if refused := refusal(user.user_id, "cancel narrations"):
+        return refused
     pending = (Status.QUEUED, Status.PROCESSING)
     statuses = [filters.status] if filters.status in pending else pending
     with new_session() as session:
@@ -111,8 +113,8 @@ def cancel_matching(filters: Filters, user: SignedIn) -> str:
 
 def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: SignedIn) -> str:
     """Synthesize one chunk again (with new text if given) and re-join; the rest is reused, not re-paid."""
-    if not user.can_compose:
-        return "Only staff can redo a passage."
+    if refused := refusal(user.user_id, "redo a passage"):
+        return refused
     media = get_settings().media_path
     with new_session() as session:
         row = get(session, kind, row_id)
@@ -142,9 +144,17 @@ def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: Sign
     return f"{queued}; the other passages are reused and the audio is re-joined. The current audio plays until then."
 
 
+def cancel(kind: str, row_id: int, user: SignedIn) -> str:
+    """Cancel one queued or running narration; a running one stops before its next chunk."""
+    if refused := refusal(user.user_id, "cancel narrations"):
+        return refused
+    with new_session() as session:
+        return lifecycle.cancel(session, kind, row_id, user_id=user.user_id)
+
+
 def delete(kind: str, row_id: int, user: SignedIn) -> str:
-    if not user.is_superuser:
-        return "Only superusers can delete narrations."
+    if refused := refusal(user.user_id, "delete narrations", superuser=True):
+        return refused
     media = get_settings().media_path
     with new_session() as session:
         row = get(session, kind, row_id)

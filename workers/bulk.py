@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from db.engine import new_session
 from db.models import Image, SceneAudio, Status, Story
+from workers import access
 from workers.submit import Refused, Request, Submitted, submit
 
 
@@ -55,7 +56,9 @@ def narrate_scenes(story_id: int, template: Request, *, redo_completed: bool = F
     """Submit one scene narration per image of the story, each prompted by its caption.
 
     `template` carries the voice and options; its kind, target and prompt are filled per scene.
-    Raises Refused when the story is gone or has no scene images."""
+    Raises Refused when the story is gone or has no scene images, or the account may not submit."""
+    if template.user_id is not None and (refused := access.refusal(template.user_id, "submit narrations")):
+        raise Refused(refused)
     with new_session() as session:
         story = session.get(Story, story_id)
         if story is None:

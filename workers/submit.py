@@ -20,7 +20,7 @@ from db.engine import new_session
 from db.models import Image, Status, Story, StoryAudio
 from db.narrations import Kind, NewNarration, add_narration, pending_replacement, story_narration
 from db.settings import get_settings
-from workers import catalogue
+from workers import access, catalogue
 from workers.queue import enqueue, new_task_id, redis
 
 log = logging.getLogger(__name__)
@@ -192,6 +192,8 @@ def submit(request: Request) -> Submitted:
 
     A row scheduled for later is only committed: the reconciler enqueues it when it is due.
     """
+    if request.user_id is not None and (refused := access.refusal(request.user_id, "submit narrations")):
+        raise Refused(refused)
     validate(request)
     _only_once(request.once_key)
     task_id = new_task_id()
