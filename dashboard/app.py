@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from dashboard.plain import md
 from dashboard.session import clear_cookie, current, set_cookie, sign_out, watch
 from dashboard.sign_in import from_single_sign_on, sign_in_form
 
@@ -22,7 +23,7 @@ pages = [
 if user.can_compose:
     pages.insert(0, st.Page("pages/compose.py", title="Compose", icon=":material/edit_note:", default=True))
 with st.sidebar:
-    st.caption(f"Signed in as **{user.username}** ({user.role})")
+    st.caption(f"Signed in as **{md(user.username)}** ({user.role})")
     st.button("Sign out", key="sign-out", on_click=sign_out)
     set_cookie()
     watch(user)  # an idle tab notices a sign-out elsewhere, deactivation, a new role or password

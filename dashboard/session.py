@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
+from dashboard.plain import md
 from workers import sessions
 from workers.signin import SignedIn
 
@@ -127,6 +128,6 @@ def require(*, compose: bool = False, superuser: bool = False) -> SignedIn:
         st.warning("Sign in first.")
         st.stop()
     if (compose and not user.can_compose) or (superuser and not user.is_superuser):
-        st.error(f"Your account ({user.username}, {user.role}) may not use this page. Ask an administrator.")
+        st.error(f"Your account ({md(user.username)}, {user.role}) may not use this page. Ask an administrator.")
         st.stop()
     return user
