@@ -14,6 +14,7 @@ from dashboard.player import report
 from dashboard.views import NarrationDetail, load_detail, passage_audio
 from db.narrations import Kind
 from workers import actions
+from workers.media import RefusedPath
 from workers.signin import SignedIn
 from workers.submit import Refused, submit
 
@@ -78,10 +79,15 @@ def _passages(detail: NarrationDetail, user: SignedIn) -> None:
         return
     number = st.number_input("Passage", 1, len(detail.chunks), 1, key=f"passage-{detail.kind}-{detail.row_id}")
     chunk = detail.chunks[int(number) - 1]
-    if wav := passage_audio(chunk):
-        st.audio(wav, format="audio/wav")  # hear it alone, even while later passages are still narrated
+    try:
+        wav = passage_audio(chunk)
+    except RefusedPath as refusal:
+        st.warning(refusal.not_done("opened"))
     else:
-        st.caption(f"Passage {chunk.idx + 1} is not narrated yet.")
+        if wav:
+            st.audio(wav, format="audio/wav")  # hear it alone, even while later passages are still narrated
+        else:
+            st.caption(f"Passage {chunk.idx + 1} is not narrated yet.")
     if not user.can_compose:
         return
     st.caption("Fix this passage without redoing the rest: edit it (or keep it) and narrate it again.")

@@ -53,10 +53,13 @@ def _render(view: NarrationView, user: SignedIn) -> None:
             st.caption(f"The preview holds the first {view.preview_seconds:.0f} s; download the file for all of it.")
     if view.duration_seconds is not None:
         st.caption(f"Duration {view.duration_seconds:.1f} s")
-    if view.file_bytes is not None and view.file_name:
+    if view.file_refused:
+        st.warning(view.file_refused)  # instead of the download; the sentence never quotes the stored path
+    elif view.file_bytes is not None and view.file_name:
         st.download_button("Download the full file", view.file_bytes, file_name=view.file_name, mime=view.mime)
     elif view.status == "completed" and view.audio_file:
-        st.warning(f"The audio file {view.audio_file} is missing from the media folder.")
+        st.warning("The audio file is missing from the media folder; narrate it again, or restore the file:")
+        st.text(view.audio_file)  # a stored path, shown as text (never as Markdown)
 
 
 def narration_card(kind: str, row_id: int, user: SignedIn) -> None:

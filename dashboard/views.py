@@ -14,9 +14,9 @@ from db import chunks
 from db.engine import new_session
 from db.models import Chunk, Image, Narration, Story, StoryAudio, User
 from db.narrations import Kind, get
-from db.settings import get_settings
 from workers import catalogue
 from workers.encoding import encode, join
+from workers.media import RefusedPath, resolve
 
 MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
 
@@ -38,6 +38,8 @@ class NarrationView:
     preview_seconds: float
     preview_truncated: bool
     file_bytes: bytes | None
+    file_refused: str | None
+    """Why the stored audio path was not opened (it points outside the media folder, say), or None."""
     chunks_done: int
     chunks_total: int
     mime: str
@@ -52,17 +54,22 @@ class NarrationView:
 
 
 def load_view(kind: str, row_id: int) -> NarrationView | None:
-    """The row, its preview, and the full file's bytes when it exists under MEDIA_ROOT."""
+    """The row, its preview, and the full file's bytes when it exists under MEDIA_ROOT. A stored path
+    that `workers.media` refuses is not opened; the view says why instead."""
     with new_session() as session:
         row = get(session, kind, row_id)
         if row is None:
             return None
         metadata = row.audio_metadata or {}
         done, total = chunks.progress(session, kind, row_id)
-        file_bytes = None
+        file_bytes, file_refused = None, None
         if row.audio_file:
-            path = get_settings().media_path / row.audio_file
-            file_bytes = path.read_bytes() if path.is_file() else None
+            try:
+                path = resolve(row.audio_file, "audio")
+            except RefusedPath as refusal:
+                file_refused = refusal.not_done("opened")
+            else:
+                file_bytes = path.read_bytes() if path.is_file() else None
         return NarrationView(
             kind=kind,
             row_id=row.id,
@@ -77,6 +84,7 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
             preview_seconds=float(metadata.get("preview_seconds", row.duration_seconds or 0.0)),
             preview_truncated=bool(metadata.get("preview_truncated", False)),
             file_bytes=file_bytes,
+            file_refused=file_refused,
             chunks_done=done,
             chunks_total=total,
             mime=MIME.get(str(metadata.get("format", "wav")), "audio/wav"),
@@ -225,10 +233,20 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
 
 def passage_audio(line: ChunkLine) -> bytes | None:
     """One passage as a WAV file to hear on its own: while the rest of a long story is still being
-    narrated, or before and after fixing it. None until it is narrated (or once its file is gone)."""
+    narrated, or before and after fixing it. None until it is narrated (or once its file is gone).
+    Raises RefusedPath when the stored path is not a passage file inside the media folder."""
     if line.audio_path is None or line.sample_rate is None:
         return None
-    path = get_settings().media_path / line.audio_path
+    path = resolve(line.audio_path, "chunk")
     if not path.is_file():
         return None
     return encode(join([path.read_bytes()], line.sample_rate), line.sample_rate, "wav").data
+
+
+def thumbnail(stored: str | None) -> Path | None:
+    """A scene image's file to show beside its caption; None when the row names none or it is missing.
+    Raises RefusedPath when the stored path is not an image inside IMAGES_FOLDER."""
+    if not stored:
+        return None
+    path = resolve(stored, "image")
+    return path if path.is_file() else None

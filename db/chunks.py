@@ -36,11 +36,12 @@ def owned_by(kind: str, row_id: int) -> ColumnElement[bool]:
     return Chunk.story_audio_id == row_id if kind == "story" else Chunk.scene_audio_id == row_id
 
 
-def audio_paths(session: Session, kind: str, row_id: int) -> list[str]:
-    """Every file a narration has under MEDIA_ROOT: its chunks' and its own."""
+def stored_files(session: Session, kind: str, row_id: int) -> tuple[list[str], str | None]:
+    """A narration's files as its rows name them (relative to MEDIA_ROOT, not checked): its chunks'
+    and its own. Kept apart because each kind of file has its own folder (see workers/media.py)."""
     paths = [str(p) for p in session.scalars(select(Chunk.audio_path).where(owned_by(kind, row_id))) if p]
     own = session.scalar(select(model_for(kind).audio_file).where(model_for(kind).id == row_id))
-    return [*paths, own] if own else paths
+    return paths, own
 
 
 def texts(session: Session, kind: str, row_id: int) -> list[str]:

@@ -135,9 +135,11 @@ def test_the_command_prints_the_report(demo: None) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert set(report) == {
-        "stuck", "failed_rows_cleaned", "failed_files_deleted", "previews_shrunk", "storage", "alert_spans_pruned"
+        "stuck", "failed_rows_cleaned", "failed_files_deleted", "previews_shrunk", "storage", "alert_spans_pruned",
+        "refused_paths", "previews_kept", "errors",
     }  # fmt: skip
     assert report["storage"]["bytes_used_before"] == 0
+    assert report["refused_paths"] == report["previews_kept"] == report["errors"] == []
 
 
 def test_alert_history_older_than_a_year_is_pruned(demo: None) -> None:

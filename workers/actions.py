@@ -15,7 +15,7 @@ from db import chunks, lifecycle
 from db.engine import new_session
 from db.library import Filters, matching
 from db.models import Status
-from db.narrations import get
+from db.narrations import get, pending_replacement
 from db.settings import get_settings
 from workers import catalogue, storage
 from workers.access import refusal
@@ -137,11 +137,15 @@ def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: Sign
             )
     except lifecycle.WrongState as refused:
         return str(refused)
-    storage.remove(media, [old_file] if old_file else [])
+    removal = storage.remove(media, [("chunk", old_file)] if old_file else [])
     queued = f"Queued passage {idx + 1} of {kind} narration #{row_id} again"
     if not _sent(kind, row_id, task_id, priority):
-        return f"{queued}; {LATER}"
-    return f"{queued}; the other passages are reused and the audio is re-joined. The current audio plays until then."
+        said = f"{queued}; {LATER}"
+    else:
+        said = (
+            f"{queued}; the other passages are reused and the audio is re-joined. The current audio plays until then."
+        )
+    return " ".join([said, *(kept.not_done("deleted") for kept in removal.refused)])
 
 
 def cancel(kind: str, row_id: int, user: SignedIn) -> str:
@@ -153,6 +157,8 @@ def cancel(kind: str, row_id: int, user: SignedIn) -> str:
 
 
 def delete(kind: str, row_id: int, user: SignedIn) -> str:
+    """Delete the row and its files; a file whose stored path is refused (outside the media folder,
+    say) stays where it is, and the sentence says so."""
     if refused := refusal(user.user_id, "delete narrations", superuser=True):
         return refused
     media = get_settings().media_path
@@ -162,8 +168,14 @@ def delete(kind: str, row_id: int, user: SignedIn) -> str:
             return f"{kind.title()} narration #{row_id} does not exist."
         if row.status == Status.PROCESSING:
             return f"{kind.title()} narration #{row_id} is running; cancel it first, then delete it."
-        paths = chunks.audio_paths(session, kind, row_id)
+        if kind == "story" and (successor := pending_replacement(session, row_id)) is not None:
+            return (
+                f"Narration #{row_id} is being replaced by #{successor.id}, which is still {successor.status}; "
+                f"cancel #{successor.id} first, then delete #{row_id}."
+            )
+        files = storage.narration_files(*chunks.stored_files(session, kind, row_id))
         session.delete(row)  # its chunks and tag links go with it (ON DELETE CASCADE)
         session.commit()
-    removed = storage.remove(media, paths)
-    return f"Deleted {kind} narration #{row_id} and {removed} file(s)."
+    removal = storage.remove(media, files)
+    said = f"Deleted {kind} narration #{row_id} and {removal.removed} file(s)."
+    return " ".join([said, *(kept.not_done("deleted") for kept in removal.refused)])

@@ -110,7 +110,7 @@ def synthesize(kind: str, row_id: int) -> str:
         encoded = encode(narration.samples, narration.sample_rate, fmt)
         shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes)
         relative = storage.relative_path(kind, row_id, fmt)
-        storage.write_atomically(settings.media_path, relative, encoded.data)
+        storage.write_atomically(settings.media_path, relative, encoded.data, "audio")
     except DBAPIError as error:
         # PostgreSQL went away mid-job. Keep the chunks, and hand the row back as soon as the
         # database answers again, so the reconciler re-enqueues it; this attempt does not count.
@@ -167,6 +167,6 @@ def synthesize(kind: str, row_id: int) -> str:
             metadata=metadata,
         )
     if not kept:
-        (settings.media_path / relative).unlink(missing_ok=True)
+        storage.remove(settings.media_path, [("audio", relative)])
         return f"{kind} #{row_id}: taken away while synthesizing (cancelled?); audio discarded"
     return f"{kind} #{row_id}: completed, {encoded.seconds:.1f} s"

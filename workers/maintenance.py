@@ -5,14 +5,20 @@ Runs hourly inside the workers (one of them, under a Redis lock) and on demand w
 Audio is deleted in this order when storage is over quota: files no row points to any more
 (superseded re-narrations), then the chunk files of completed narrations, oldest first. The only
 audio of a completed narration is never deleted; the report says so when that is all that is left.
+
+Rows come from a database the Django app shares, so each row is handled on its own (in a savepoint):
+a stored path `workers.media` refuses is left untouched and listed under `refused_paths`, a preview
+that cannot be re-cut is kept and listed under `previews_kept`, and any other failure of one row or
+one step is listed under `errors` while the run goes on.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,7 @@ from db.narrations import MODELS, now
 from db.settings import Settings, get_settings
 from workers import storage
 from workers.encoding import encode, preview
+from workers.media import AUDIO_FOLDERS, CHUNK_FOLDER, MediaKind, RefusedPath, resolve
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +45,49 @@ ALERT_HISTORY_KEPT = timedelta(days=365)
 """Alert spans that ended longer ago than this are deleted (a flapping alert adds a row a minute)."""
 
 
-def _files(root: Path) -> Iterator[Path]:
-    for folder in ("tts/story", "tts/scene", "tts/chunks"):
-        if (root / folder).is_dir():
-            yield from (p for p in (root / folder).rglob("*") if p.is_file())
+@dataclass
+class _Trouble:
+    """What one run could not do, row by row; it goes into the report."""
+
+    refused_paths: list[str] = field(default_factory=list)
+    previews_kept: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def refused(self, where: str, refusal: RefusedPath) -> None:
+        self.refused_paths.append(f"{where} {refusal.stored!r} {refusal.reason}; it was left untouched.")
+
+    @contextmanager
+    def row(self, session: Session, where: str) -> Iterator[None]:
+        """One row's work in a savepoint: if it fails, only that row's changes are undone."""
+        try:
+            with session.begin_nested():
+                yield
+        except Exception as error:  # one bad row must not stop the others
+            log.exception("maintenance: %s failed", where)
+            self.errors.append(f"{where}: {type(error).__name__}: {error}")
+
+
+def _files(root: Path, trouble: _Trouble) -> Iterator[tuple[str, Path]]:
+    """Every audio and chunk file under the media root: (relative path, checked absolute path). A
+    file `resolve` refuses (a symbolic link out, a stray extension) is listed and skipped."""
+    folders: list[tuple[str, MediaKind]] = [*((f, "audio") for f in AUDIO_FOLDERS.values()), (CHUNK_FOLDER, "chunk")]
+    for folder, kind in folders:
+        if not (root / folder).is_dir():
+            continue
+        for found in (root / folder).rglob("*"):
+            if found.is_dir() and not found.is_symlink():
+                continue
+            relative = str(found.relative_to(root))
+            # A file a worker died writing (.name.partial) is checked as the file it was to become.
+            name = found.name
+            partial = name.startswith(".") and name.endswith(".partial")
+            meant = str(found.with_name(name[1 : -len(".partial")]).relative_to(root)) if partial else relative
+            try:
+                checked = resolve(meant, kind, root)
+            except RefusedPath as refusal:
+                trouble.refused("file", refusal)
+                continue
+            yield relative, storage.partial_of(checked) if partial else checked
 
 
 def _requeue_stuck(session: Session, settings: Settings) -> list[str]:
@@ -78,21 +124,34 @@ def _requeue_stuck(session: Session, settings: Settings) -> list[str]:
     return touched
 
 
-def _expire_failed(session: Session, settings: Settings) -> dict[str, int]:
-    """Delete the audio and chunks of failures older than the retention period; keep the rows."""
+def _expire_failed(session: Session, settings: Settings, trouble: _Trouble) -> dict[str, int]:
+    """Delete the audio and chunks of failures older than the retention period; keep the rows. A
+    refused path stays in its row (and on disk), so the row's card and the next report still show it."""
     cutoff = now() - timedelta(days=settings.failed_retention_days)
     rows = files = 0
     for kind, model in MODELS.items():
         old = session.scalars(select(model.id).where(model.status == Status.FAILED, model.updated_at < cutoff)).all()
         for row_id in old:
-            paths = chunks.audio_paths(session, kind, row_id)
-            has_preview = session.scalar(select(model.base64_audio.is_not(None)).where(model.id == row_id))
-            if not paths and not has_preview:
-                continue
-            files += storage.remove(settings.media_path, paths)
-            session.execute(delete(Chunk).where(chunks.owned_by(kind, row_id)))
-            session.execute(update(model).where(model.id == row_id).values(base64_audio=None, audio_file=None))
-            rows += 1
+            with trouble.row(session, f"{kind} #{row_id}"):
+                chunk_paths, own = chunks.stored_files(session, kind, row_id)
+                has_preview = session.scalar(select(model.base64_audio.is_not(None)).where(model.id == row_id))
+                removal = storage.remove(settings.media_path, storage.narration_files(chunk_paths, own))
+                refused = {r.stored for r in removal.refused}
+                for refusal in removal.refused:
+                    column = "audio_file" if refusal.noun == "audio" else "chunk audio_path"
+                    trouble.refused(f"{kind} #{row_id} {column}", refusal)
+                cleared = [p for p in chunk_paths if p not in refused]
+                if not cleared and not has_preview and (not own or own in refused):
+                    continue
+                session.execute(
+                    delete(Chunk).where(
+                        chunks.owned_by(kind, row_id), Chunk.audio_path.is_(None) | Chunk.audio_path.not_in(refused)
+                    )
+                )
+                values = {"base64_audio": None} if own in refused else {"base64_audio": None, "audio_file": None}
+                session.execute(update(model).where(model.id == row_id).values(**values))
+                files += removal.removed
+                rows += 1
     session.commit()
     return {"failed_rows_cleaned": rows, "failed_files_deleted": files}
 
@@ -119,27 +178,35 @@ def _completed_chunk_files(session: Session) -> list[tuple[str, int]]:
     return [(path, chunk_id) for path, chunk_id, _ in sorted(found, key=lambda r: r[2])]
 
 
-def _enforce_quota(session: Session, settings: Settings) -> dict[str, Any]:
+def _enforce_quota(session: Session, settings: Settings, trouble: _Trouble) -> dict[str, Any]:
     root = settings.media_path
-    sizes = {str(p.relative_to(root)): p.stat() for p in _files(root)}  # one walk of the folder
-    used = sum(s.st_size for s in sizes.values())
+    sizes = {relative: (path, path.stat()) for relative, path in _files(root, trouble)}  # one walk of the folder
+    used = sum(s.st_size for _, s in sizes.values())
     report: dict[str, Any] = {"bytes_used_before": used, "quota_bytes": settings.storage_quota_bytes}
     freed = 0
     if used > settings.storage_quota_bytes:
         referenced = _referenced(session)
-        orphans = sorted((p for p in sizes if p not in referenced), key=lambda p: sizes[p].st_mtime)
+        orphans = sorted((p for p in sizes if p not in referenced), key=lambda p: sizes[p][1].st_mtime)
         for relative in orphans:
             if used - freed <= settings.storage_quota_bytes:
                 break
-            freed += sizes[relative].st_size
-            (root / relative).unlink()
+            path, stat = sizes[relative]
+            with trouble.row(session, f"file {relative!r}"):
+                path.unlink()
+                freed += stat.st_size
         for relative, chunk_id in _completed_chunk_files(session):
             if used - freed <= settings.storage_quota_bytes:
                 break
-            if relative in sizes:
-                freed += sizes[relative].st_size
-                (root / relative).unlink()
-            session.execute(delete(Chunk).where(Chunk.id == chunk_id))
+            with trouble.row(session, f"chunk #{chunk_id}"):
+                try:
+                    path = resolve(relative, "chunk", root)
+                except RefusedPath as refusal:
+                    trouble.refused(f"chunk #{chunk_id} audio_path", refusal)
+                    continue
+                if relative in sizes:
+                    path.unlink(missing_ok=True)
+                    freed += sizes[relative][1].st_size
+                session.execute(delete(Chunk).where(Chunk.id == chunk_id))
         session.commit()
     report["bytes_freed"] = freed
     report["bytes_used_after"] = used - freed
@@ -149,44 +216,91 @@ def _enforce_quota(session: Session, settings: Settings) -> dict[str, Any]:
             "audio of completed narrations, which maintenance never deletes. Raise STORAGE_QUOTA_BYTES or delete "
             "narrations you no longer need."
         )
-    for folder in (root / "tts/chunks").glob("*") if (root / "tts/chunks").is_dir() else ():
-        if folder.is_dir() and not any(folder.iterdir()):
-            shutil.rmtree(folder)
+    chunk_root = root / CHUNK_FOLDER
+    for folder in chunk_root.glob("*") if chunk_root.is_dir() and not chunk_root.is_symlink() else ():
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            folder.rmdir()
     return report
 
 
-def _shrink_previews(session: Session, settings: Settings) -> int:
-    """Re-cut previews larger than PREVIEW_MAX_BYTES (written before the limit, or by another tool)."""
+def _recut(path: Path, max_bytes: int) -> str:
+    """A preview of at most `max_bytes` cut from the narration's file (raises if it cannot be read)."""
+    samples, rate = soundfile.read(io.BytesIO(path.read_bytes()), dtype="int16")
+    fmt = path.suffix.lstrip(".")
+    full = encode(np.asarray(samples), int(rate), fmt)
+    return preview(np.asarray(samples), int(rate), fmt, full, max_bytes).base64
+
+
+def _shrink_previews(session: Session, settings: Settings, trouble: _Trouble) -> int:
+    """Re-cut previews larger than PREVIEW_MAX_BYTES (written before the limit, or by another tool).
+    One that cannot be re-cut (no file, a refused path, a file that is not audio) is kept as it is:
+    a large preview is better than none."""
     shrunk = 0
-    for model in MODELS.values():
+    for kind, model in MODELS.items():
         rows = session.execute(
             select(model.id, model.audio_file).where(func.length(model.base64_audio) > settings.preview_max_bytes)
         ).all()
         for row_id, audio_file in rows:
-            path = settings.media_path / str(audio_file) if audio_file else None
-            if path is None or not path.is_file():
-                session.execute(update(model).where(model.id == row_id).values(base64_audio=None))
-            else:
-                samples, rate = soundfile.read(io.BytesIO(path.read_bytes()), dtype="int16")
-                fmt = path.suffix.lstrip(".")
-                full = encode(np.asarray(samples), int(rate), fmt)
-                shown = preview(np.asarray(samples), int(rate), fmt, full, settings.preview_max_bytes)
-                session.execute(update(model).where(model.id == row_id).values(base64_audio=shown.base64))
-            shrunk += 1
+            where = f"{kind} #{row_id}"
+            kept = f"{where}: the preview was kept as it is"
+            try:
+                path = resolve(audio_file, "audio", settings.media_path)
+            except RefusedPath as refusal:
+                if audio_file:
+                    trouble.refused(f"{where} audio_file", refusal)
+                trouble.previews_kept.append(f"{kept}: {refusal}")
+                continue
+            if not path.is_file():
+                trouble.previews_kept.append(f"{kept}: its audio file is missing from the media folder.")
+                continue
+            try:
+                shown = _recut(path, settings.preview_max_bytes)
+            except Exception as error:  # a corrupt file must not stop the others
+                log.warning("maintenance: %s: preview not re-cut (%s)", where, error)
+                trouble.previews_kept.append(f"{kept}: its audio file could not be read ({type(error).__name__}).")
+                continue
+            with trouble.row(session, where):
+                session.execute(update(model).where(model.id == row_id).values(base64_audio=shown))
+                shrunk += 1
     session.commit()
     return shrunk
+
+
+def _step(session: Session, trouble: _Trouble, name: str, default: Any, work: Callable[[], Any]) -> Any:
+    """Run one step; if it fails as a whole, undo what it left half-done, note why, and go on."""
+    try:
+        return work()
+    except Exception as error:  # one step's failure must not stop the others
+        session.rollback()
+        log.exception("maintenance: %s failed", name)
+        trouble.errors.append(f"{name}: {type(error).__name__}: {error}")
+        return default
 
 
 def run_maintenance(trigger: str) -> dict[str, Any]:
     """Do every maintenance step once, store the report, and return it."""
     settings = get_settings()
     started = now()
+    trouble = _Trouble()
     with new_session() as session:
-        report: dict[str, Any] = {"stuck": _requeue_stuck(session, settings)}
-        report.update(_expire_failed(session, settings))
-        report["previews_shrunk"] = _shrink_previews(session, settings)
-        report["storage"] = _enforce_quota(session, settings)
-        report["alert_spans_pruned"] = alert_log.prune(session, started - ALERT_HISTORY_KEPT)
+
+        def step(name: str, default: Any, work: Callable[[], Any]) -> Any:
+            return _step(session, trouble, name, default, work)
+
+        report: dict[str, Any] = {"stuck": step("stuck jobs", [], lambda: _requeue_stuck(session, settings))}
+        report.update(
+            step(
+                "old failures",
+                {"failed_rows_cleaned": 0, "failed_files_deleted": 0},
+                lambda: _expire_failed(session, settings, trouble),
+            )
+        )
+        report["previews_shrunk"] = step("previews", 0, lambda: _shrink_previews(session, settings, trouble))
+        report["storage"] = step("storage quota", {}, lambda: _enforce_quota(session, settings, trouble))
+        report["alert_spans_pruned"] = step(
+            "alert history", 0, lambda: alert_log.prune(session, started - ALERT_HISTORY_KEPT)
+        )
+        report.update(refused_paths=trouble.refused_paths, previews_kept=trouble.previews_kept, errors=trouble.errors)
         session.add(MaintenanceRun(started_at=started, finished_at=now(), trigger=trigger, report=report))
         session.commit()
     log.info("maintenance (%s): %s", trigger, report)

@@ -9,6 +9,7 @@ with exponential backoff and jitter, honouring Retry-After; waiting for a free c
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -27,8 +28,11 @@ from workers import storage
 from workers.catalogue import Model
 from workers.chunking import split, still_fits
 from workers.encoding import join
+from workers.media import RefusedPath, resolve
 from workers.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, Provider, Transient
 from workers.slots import AccountSlots
+
+log = logging.getLogger(__name__)
 
 CONTEXT_CHARS = 300
 """How much of the neighbouring chunks is sent as `previous_text` / `next_text` for continuity."""
@@ -128,7 +132,7 @@ class _Job:
                 audio = self.provider.synthesize(self.request(texts, chunk.idx))
         assert audio is not None
         relative = f"tts/chunks/{self.work.kind}-{self.work.row_id}/{chunk.idx:04d}-{chunk.id}.pcm"
-        storage.write_atomically(self.media_root, relative, audio.pcm, durable=False)
+        storage.write_atomically(self.media_root, relative, audio.pcm, "chunk", durable=False)
         with new_session() as session:
             chunks.mark_done(
                 session,
@@ -150,6 +154,15 @@ class _Job:
         )
 
 
+def _on_disk(media_root: Path, stored: str | None) -> Path | None:
+    """The chunk's file when its stored path is sound and the file is there."""
+    try:
+        path = resolve(stored, "chunk", media_root)
+    except RefusedPath:
+        return None
+    return path if path.is_file() else None
+
+
 def narrate(
     work: ClaimedWork,
     *,
@@ -169,11 +182,13 @@ def narrate(
         if not texts:
             raise Permanent("The text is empty. Write the text to narrate, then retry.")
         planned, stale = chunks.plan(session, work.kind, work.row_id, texts)
-    storage.remove(media_root, stale)
+    for refusal in storage.remove(media_root, [("chunk", p) for p in stale]).refused:
+        log.warning("%s #%s: a dropped chunk's file was left in place: %s", work.kind, work.row_id, refusal)
 
     job = _Job(work, provider, model, voice, media_root, tries, interruption, slots)
-    # A chunk whose file did not survive (a machine crash before the disk caught up) is redone.
-    todo = [c for c in planned if not c.done or not (media_root / str(c.audio_path)).is_file()]
+    # A chunk whose file did not survive (a machine crash before the disk caught up), or whose stored
+    # path is refused (written by someone else), is redone into a file of our own.
+    todo = [c for c in planned if not c.done or _on_disk(media_root, c.audio_path) is None]
     finished = {c.idx: c for c in planned if c not in todo}
     if len(todo) == 1:  # the common short narration: no thread hand-off
         finished[todo[0].idx] = job.synthesize(todo[0], texts)
@@ -194,7 +209,7 @@ def narrate(
     if len(rates) != 1 or None in rates:
         raise Permanent("The chunks came back at different sample rates and cannot be joined. Re-narrate it.")
     rate = int(next(iter(rates)))  # type: ignore[arg-type]
-    pcm = [(media_root / str(c.audio_path)).read_bytes() for c in ordered]
+    pcm = [resolve(c.audio_path, "chunk", media_root).read_bytes() for c in ordered]
     return Narration(
         join(pcm, rate),
         rate,

@@ -11,6 +11,7 @@ import re
 from db.settings import get_settings
 from workers import catalogue, storage
 from workers.encoding import encode, join
+from workers.media import RefusedPath, resolve
 from workers.providers import registry
 from workers.providers.base import ChunkRequest, ProviderError
 
@@ -39,7 +40,10 @@ def voice_sample(provider: str, model: str, voice: str) -> bytes:
     if missing:
         raise NoSample(f"{info.label} needs an API key for samples too: set {missing}.")
     relative = sample_path(provider, model, voice)
-    path = settings.media_path / relative
+    try:
+        path = resolve(relative, "sample", settings.media_path)
+    except RefusedPath as refused:
+        raise NoSample(f"No sample for this voice: {refused} Pick another voice.") from None
     if path.is_file():
         return path.read_bytes()
     try:
@@ -47,5 +51,5 @@ def voice_sample(provider: str, model: str, voice: str) -> bytes:
     except ProviderError as error:
         raise NoSample(f"No sample right now: {error}") from None
     data = encode(join([audio.pcm], audio.sample_rate), audio.sample_rate, "wav").data
-    storage.write_atomically(settings.media_path, relative, data, durable=False)
+    storage.write_atomically(settings.media_path, relative, data, "sample", durable=False)
     return data

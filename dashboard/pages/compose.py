@@ -10,12 +10,14 @@ from dashboard.batch import batch_progress
 from dashboard.choices import sample_player, voice_choice
 from dashboard.player import narration_card
 from dashboard.session import require
+from dashboard.views import thumbnail
 from db.engine import new_session
 from db.narrations import Kind, images, projects, stories, story_narration, tag_names, theme_names
 from db.settings import get_settings
 from workers import catalogue
 from workers.budget import this_month
 from workers.bulk import narrate_scenes
+from workers.media import RefusedPath
 from workers.submit import Refused, submit
 
 user = require(compose=True)
@@ -53,9 +55,13 @@ with new_session() as session:
             "Scene image", list(image_by_id), format_func=lambda i: f"#{i}: {image_by_id[i].caption[:70]}"
         )
         target_id, default_text = image_id, image_by_id[image_id].caption
-        picture = image_by_id[image_id].image
-        if picture and (get_settings().media_path / picture).is_file():
-            st.image(str(get_settings().media_path / picture), width=240, caption=image_by_id[image_id].caption[:120])
+        try:
+            picture = thumbnail(image_by_id[image_id].image)
+        except RefusedPath as refusal:
+            st.caption(refusal.not_done("shown"))
+        else:
+            if picture is not None:
+                st.image(str(picture), width=240, caption=image_by_id[image_id].caption[:120])
 
 replace_current = False
 if current_label:
