@@ -9,6 +9,7 @@ import base64
 
 import streamlit as st
 
+from dashboard.plain import md
 from dashboard.views import NarrationView, load_view
 from workers import actions
 from workers.signin import SignedIn
@@ -30,17 +31,18 @@ def report(key: str, message: str) -> None:
 
 
 def _render(view: NarrationView, user: SignedIn) -> None:
-    st.markdown(f"**{view.kind.title()} narration #{view.row_id}** · {_BADGE.get(view.status, view.status)}")
-    st.caption(f"{view.provider} · {view.model or 'default model'} · voice {view.voice or 'default'}")
+    badge = _BADGE.get(view.status) or md(view.status)  # a status only the Django side knows, as text
+    st.markdown(f"**{view.kind.title()} narration #{view.row_id}** · {badge}")
+    st.caption(md(f"{view.provider} · {view.model or 'default model'} · voice {view.voice or 'default'}"))
     if view.pending and view.chunks_total > 1:
         st.progress(view.chunks_done / view.chunks_total, text=f"{view.chunks_done} of {view.chunks_total} chunks done")
     if view.status == "failed" and view.error_message:
-        st.error(view.error_message)
+        st.error(md(view.error_message))
     elif view.pending and view.error_message:
-        st.warning(view.error_message)  # e.g. a retry after a provider outage
+        st.warning(md(view.error_message))  # e.g. a retry after a provider outage
     key = f"{view.kind}-{view.row_id}"
     if said := st.session_state.pop(f"said-{key}", None):
-        st.info(said)  # what the last action did, shown once over the card's new state
+        st.info(md(said))  # what the last action did, shown once over the card's new state
     if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{key}"):
         report(key, actions.cancel(view.kind, view.row_id, user))
     if view.status == "failed" and user.can_compose and st.button("Retry", key=f"retry-{key}"):
