@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.session import KEY
 from db.engine import new_session
 from db.lifecycle import cancel
-from tests.apptest import button, labels
+from tests.apptest import button, labels, shown
 from tests.factories import LOCAL, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.signin import Role, SignedIn
@@ -64,7 +64,7 @@ def test_each_role_sees_what_it_may_do(db: str, redis: Redis, role: Role) -> Non
     assert ("Retry" in labels(failed)) is staff
     if staff:
         button(failed, "Retry").click().run()
-        assert failed.info[0].value.startswith(f"Queued scene narration #{stopped} again")
+        assert shown(failed.info[0].value).startswith(f"Queued scene narration #{stopped} again")
         assert "Cancel" in labels(failed)  # now queued: it can be cancelled
 
 
