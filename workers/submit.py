@@ -20,12 +20,11 @@ from db.engine import new_session
 from db.models import Image, Status, Story, StoryAudio
 from db.narrations import Kind, NewNarration, add_narration, pending_replacement, story_narration
 from db.settings import get_settings
-from workers import catalogue
+from workers import catalogue, validation
 from workers.queue import enqueue, new_task_id, redis
 
 log = logging.getLogger(__name__)
 
-MAX_PROMPT_CHARS = 100_000
 LABEL_CHARS = 50  # tts_tag.name is varchar(50); themes allow 100, but one rule is easier to say
 ONCE_SECONDS = 600
 
@@ -87,40 +86,27 @@ class Submitted:
 
 
 def validate(request: Request) -> catalogue.Model:
-    """Refuse what a worker could not synthesize; returns the catalogue model on success."""
-    text = request.prompt.strip()
-    if not text:
-        raise Refused("The text is empty. Write or paste the text to narrate.")
-    if len(request.prompt) > MAX_PROMPT_CHARS:
-        raise Refused(
-            f"The text has {len(request.prompt):,} characters; the most one narration takes is "
-            f"{MAX_PROMPT_CHARS:,}. Split it into parts."
+    """Refuse what a worker could not synthesize (the rules the worker applies to every row too,
+    `workers.validation`), and what only a submission has; returns the catalogue model."""
+    try:
+        checked = validation.check(
+            get_settings(),
+            prompt=request.prompt,
+            provider=request.provider,
+            model=request.model,
+            voice=request.voice,
+            output_format=request.output_format,
+            instructions=request.instructions,
+            speed=request.speed,
         )
-    info = catalogue.provider(request.provider)
-    if info is None:
-        raise Refused(f"Unknown provider {request.provider!r}. Pick one from the list.")
-    missing = catalogue.missing_key(info, get_settings())
-    if missing:
-        raise Refused(f"{info.label} needs an API key: set {missing} in the environment or .streamlit/secrets.toml.")
-    if request.output_format not in catalogue.OUTPUT_FORMATS:
-        raise Refused(
-            f"Unknown output format {request.output_format!r}; pick one of {', '.join(catalogue.OUTPUT_FORMATS)}."
-        )
+    except validation.Invalid as invalid:
+        raise Refused(str(invalid)) from None
     for label in (request.theme or "", *request.tags):
         if len(label) > LABEL_CHARS:
             raise Refused(f"“{label[:40]}…” is {len(label)} characters; themes and tags take at most {LABEL_CHARS}.")
     if request.scheduled_at is not None and request.scheduled_at.tzinfo is None:
         raise Refused("The start time needs a time zone.")
-    model = info.model(request.model)
-    if model is None:
-        raise Refused(f"{info.label} has no model {request.model!r}. Pick one from the list.")
-    if request.instructions and not model.takes_instructions:
-        raise Refused(f"{info.label} {model.label} takes no tone instructions; pick gpt-4o-mini-tts or clear them.")
-    if request.speed is not None and (request.provider != "openai" or not 0.25 <= request.speed <= 4.0):
-        raise Refused("Speed is an OpenAI option between 0.25 and 4.0.")
-    if request.voice not in model.voices:
-        raise Refused(f"{info.label} {model.label} has no voice {request.voice!r}. Pick one from the list.")
-    return model
+    return checked.model
 
 
 def _only_once(key: str | None) -> None:
