@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from rq import Queue
+from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.session import KEY
-from db.engine import new_session
+from db.engine import get_engine, new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.apptest import button
@@ -19,6 +20,7 @@ from tests.factories import LOCAL, billed, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
 from workers.submit import Request, submit
+from workers.validation import MAX_PROMPT_CHARS
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
@@ -175,11 +177,28 @@ def test_the_voice_sample_plays_and_is_made_once(page: AppTest) -> None:
     assert len(samples) == 1 and samples[0].stat().st_size > 10_000
 
 
-def test_a_megabyte_pasted_in_is_refused_with_the_limit(page: AppTest) -> None:
+def test_a_megabyte_pasted_in_is_cut_at_the_limit_by_the_text_area(page: AppTest) -> None:
+    assert page.text_area[0].max_chars == MAX_PROMPT_CHARS
     page.text_area[0].set_value("word " * 210_000).run()
-    assert {m.label: m.value for m in page.metric}["Characters"] == "1,050,000"
+    assert {m.label: m.value for m in page.metric}["Characters"] == "100,000"
+
+
+def test_a_story_longer_than_the_limit_shows_the_refusal_instead_of_an_estimate(page: AppTest) -> None:
+    with get_engine().begin() as connection:  # the Django app sets no limit on a story's text
+        story_id = connection.execute(
+            text("INSERT INTO story_story (title, content) VALUES ('Epic', :content) RETURNING id"),
+            {"content": "A long night. " * 100_000},
+        ).scalar_one()
+    page.run()
+    next(s for s in page.selectbox if s.label == "Story").set_value(story_id).run()
+
+    refusal = "The text has 1,400,000 characters; the most one narration takes is 100,000. Split it into parts."
+    assert [e.value for e in page.error] == [refusal]
+    assert not page.metric  # no estimate of a text that cannot be submitted
     button(page, "Submit narration").click().run()
-    assert page.error[0].value.startswith("The text has 1,050,000 characters; the most one narration takes is 100,000")
+    assert refusal in [e.value for e in page.error]
+    with new_session() as session:
+        assert session.query(StoryAudio).count() == 0
 
 
 @pytest.mark.parametrize(("budget", "over"), [("10", False), ("0.9", True)])

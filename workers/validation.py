@@ -38,6 +38,16 @@ def is_blank(text: str) -> bool:
     return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
 
 
+def too_long(text: str) -> str | None:
+    """The refusal for a text over the limit, or None; the compose page shows it instead of an estimate."""
+    if len(text) <= MAX_PROMPT_CHARS:
+        return None
+    return (
+        f"The text has {len(text):,} characters; the most one narration takes is {MAX_PROMPT_CHARS:,}. "
+        "Split it into parts."
+    )
+
+
 def check(
     settings: Settings,
     *,
@@ -51,11 +61,9 @@ def check(
 ) -> Checked:
     """Raise Invalid with a sentence for the first thing wrong; a blank model, voice or format
     (the Django app leaves them blank) means the catalogue's default."""
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise Invalid(
-            f"The text has {len(prompt):,} characters; the most one narration takes is "
-            f"{MAX_PROMPT_CHARS:,}. Split it into parts."
-        )
+    refusal = too_long(prompt)
+    if refusal:
+        raise Invalid(refusal)
     if is_blank(prompt):
         raise Invalid(
             "The text is empty (or only spaces and invisible characters). Write or paste the text to narrate."

@@ -17,6 +17,7 @@ from workers import catalogue
 from workers.budget import this_month
 from workers.bulk import narrate_scenes
 from workers.submit import Refused, submit
+from workers.validation import MAX_PROMPT_CHARS, too_long
 
 user = require(compose=True)
 st.title("Compose a narration")
@@ -65,7 +66,11 @@ if current_label:
     )
     replace_current = st.checkbox("Replace the current narration", key=f"replace-{story.id}")
 
-prompt = st.text_area("Text to narrate", value=default_text, height=220, key=f"prompt-{kind}-{target_id}")
+typed = st.text_area(
+    "Text to narrate", value=default_text, height=220, key=f"prompt-{kind}-{target_id}", max_chars=MAX_PROMPT_CHARS
+)
+# The text area keeps at most MAX_PROMPT_CHARS: a longer story arrives cut short, so it is taken whole (and refused).
+prompt = default_text if typed == default_text[:MAX_PROMPT_CHARS] else typed
 choice = voice_choice("compose")
 sample_player(choice, "compose")
 
@@ -76,14 +81,17 @@ theme = left.selectbox(
 tags = right.multiselect("Tags", known_tags, accept_new_options=True, placeholder="pick or type new tags")
 start_at = schedule.start_time_input()
 
-estimate = catalogue.estimate(choice.model, prompt)
-a, b, c, d = st.columns(4)
-a.metric("Characters", f"{estimate.characters:,}")
-b.metric("Chunks", estimate.chunks)
-c.metric("Estimated length", f"{estimate.seconds / 60:.1f} min")
-d.metric("Estimated cost", f"${estimate.cost_usd:.4f}")
-if estimate.cost_usd and (budget := this_month(get_settings())):
-    (st.warning if budget.after(estimate.cost_usd) > 1 else st.caption)(budget.before_submit(estimate.cost_usd))
+if refusal := too_long(prompt):
+    st.error(refusal)  # before estimating: a megabyte is not split just to be refused
+else:
+    estimate = catalogue.estimate(choice.model, prompt)
+    a, b, c, d = st.columns(4)
+    a.metric("Characters", f"{estimate.characters:,}")
+    b.metric("Chunks", estimate.chunks)
+    c.metric("Estimated length", f"{estimate.seconds / 60:.1f} min")
+    d.metric("Estimated cost", f"${estimate.cost_usd:.4f}")
+    if estimate.cost_usd and (budget := this_month(get_settings())):
+        (st.warning if budget.after(estimate.cost_usd) > 1 else st.caption)(budget.before_submit(estimate.cost_usd))
 
 if choice.missing_key:
     st.warning(
