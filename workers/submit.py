@@ -1,5 +1,9 @@
 """Submitting a narration: validate, write the queued row, commit, then enqueue.
 
+Besides what a worker could not synthesize (`workers.validation`), submit refuses what the desk's
+limits forbid: a person's queued rows past MAX_QUEUED_PER_USER, and, with REFUSE_OVER_BUDGET on, a
+paid narration that would take the month past MONTHLY_BUDGET_USD.
+
 The page calls this and shows `Submitted.message`; every refusal is a sentence that says what to
 change. A Redis outage does not lose the submission: the row is saved as queued and a worker's
 reconciler enqueues it once Redis answers again.
@@ -13,14 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.engine import new_session
-from db.models import Image, Status, Story, StoryAudio
+from db.models import Image, SceneAudio, Status, Story, StoryAudio
 from db.narrations import Kind, NewNarration, add_narration, pending_replacement, story_narration
 from db.settings import get_settings
-from workers import catalogue, validation
+from workers import budget, catalogue, validation
 from workers.queue import enqueue, new_task_id, redis
 
 log = logging.getLogger(__name__)
@@ -129,6 +134,33 @@ def _forget(key: str | None) -> None:
             redis().delete(f"nd:submit:{key}")
 
 
+QUEUED_LOCK = 0x6E64_7571  # "ndqu": the advisory-lock namespace of "count one person's waiting rows"
+
+
+def _within_cap(session: Session, user_id: int | None) -> None:
+    """Refuse a submission past MAX_QUEUED_PER_USER rows queued or running by this person (the
+    `created_by_id` submit records). Counted under a per-person lock held until commit, so two
+    submits at once cannot both take the last place."""
+    if user_id is None:
+        return
+    cap = get_settings().max_queued_per_user
+    session.execute(select(func.pg_advisory_xact_lock(QUEUED_LOCK, user_id)))
+    waiting = sum(
+        session.scalar(
+            select(func.count())
+            .select_from(model)
+            .where(model.created_by_id == user_id, model.status.in_([Status.QUEUED, Status.PROCESSING]))
+        )
+        or 0
+        for model in (StoryAudio, SceneAudio)
+    )
+    if waiting >= cap:
+        raise Refused(
+            f"You have {waiting:,} narrations queued or running, the most one person may have waiting "
+            f"({cap:,}). Wait for some to finish, or cancel ones you no longer need, then submit again."
+        )
+
+
 def _story_slot(session: Session, story: Story, replace: bool) -> StoryAudio | None:
     """The narration a new one replaces (None: the story has none). Refuses what the one-to-one forbids."""
     current = story_narration(session, story.id)
@@ -164,6 +196,7 @@ def _save(request: Request, spec: NewNarration) -> int:
             target = session.get(Image, request.target_id)
             if target is None:
                 raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
+        _within_cap(session, request.user_id)
         row_id = add_narration(session, target, spec, replaces=replaces).id
         try:
             session.commit()
@@ -178,7 +211,10 @@ def submit(request: Request) -> Submitted:
 
     A row scheduled for later is only committed: the reconciler enqueues it when it is due.
     """
-    validate(request)
+    model = validate(request)
+    over = budget.refusal(get_settings(), catalogue.estimated_cost_usd(model, len(request.prompt)))
+    if over:
+        raise Refused(over)
     _only_once(request.once_key)
     task_id = new_task_id()
     spec = NewNarration(
