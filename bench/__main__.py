@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from bench import library_page, local_voice, long_story, monitoring, worker_overhead
+from bench import library_page, local_voice, long_story, monitoring, splitter, worker_overhead
 from bench.setup import bench_environment
 
 BENCHMARKS = {
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "local-voice": local_voice.run,
     "library": library_page.run,
     "monitoring": monitoring.run,
+    "splitter": splitter.run,
 }
 
 

@@ -78,7 +78,8 @@ def test_a_viewer_cannot_retry_or_cancel_in_bulk(editor: SignedIn) -> None:
 
 def test_at_most_the_newest_bulk_limit_and_it_says_so(editor: SignedIn, monkeypatch: pytest.MonkeyPatch) -> None:
     oldest, *newer = [_failed("scene", n, "openai", editor) for n in (1, 2, 3)]
-    monkeypatch.setattr(actions, "BULK_LIMIT", 2)
+    monkeypatch.setenv("MAX_BULK_ROWS", "2")
+    get_settings.cache_clear()
     said = actions.retry_matching(Filters(), editor)
     assert said.endswith("That was the newest 2; retry again for older ones.")
     statuses = _statuses()

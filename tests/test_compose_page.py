@@ -8,17 +8,19 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from rq import Queue
+from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.session import KEY
-from db.engine import new_session
+from db.engine import get_engine, new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
-from tests.apptest import button
+from tests.apptest import button, shown, texts
 from tests.factories import LOCAL, billed, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
 from workers.submit import Request, submit
+from workers.validation import MAX_PROMPT_CHARS
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
@@ -51,7 +53,7 @@ def test_submit_queues_one_row_and_the_card_shows_the_finished_audio(page: AppTe
     button(page, "Submit narration").click().run()
 
     assert not page.exception
-    assert page.success[0].value.startswith("Queued story narration #")
+    assert shown(page.success[0].value).startswith("Queued story narration #")
     with new_session() as session:
         rows = session.query(StoryAudio).all()
         assert [(r.status, r.provider, r.story_id) for r in rows] == [("queued", "local", 1)]
@@ -84,7 +86,7 @@ def test_a_provider_without_a_key_names_the_setting_and_cannot_submit(page: AppT
     submit_button = button(page, "Set OPENAI_API_KEY")
     assert submit_button.label == "Set OPENAI_API_KEY to use OpenAI"
     assert submit_button.disabled
-    assert "set OPENAI_API_KEY" in page.warning[0].value
+    assert "set OPENAI_API_KEY" in shown(page.warning[0].value)
     with new_session() as session:
         assert session.query(StoryAudio).count() == 0
 
@@ -92,7 +94,7 @@ def test_a_provider_without_a_key_names_the_setting_and_cannot_submit(page: AppT
 def test_empty_text_is_refused_with_a_reason(page: AppTest) -> None:
     page.text_area[0].set_value("   ").run()
     button(page, "Submit narration").click().run()
-    assert page.error[0].value.startswith("The text is empty")
+    assert shown(page.error[0].value).startswith("The text is empty")
     with new_session() as session:
         assert session.query(StoryAudio).count() == 0
 
@@ -115,7 +117,7 @@ def test_theme_and_tags_come_from_the_normalized_tables(page: AppTest) -> None:
 def test_start_later_schedules_instead_of_queueing(page: AppTest, redis: Redis) -> None:
     page.checkbox(key="start-later").check().run()
     button(page, "Submit narration").click().run()
-    assert page.success[0].value.startswith("Scheduled story narration #")
+    assert shown(page.success[0].value).startswith("Scheduled story narration #")
     with new_session() as session:
         assert session.query(StoryAudio).one().scheduled_at is not None
     assert all(len(Queue(name, connection=redis)) == 0 for name in QUEUE_NAMES)  # the reconciler enqueues it then
@@ -129,10 +131,10 @@ def test_composing_again_offers_to_replace_the_story_narration(page: AppTest) ->
     page.run()
     assert any(f"already has narration #{first} (completed)" in i.value for i in page.info)
     button(page, "Submit narration").click().run()
-    assert "Tick “Replace the current narration”" in page.error[0].value
+    assert "Tick “Replace the current narration”" in shown(page.error[0].value)
     page.checkbox(key="replace-1").check().run()
     button(page, "Submit narration").click().run()
-    assert not page.exception and page.success[0].value.startswith("Queued story narration #")
+    assert not page.exception and shown(page.success[0].value).startswith("Queued story narration #")
     with new_session() as session:
         assert [(r.id == first, r.story_id) for r in session.query(StoryAudio).order_by(StoryAudio.id)] == [
             (True, 1),
@@ -148,7 +150,7 @@ def test_all_scenes_in_one_action_skips_the_ones_already_narrated(page: AppTest)
 
     button(page, "Narrate 3 scenes").click().run()
     assert not page.exception
-    assert page.success[-1].value == (
+    assert shown(page.success[-1].value) == (
         "Queued 2 scene narration(s) of “The Lighthouse Keeper's Cat”, skipped 1 (already narrated)."
     )
     assert page.get("progress"), "the batch shows its progress"
@@ -163,9 +165,9 @@ def test_all_scenes_in_one_action_skips_the_ones_already_narrated(page: AppTest)
 
     page.checkbox(key="bulk-redo").check().run()
     button(page, "Narrate 3 scenes").click().run()
-    assert page.success[-1].value == "Queued 3 scene narration(s) of “The Lighthouse Keeper's Cat”."
+    assert shown(page.success[-1].value) == "Queued 3 scene narration(s) of “The Lighthouse Keeper's Cat”."
     button(page, "Narrate 3 scenes").click().run()  # again, while those run: nothing is doubled
-    assert page.success[-1].value.endswith("skipped 3 (one is still queued or running).")
+    assert shown(page.success[-1].value).endswith("skipped 3 (one is still queued or running).")
 
 
 def test_the_voice_sample_plays_and_is_made_once(page: AppTest) -> None:
@@ -175,11 +177,28 @@ def test_the_voice_sample_plays_and_is_made_once(page: AppTest) -> None:
     assert len(samples) == 1 and samples[0].stat().st_size > 10_000
 
 
-def test_a_megabyte_pasted_in_is_refused_with_the_limit(page: AppTest) -> None:
+def test_a_megabyte_pasted_in_is_cut_at_the_limit_by_the_text_area(page: AppTest) -> None:
+    assert page.text_area[0].max_chars == MAX_PROMPT_CHARS
     page.text_area[0].set_value("word " * 210_000).run()
-    assert {m.label: m.value for m in page.metric}["Characters"] == "1,050,000"
+    assert {m.label: m.value for m in page.metric}["Characters"] == "100,000"
+
+
+def test_a_story_longer_than_the_limit_shows_the_refusal_instead_of_an_estimate(page: AppTest) -> None:
+    with get_engine().begin() as connection:  # the Django app sets no limit on a story's text
+        story_id = connection.execute(
+            text("INSERT INTO story_story (title, content) VALUES ('Epic', :content) RETURNING id"),
+            {"content": "A long night. " * 100_000},
+        ).scalar_one()
+    page.run()
+    next(s for s in page.selectbox if s.label == "Story").set_value(story_id).run()
+
+    refusal = "The text has 1,400,000 characters; the most one narration takes is 100,000. Split it into parts."
+    assert texts(page, "error") == [refusal]
+    assert not page.metric  # no estimate of a text that cannot be submitted
     button(page, "Submit narration").click().run()
-    assert page.error[0].value.startswith("The text has 1,050,000 characters; the most one narration takes is 100,000")
+    assert refusal in texts(page, "error")
+    with new_session() as session:
+        assert session.query(StoryAudio).count() == 0
 
 
 @pytest.mark.parametrize(("budget", "over"), [("10", False), ("0.9", True)])

@@ -143,4 +143,7 @@ def test_empty_text_from_the_django_side_fails_with_a_reason(demo: None, redis: 
     with new_session() as session:
         row = session.get(SceneAudio, row_id)
         assert row is not None and row.status == "failed"
-        assert row.error_message == "The text is empty. Write the text to narrate, then retry."
+        # The sentence submit refuses with: the worker checks Django's rows by the same rules.
+        assert row.error_message == (
+            "The text is empty (or only spaces and invisible characters). Write or paste the text to narrate."
+        )

@@ -15,7 +15,8 @@ from db.settings import get_settings
 from tests.factories import LOCAL, demo_data
 from workers.queue import QUEUE_NAMES, reset_redis
 from workers.reconcile import reconcile
-from workers.submit import MAX_PROMPT_CHARS, Refused, Request, submit
+from workers.submit import Refused, Request, submit
+from workers.validation import MAX_PROMPT_CHARS
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def _rows() -> int:
     [
         ({"prompt": ""}, "The text is empty"),
         ({"prompt": " \n\t "}, "The text is empty"),
+        ({"prompt": "\u200b \ufeff\u2060\n"}, "The text is empty"),
         ({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, "the most one narration takes is 100,000"),
         ({"voice": "nobody"}, "has no voice 'nobody'"),
         ({"model": "piper:other"}, "has no model 'piper:other'"),

@@ -55,10 +55,6 @@ def retry(kind: str, row_id: int, user: SignedIn) -> str:
     return f"Queued {kind} narration #{row_id} again; chunks already done are not paid for twice."
 
 
-BULK_LIMIT = 1000
-"""At most this many rows per bulk action (the newest first), so one click stays a few seconds long."""
-
-
 def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
@@ -68,8 +64,9 @@ def retry_matching(filters: Filters, user: SignedIn) -> str:
     retried or changed meanwhile is left alone, so a second click queues nothing twice."""
     if refused := refusal(user.user_id, "retry narrations"):
         return refused
+    limit = get_settings().max_bulk_rows  # the newest first, so one click stays a few seconds long
     with new_session() as session:
-        targets = matching(session, replace(filters, status=Status.FAILED), limit=BULK_LIMIT)
+        targets = matching(session, replace(filters, status=Status.FAILED), limit=limit)
     if not targets:
         return "No failed narration matches these filters; nothing was retried."
     queued, changed, unsent = 0, 0, 0
@@ -86,8 +83,8 @@ def retry_matching(filters: Filters, user: SignedIn) -> str:
         said.append(f"Left {_plural(changed, 'other')} as is: changed meanwhile.")
     if unsent:
         said.append(f"Of those, {unsent:,} wait in PostgreSQL: Redis is unreachable; workers start them once it is up.")
-    if len(targets) == BULK_LIMIT:
-        said.append(f"That was the newest {BULK_LIMIT:,}; retry again for older ones.")
+    if len(targets) == limit:
+        said.append(f"That was the newest {limit:,}; retry again for older ones.")
     return " ".join(said)
 
 
@@ -98,9 +95,10 @@ def cancel_matching(filters: Filters, user: SignedIn) -> str:
         return refused
     pending = (Status.QUEUED, Status.PROCESSING)
     statuses = [filters.status] if filters.status in pending else pending
+    limit = get_settings().max_bulk_rows
     with new_session() as session:
         targets = [
-            row for status in statuses for row in matching(session, replace(filters, status=status), limit=BULK_LIMIT)
+            row for status in statuses for row in matching(session, replace(filters, status=status), limit=limit)
         ]
         done = sum(lifecycle.cancelled(session, kind, row_id, user_id=user.user_id) for kind, row_id in targets)
     if not targets:

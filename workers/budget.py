@@ -43,6 +43,19 @@ class Budget:
         return said
 
 
+def refusal(settings: Settings, more_usd: float) -> str | None:
+    """Why a paid submission costing about `more_usd` is refused, or None: only with
+    REFUSE_OVER_BUDGET on and a budget set, and only when it would take the month past it."""
+    budget = this_month(settings) if settings.refuse_over_budget and more_usd > 0 else None
+    if budget is None or budget.after(more_usd) <= 1:
+        return None
+    return (
+        f"This would take the month's estimated spend to about ${budget.spent_usd + more_usd:,.2f}, past the "
+        f"${budget.limit_usd:,.2f} budget (about ${budget.spent_usd:,.2f} so far), and paid narrations over the "
+        "budget are refused. Pick the local voice (free), or ask whoever runs the desk to raise MONTHLY_BUDGET_USD."
+    )
+
+
 SPEND_SECONDS = 60
 """How long one reading of the month's spend serves: every page's alert banner asks for it."""
 

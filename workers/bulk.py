@@ -2,6 +2,12 @@
 
 Scenes that already have a completed narration are skipped unless asked (paid audio is not
 redone by accident), and so are scenes with one still queued or running (it would be a double).
+
+One action submits at most MAX_BULK_ROWS scenes, the first ones in order, and says how many are
+left, rather than refusing: a staff member who asked for "all scenes" wants them narrated, and
+clicking again queues the next ones, since the ones queued now are skipped as running. That is
+how retry-all behaves too. With REFUSE_OVER_BUDGET on, the whole batch is priced first and
+refused as one if it would take the month past the budget: half a story's scenes is no use.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from sqlalchemy import select
 
 from db.engine import new_session
 from db.models import Image, SceneAudio, Status, Story
-from workers import access
+from db.settings import get_settings
+from workers import access, budget, catalogue
 from workers.submit import Refused, Request, Submitted, submit
 
 
@@ -24,6 +31,10 @@ class Batch:
     submitted: list[Submitted] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
     """Image id → why it was not narrated."""
+    left: int = 0
+    """Scenes to narrate beyond this action's `most`."""
+    most: int = 0
+    """MAX_BULK_ROWS when the action ran."""
 
     @property
     def message(self) -> str:
@@ -31,7 +42,13 @@ class Batch:
         if self.skipped:
             reasons = sorted(set(self.skipped.values()))
             parts.append(f"skipped {len(self.skipped)} ({'; '.join(reasons)})")
-        return ", ".join(parts) + "."
+        said = ", ".join(parts) + "."
+        if self.left:
+            said += (
+                f" {self.left:,} more scene(s) were not queued: one action queues at most {self.most:,} "
+                "(MAX_BULK_ROWS). Click again to queue the next ones."
+            )
+        return said
 
 
 def _busy_images(image_ids: list[int], redo_completed: bool) -> dict[int, str]:
@@ -56,7 +73,8 @@ def narrate_scenes(story_id: int, template: Request, *, redo_completed: bool = F
     """Submit one scene narration per image of the story, each prompted by its caption.
 
     `template` carries the voice and options; its kind, target and prompt are filled per scene.
-    Raises Refused when the story is gone or has no scene images, or the account may not submit."""
+    Raises Refused when the story is gone, has no scene images, the batch is over the budget, or the
+    account may not submit."""
     if template.user_id is not None and (refused := access.refusal(template.user_id, "submit narrations")):
         raise Refused(refused)
     with new_session() as session:
@@ -69,10 +87,17 @@ def narrate_scenes(story_id: int, template: Request, *, redo_completed: bool = F
         ).all()
     if not scenes:
         raise Refused(f"“{title}” has no scene images to narrate.")
-    batch = Batch(title, skipped=_busy_images([image_id for image_id, _ in scenes], redo_completed))
-    for image_id, caption in scenes:
-        if image_id in batch.skipped:
-            continue
+    most = get_settings().max_bulk_rows
+    skipped = _busy_images([image_id for image_id, _ in scenes], redo_completed)
+    todo = [(image_id, caption) for image_id, caption in scenes if image_id not in skipped]
+    batch = Batch(title, skipped=skipped, left=max(0, len(todo) - most), most=most)
+    todo = todo[:most]
+    model = catalogue.model(template.provider, template.model)
+    cost = catalogue.estimated_cost_usd(model, sum(len(caption) for _, caption in todo)) if model else 0.0
+    over = budget.refusal(get_settings(), cost)
+    if over:
+        raise Refused(f"These {len(todo):,} scenes cost about ${cost:,.2f} together. {over}")
+    for image_id, caption in todo:
         once = f"{template.once_key}:{image_id}" if template.once_key else None
         try:
             batch.submitted.append(

@@ -22,7 +22,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 from db.engine import new_session
 from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, release, retry_later
 from db.settings import get_settings
-from workers import catalogue, storage
+from workers import catalogue, storage, validation
 from workers.encoding import encode, preview
 from workers.narrate import Interrupted, narrate
 from workers.providers import registry
@@ -50,17 +50,22 @@ def _stop_reason(work: ClaimedWork) -> str | None:
 
 
 def _resolve(work: ClaimedWork) -> tuple[catalogue.Model, str]:
-    """The model and voice to use; rows the Django side wrote may leave either blank."""
-    info = catalogue.provider(work.provider)
-    if info is None:
-        raise Permanent(f"Unknown provider {work.provider!r}. Re-narrate with local, openai or elevenlabs.")
-    model = info.model(work.model) if work.model else info.models[0]
-    if model is None:
-        raise Permanent(f"{info.label} has no model {work.model!r}. Re-narrate with one from the list.")
-    voice = work.voice or model.voices[0]
-    if voice not in model.voices:
-        raise Permanent(f"{info.label} {model.label} has no voice {voice!r}. Re-narrate with one from the list.")
-    return model, voice
+    """The model and voice to use, after the checks submit makes (`workers.validation`): rows the
+    Django side wrote never went through submit. A row that fails them fails before any request."""
+    try:
+        checked = validation.check(
+            get_settings(),
+            prompt=work.prompt,
+            provider=work.provider,
+            model=work.model,
+            voice=work.voice,
+            output_format=work.output_format,
+            instructions=work.instructions,
+            speed=work.speed,
+        )
+    except validation.Invalid as invalid:
+        raise Permanent(str(invalid)) from None
+    return checked.model, checked.voice
 
 
 def _release(work: ClaimedWork) -> None:

@@ -1,5 +1,9 @@
 """Submitting a narration: validate, write the queued row, commit, then enqueue.
 
+Besides what a worker could not synthesize (`workers.validation`), submit refuses what the desk's
+limits forbid: a person's queued rows past MAX_QUEUED_PER_USER, and, with REFUSE_OVER_BUDGET on, a
+paid narration that would take the month past MONTHLY_BUDGET_USD.
+
 The page calls this and shows `Submitted.message`; every refusal is a sentence that says what to
 change. A Redis outage does not lose the submission: the row is saved as queued and a worker's
 reconciler enqueues it once Redis answers again.
@@ -13,19 +17,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.engine import new_session
-from db.models import Image, Status, Story, StoryAudio
+from db.models import Image, SceneAudio, Status, Story, StoryAudio
 from db.narrations import Kind, NewNarration, add_narration, pending_replacement, story_narration
 from db.settings import get_settings
-from workers import access, catalogue
+from workers import access, budget, catalogue, validation
 from workers.queue import enqueue, new_task_id, redis
 
 log = logging.getLogger(__name__)
 
-MAX_PROMPT_CHARS = 100_000
 LABEL_CHARS = 50  # tts_tag.name is varchar(50); themes allow 100, but one rule is easier to say
 ONCE_SECONDS = 600
 
@@ -87,40 +91,27 @@ class Submitted:
 
 
 def validate(request: Request) -> catalogue.Model:
-    """Refuse what a worker could not synthesize; returns the catalogue model on success."""
-    text = request.prompt.strip()
-    if not text:
-        raise Refused("The text is empty. Write or paste the text to narrate.")
-    if len(request.prompt) > MAX_PROMPT_CHARS:
-        raise Refused(
-            f"The text has {len(request.prompt):,} characters; the most one narration takes is "
-            f"{MAX_PROMPT_CHARS:,}. Split it into parts."
+    """Refuse what a worker could not synthesize (the rules the worker applies to every row too,
+    `workers.validation`), and what only a submission has; returns the catalogue model."""
+    try:
+        checked = validation.check(
+            get_settings(),
+            prompt=request.prompt,
+            provider=request.provider,
+            model=request.model,
+            voice=request.voice,
+            output_format=request.output_format,
+            instructions=request.instructions,
+            speed=request.speed,
         )
-    info = catalogue.provider(request.provider)
-    if info is None:
-        raise Refused(f"Unknown provider {request.provider!r}. Pick one from the list.")
-    missing = catalogue.missing_key(info, get_settings())
-    if missing:
-        raise Refused(f"{info.label} needs an API key: set {missing} in the environment or .streamlit/secrets.toml.")
-    if request.output_format not in catalogue.OUTPUT_FORMATS:
-        raise Refused(
-            f"Unknown output format {request.output_format!r}; pick one of {', '.join(catalogue.OUTPUT_FORMATS)}."
-        )
+    except validation.Invalid as invalid:
+        raise Refused(str(invalid)) from None
     for label in (request.theme or "", *request.tags):
         if len(label) > LABEL_CHARS:
             raise Refused(f"“{label[:40]}…” is {len(label)} characters; themes and tags take at most {LABEL_CHARS}.")
     if request.scheduled_at is not None and request.scheduled_at.tzinfo is None:
         raise Refused("The start time needs a time zone.")
-    model = info.model(request.model)
-    if model is None:
-        raise Refused(f"{info.label} has no model {request.model!r}. Pick one from the list.")
-    if request.instructions and not model.takes_instructions:
-        raise Refused(f"{info.label} {model.label} takes no tone instructions; pick gpt-4o-mini-tts or clear them.")
-    if request.speed is not None and (request.provider != "openai" or not 0.25 <= request.speed <= 4.0):
-        raise Refused("Speed is an OpenAI option between 0.25 and 4.0.")
-    if request.voice not in model.voices:
-        raise Refused(f"{info.label} {model.label} has no voice {request.voice!r}. Pick one from the list.")
-    return model
+    return checked.model
 
 
 def _only_once(key: str | None) -> None:
@@ -141,6 +132,33 @@ def _forget(key: str | None) -> None:
     if key:
         with contextlib.suppress(RedisError):
             redis().delete(f"nd:submit:{key}")
+
+
+QUEUED_LOCK = 0x6E64_7571  # "ndqu": the advisory-lock namespace of "count one person's waiting rows"
+
+
+def _within_cap(session: Session, user_id: int | None) -> None:
+    """Refuse a submission past MAX_QUEUED_PER_USER rows queued or running by this person (the
+    `created_by_id` submit records). Counted under a per-person lock held until commit, so two
+    submits at once cannot both take the last place."""
+    if user_id is None:
+        return
+    cap = get_settings().max_queued_per_user
+    session.execute(select(func.pg_advisory_xact_lock(QUEUED_LOCK, user_id)))
+    waiting = sum(
+        session.scalar(
+            select(func.count())
+            .select_from(model)
+            .where(model.created_by_id == user_id, model.status.in_([Status.QUEUED, Status.PROCESSING]))
+        )
+        or 0
+        for model in (StoryAudio, SceneAudio)
+    )
+    if waiting >= cap:
+        raise Refused(
+            f"You have {waiting:,} narrations queued or running, the most one person may have waiting "
+            f"({cap:,}). Wait for some to finish, or cancel ones you no longer need, then submit again."
+        )
 
 
 def _story_slot(session: Session, story: Story, replace: bool) -> StoryAudio | None:
@@ -178,6 +196,7 @@ def _save(request: Request, spec: NewNarration) -> int:
             target = session.get(Image, request.target_id)
             if target is None:
                 raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
+        _within_cap(session, request.user_id)
         row_id = add_narration(session, target, spec, replaces=replaces).id
         try:
             session.commit()
@@ -194,7 +213,10 @@ def submit(request: Request) -> Submitted:
     """
     if request.user_id is not None and (refused := access.refusal(request.user_id, "submit narrations")):
         raise Refused(refused)
-    validate(request)
+    model = validate(request)
+    over = budget.refusal(get_settings(), catalogue.estimated_cost_usd(model, len(request.prompt)))
+    if over:
+        raise Refused(over)
     _only_once(request.once_key)
     task_id = new_task_id()
     spec = NewNarration(

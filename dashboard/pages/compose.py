@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import links, schedule
 from dashboard.batch import batch_progress
 from dashboard.choices import sample_player, voice_choice
+from dashboard.plain import md
 from dashboard.player import narration_card
 from dashboard.session import require
 from dashboard.views import thumbnail
@@ -19,6 +20,7 @@ from workers.budget import this_month
 from workers.bulk import narrate_scenes
 from workers.media import RefusedPath
 from workers.submit import Refused, submit
+from workers.validation import MAX_PROMPT_CHARS, too_long
 
 user = require(compose=True)
 st.title("Compose a narration")
@@ -57,8 +59,8 @@ with new_session() as session:
         target_id, default_text = image_id, image_by_id[image_id].caption
         try:
             picture = thumbnail(image_by_id[image_id].image)
-        except RefusedPath as refusal:
-            st.caption(refusal.not_done("shown"))
+        except RefusedPath as unsafe:
+            st.caption(unsafe.not_done("shown"))
         else:
             if picture is not None:
                 st.image(str(picture), width=240, caption=image_by_id[image_id].caption[:120])
@@ -71,7 +73,11 @@ if current_label:
     )
     replace_current = st.checkbox("Replace the current narration", key=f"replace-{story.id}")
 
-prompt = st.text_area("Text to narrate", value=default_text, height=220, key=f"prompt-{kind}-{target_id}")
+typed = st.text_area(
+    "Text to narrate", value=default_text, height=220, key=f"prompt-{kind}-{target_id}", max_chars=MAX_PROMPT_CHARS
+)
+# The text area keeps at most MAX_PROMPT_CHARS: a longer story arrives cut short, so it is taken whole (and refused).
+prompt = default_text if typed == default_text[:MAX_PROMPT_CHARS] else typed
 choice = voice_choice("compose")
 sample_player(choice, "compose")
 
@@ -82,14 +88,17 @@ theme = left.selectbox(
 tags = right.multiselect("Tags", known_tags, accept_new_options=True, placeholder="pick or type new tags")
 start_at = schedule.start_time_input()
 
-estimate = catalogue.estimate(choice.model, prompt)
-a, b, c, d = st.columns(4)
-a.metric("Characters", f"{estimate.characters:,}")
-b.metric("Chunks", estimate.chunks)
-c.metric("Estimated length", f"{estimate.seconds / 60:.1f} min")
-d.metric("Estimated cost", f"${estimate.cost_usd:.4f}")
-if estimate.cost_usd and (budget := this_month(get_settings())):
-    (st.warning if budget.after(estimate.cost_usd) > 1 else st.caption)(budget.before_submit(estimate.cost_usd))
+if length_problem := too_long(prompt):
+    st.error(md(length_problem))  # before estimating: a megabyte is not split just to be refused
+else:
+    estimate = catalogue.estimate(choice.model, prompt)
+    a, b, c, d = st.columns(4)
+    a.metric("Characters", f"{estimate.characters:,}")
+    b.metric("Chunks", estimate.chunks)
+    c.metric("Estimated length", f"{estimate.seconds / 60:.1f} min")
+    d.metric("Estimated cost", f"${estimate.cost_usd:.4f}")
+    if estimate.cost_usd and (budget := this_month(get_settings())):
+        (st.warning if budget.after(estimate.cost_usd) > 1 else st.caption)(budget.before_submit(estimate.cost_usd))
 
 if choice.missing_key:
     st.warning(
@@ -110,26 +119,26 @@ label = f"Set {choice.missing_key} to use {choice.info.label}" if choice.missing
 if st.button(label, type="primary", disabled=choice.missing_key is not None):
     try:
         done = submit(replace(request, once_key=_token("compose_token")))
-    except Refused as refusal:
-        st.error(str(refusal))
+    except Refused as refused:
+        st.error(md(refused))
     else:
         st.session_state["last_submitted"] = (done.kind, done.row_id)
         st.session_state.pop("compose_token")  # the next submit is a new one
-        (st.warning if done.waiting_for_redis else st.success)(done.message)
+        (st.warning if done.waiting_for_redis else st.success)(md(done.message))
 
 if kind == "scene":
-    with st.expander(f"Narrate all {scene_count} scenes of “{story.title}”"):
+    with st.expander(f"Narrate all {scene_count} scenes of “{md(story.title)}”"):
         st.caption("One narration per scene image, each from its caption, with the voice and options above.")
         redo = st.checkbox("Also redo scenes that already have a completed narration", key="bulk-redo")
         if st.button(f"Narrate {scene_count} scenes", disabled=choice.missing_key is not None):
             try:
                 batch = narrate_scenes(story.id, replace(request, once_key=_token("bulk_token")), redo_completed=redo)
-            except Refused as refusal:
-                st.error(str(refusal))
+            except Refused as refused:
+                st.error(md(refused))
             else:
                 st.session_state.pop("bulk_token")
                 st.session_state["last_batch"] = [s.row_id for s in batch.submitted]
-                st.success(batch.message)
+                st.success(md(batch.message))
         if st.session_state.get("last_batch"):
             batch_progress(st.session_state["last_batch"])
 

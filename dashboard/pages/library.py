@@ -13,8 +13,9 @@ from dashboard.summary import summary_strip
 from db.engine import new_session
 from db.library import Filters, filter_options, page
 from db.models import Provider, Status
+from db.settings import get_settings
 from workers import catalogue
-from workers.actions import BULK_LIMIT, cancel_matching, retry_matching
+from workers.actions import cancel_matching, retry_matching
 
 PAGE_SIZE = 50
 SUMMARY_SECONDS = 30
@@ -116,7 +117,8 @@ if forward.button("Older", disabled=number >= pages):
 if user.can_compose and filters.status in (Status.FAILED, Status.QUEUED, Status.PROCESSING):
     retrying = filters.status == Status.FAILED
     verb = "Retry" if retrying else "Cancel"
-    count = f"{min(total, BULK_LIMIT):,}{' newest' if total > BULK_LIMIT else ''}"
+    most = get_settings().max_bulk_rows
+    count = f"{min(total, most):,}{' newest' if total > most else ''}"
     with st.popover(f"{verb} all {count} that match", icon=":material/replay:" if retrying else ":material/block:"):
         st.write(
             f"{verb} every {filters.status} narration these filters show (all pages, not only this one)?"
