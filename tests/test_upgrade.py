@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -14,8 +16,10 @@ from db.models import Base
 from db.upgrade import alembic_config, upgrade
 from tests.factories import django_rows, load_django_schema
 
-HEAD = "0007"
+HEAD = "0008"
 DJANGO_TABLES = tuple(DJANGO_COLUMNS)
+GROUP_TABLES: dict[str, list[str]] = import_module("db.migrations.versions.0008_django_groups").TABLES
+"""Django's own DDL for its group tables (frozen in migration 0008)."""
 
 
 def _schema_drift() -> list[object]:
@@ -25,15 +29,24 @@ def _schema_drift() -> list[object]:
         return list(compare_metadata(context, Base.metadata))
 
 
+GROUPS = {"auth_group": 1, "auth_user_groups": 0}
+"""What `db upgrade` adds to Django's group tables: the viewer group, no member."""
+
+
 def _counts() -> dict[str, int]:
+    """Rows of each Django table that exists (a Django dump of the shared tables has no groups)."""
     with get_engine().connect() as connection:
-        return {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in DJANGO_TABLES}
+        return {
+            t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in DJANGO_TABLES
+            if connection.execute(text("SELECT to_regclass(:t)"), {"t": t}).scalar_one() is not None
+        }
 
 
 def test_empty_database_gets_django_tables_and_ours(empty_db: str) -> None:
     first = upgrade()
     assert first.before is None and first.after == HEAD
-    assert first.rows_before == {} and first.rows_after == dict.fromkeys(sorted(DJANGO_TABLES), 0)
+    assert first.rows_before == {} and first.rows_after == {**dict.fromkeys(sorted(DJANGO_TABLES), 0), **GROUPS}
     second = upgrade()
     assert not second.changed and second.before == HEAD
     assert _schema_drift() == []
@@ -50,9 +63,9 @@ def test_django_database_keeps_every_row_and_value(empty_db: str) -> None:
 
     report = upgrade()
     assert report.before is None and report.after == HEAD
-    assert report.rows_before == report.rows_after == counts
+    assert report.rows_before == counts and report.rows_after == {**counts, **GROUPS}
     assert upgrade().changed is False
-    assert _counts() == counts
+    assert _counts() == {**counts, **GROUPS}
     assert _schema_drift() == []
 
     with get_engine().connect() as connection:
@@ -85,8 +98,28 @@ def test_older_narration_desk_database_is_brought_forward(empty_db: str) -> None
 
     report = upgrade()
     assert (report.before, report.after) == ("0002", HEAD)
-    assert _counts() == counts
+    assert _counts() == {**counts, **GROUPS}
     assert upgrade().changed is False
+    assert _schema_drift() == []
+
+
+def test_django_groups_and_their_members_are_kept(empty_db: str) -> None:
+    """A real Django database has django.contrib.auth's groups already; they stay as they are."""
+    with get_engine().begin() as connection:
+        load_django_schema(connection)
+        django_rows(connection)
+        for statement in [s for statements in GROUP_TABLES.values() for s in statements]:
+            connection.execute(text(statement))
+        connection.execute(text("INSERT INTO auth_group (name) VALUES ('editors'), ('narration-viewers')"))
+        connection.execute(
+            text("INSERT INTO auth_user_groups (user_id, group_id) SELECT u.id, g.id FROM auth_user u, auth_group g")
+        )
+    counts = _counts()
+    report = upgrade()
+    assert report.rows_before == report.rows_after == counts  # the viewer group was there: nothing added
+    with get_engine().connect() as connection:
+        names = connection.execute(text("SELECT name FROM auth_group ORDER BY name")).scalars().all()
+    assert names == ["editors", "narration-viewers"]
     assert _schema_drift() == []
 
 
