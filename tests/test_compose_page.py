@@ -129,7 +129,7 @@ def test_composing_again_offers_to_replace_the_story_narration(page: AppTest) ->
         first = session.query(StoryAudio).one().id
     synthesize("story", first)
     page.run()
-    assert any(f"already has narration #{first} (completed)" in i.value for i in page.info)
+    assert any(f"already has narration #{first} (completed)" in shown(i.value) for i in page.info)
     button(page, "Submit narration").click().run()
     assert "Tick “Replace the current narration”" in shown(page.error[0].value)
     page.checkbox(key="replace-1").check().run()

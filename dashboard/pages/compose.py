@@ -68,7 +68,7 @@ with new_session() as session:
 replace_current = False
 if current_label:
     st.info(
-        f"This story already has narration {current_label}. A new one replaces it: the current audio stays "
+        f"This story already has narration {md(current_label)}. A new one replaces it: the current audio stays "
         "in place until the new one completes."
     )
     replace_current = st.checkbox("Replace the current narration", key=f"replace-{story.id}")
