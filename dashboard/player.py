@@ -6,6 +6,7 @@ Shared by the compose page (the narration just submitted) and the recent list (t
 from __future__ import annotations
 
 import base64
+import time
 
 import streamlit as st
 
@@ -24,9 +25,14 @@ _BADGE = {
 }
 
 
+SAID_SECONDS = 15.0
+"""How long an action's sentence stays over its card. Shown only once, it vanished when a quick job
+finished and the live card redrew the page, before anyone could read it (seen in a browser test)."""
+
+
 def report(key: str, message: str) -> None:
     """Keep an action's sentence and re-render the page, so the card shows the state it led to."""
-    st.session_state[f"said-{key}"] = message
+    st.session_state[f"said-{key}"] = (message, time.monotonic())
     st.rerun()
 
 
@@ -41,8 +47,9 @@ def _render(view: NarrationView, user: SignedIn) -> None:
     elif view.pending and view.error_message:
         st.warning(md(view.error_message))  # e.g. a retry after a provider outage
     key = f"{view.kind}-{view.row_id}"
-    if said := st.session_state.pop(f"said-{key}", None):
-        st.info(md(said))  # what the last action did, shown once over the card's new state
+    said, at = st.session_state.get(f"said-{key}", ("", 0.0))
+    if said and time.monotonic() - at < SAID_SECONDS:
+        st.info(md(said))  # what the last action did, over the card's new state
     if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{key}"):
         report(key, actions.cancel(view.kind, view.row_id, user))
     if view.status == "failed" and user.can_compose and st.button("Retry", key=f"retry-{key}"):
