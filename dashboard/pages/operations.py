@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import charts, links
 from dashboard.operations_view import RANGES, alert_history, days_window, load_panels
 from dashboard.panels import live_panels, side_by_side, storage_panel
+from dashboard.plain import md
 from dashboard.session import require
 from db import monitoring
 from db.engine import new_session
@@ -92,7 +93,7 @@ if (budget := get_settings().monthly_budget_usd) is not None:
     m2.caption(f"The budget is ${budget:,.2f} a month, for every provider and project together.")
 m3.metric("Characters billed, month to date", f"{panels.month_to_date.total_characters:,}")
 if panels.unpriced_models:
-    st.caption("No list price in the catalogue (counted at $0): " + ", ".join(panels.unpriced_models))
+    st.caption(md("No list price in the catalogue (counted at $0): " + ", ".join(panels.unpriced_models)))
 side_by_side(
     (charts.cost_per_day(panels.costs), panels.costs, "cost-per-day"),
     (charts.audio_hours(panels.audio), panels.audio, "audio-hours"),
