@@ -1,4 +1,5 @@
-"""A 60,000-character story through each provider: chunk limits, sentence boundaries, one joined file."""
+"""A long story through each provider (60,000 characters; 10,000 for the local voice, which really
+synthesizes): chunk limits, sentence boundaries, one joined file."""
 
 from __future__ import annotations
 
@@ -67,18 +68,20 @@ def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
 
 
 @pytest.mark.parametrize(
-    ("provider", "model", "voice"),
+    ("provider", "model", "voice", "characters"),
     [
-        ("openai", "tts-1", "nova"),
-        ("elevenlabs", "eleven_multilingual_v2", "21m00Tcm4TlvDq8ikWAM"),
-        ("local", "piper:en_US-joe-medium", "joe"),
+        ("openai", "tts-1", "nova", 60_000),
+        ("elevenlabs", "eleven_multilingual_v2", "21m00Tcm4TlvDq8ikWAM", 60_000),
+        # The local voice really synthesizes (about 5 min for 60,000 characters on 2 busy cores);
+        # 10,000 characters are still five of its 2,000-character chunks to split, narrate and join.
+        ("local", "piper:en_US-joe-medium", "joe", 10_000),
     ],
 )
-def test_sixty_thousand_characters_become_one_file(
-    fake: FakeProviders, provider: str, model: str, voice: str, tmp_path: Path
+def test_a_long_story_becomes_one_file(
+    fake: FakeProviders, provider: str, model: str, voice: str, characters: int, tmp_path: Path
 ) -> None:
-    text = long_story(60_000)
-    assert 59_000 < len(text) <= 60_000
+    text = long_story(characters)
+    assert characters - 1_000 < len(text) <= characters
     limit = catalogue.model(provider, model).max_chars  # type: ignore[union-attr]
 
     done = submit(Request(kind="story", target_id=1, prompt=text, provider=provider, model=model, voice=voice))
