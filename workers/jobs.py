@@ -53,16 +53,7 @@ def _resolve(work: ClaimedWork) -> tuple[catalogue.Model, str]:
     """The model and voice to use, after the checks submit makes (`workers.validation`): rows the
     Django side wrote never went through submit. A row that fails them fails before any request."""
     try:
-        checked = validation.check(
-            get_settings(),
-            prompt=work.prompt,
-            provider=work.provider,
-            model=work.model,
-            voice=work.voice,
-            output_format=work.output_format,
-            instructions=work.instructions,
-            speed=work.speed,
-        )
+        checked = validation.check_asked(get_settings(), work)
     except validation.Invalid as invalid:
         raise Permanent(str(invalid)) from None
     return checked.model, checked.voice

@@ -94,16 +94,7 @@ def validate(request: Request) -> catalogue.Model:
     """Refuse what a worker could not synthesize (the rules the worker applies to every row too,
     `workers.validation`), and what only a submission has; returns the catalogue model."""
     try:
-        checked = validation.check(
-            get_settings(),
-            prompt=request.prompt,
-            provider=request.provider,
-            model=request.model,
-            voice=request.voice,
-            output_format=request.output_format,
-            instructions=request.instructions,
-            speed=request.speed,
-        )
+        checked = validation.check_asked(get_settings(), request)
     except validation.Invalid as invalid:
         raise Refused(str(invalid)) from None
     for label in (request.theme or "", *request.tags):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import Protocol
 
 from db.settings import Settings
 from workers import catalogue
@@ -30,6 +31,25 @@ class Checked:
     model: catalogue.Model
     voice: str
     output_format: str
+
+
+class Asked(Protocol):
+    """What a narration asks for, as a submitted request and a claimed row both spell it."""
+
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def voice(self) -> str | None: ...
+    @property
+    def output_format(self) -> str | None: ...
+    @property
+    def instructions(self) -> str | None: ...
+    @property
+    def speed(self) -> float | None: ...
 
 
 def is_blank(text: str) -> bool:
@@ -88,3 +108,17 @@ def check(
     if chosen_voice not in chosen.voices:
         raise Invalid(f"{info.label} {chosen.label} has no voice {chosen_voice!r}. Pick one from the list.")
     return Checked(chosen, chosen_voice, fmt)
+
+
+def check_asked(settings: Settings, asked: Asked) -> Checked:
+    """`check` on a request or a claimed row: one call, so submit and the job pass the same fields."""
+    return check(
+        settings,
+        prompt=asked.prompt,
+        provider=asked.provider,
+        model=asked.model,
+        voice=asked.voice,
+        output_format=asked.output_format,
+        instructions=asked.instructions,
+        speed=asked.speed,
+    )
