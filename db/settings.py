@@ -105,8 +105,10 @@ class Settings(BaseSettings):
     session_hours: float = Field(
         default=12, gt=0, description="A password sign-in holds this long in that browser (reloads and new tabs too)."
     )
-    display_time_zone: str = Field(
-        default="UTC", description="IANA time zone the operations page starts in: its days begin at midnight there."
+    display_time_zone: str | None = Field(
+        default=None,
+        description="IANA time zone every page shows times in (operations' days begin at midnight there); "
+        "unset: each browser's own zone (UTC where there is none, e.g. for the monthly budget).",
     )
     alert_failure_rate: float = Field(
         default=0.25, gt=0, le=1, description="Alert when this share of one provider's recent jobs failed."
@@ -184,8 +186,9 @@ class Settings(BaseSettings):
 
     @field_validator("display_time_zone")
     @classmethod
-    def _known_zone(cls, name: str) -> str:
-        zone(name)
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            zone(name)
         return name
 
     @property

@@ -66,7 +66,7 @@ def this_month(settings: Settings) -> Budget | None:
     if settings.monthly_budget_usd is None:
         return None
     reading = int(time.time() // SPEND_SECONDS)
-    return Budget(settings.monthly_budget_usd, _spent(database_url(), settings.display_time_zone, reading))
+    return Budget(settings.monthly_budget_usd, _spent(database_url(), settings.display_time_zone or "UTC", reading))
 
 
 @lru_cache(maxsize=4)

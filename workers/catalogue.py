@@ -48,10 +48,11 @@ _OPENAI_VOICES = (
 )  # fmt: skip
 # ElevenLabs' premade voices (Rachel, Sarah, Adam, Antoni, Elli); any voice id of the account works too
 # once it is listed here.
-_ELEVEN_VOICES = (
-    "21m00Tcm4TlvDq8ikWAM", "EXAVITQu4vr4xnSDxMaL", "pNInz6obpgDQGcFmaJgB", "ErXwobaYiN019PkySvjV",
-    "MF3mGyEYCl7XYWbV9V6O",
-)  # fmt: skip
+_ELEVEN_VOICE_NAMES = {
+    "21m00Tcm4TlvDq8ikWAM": "Rachel", "EXAVITQu4vr4xnSDxMaL": "Sarah", "pNInz6obpgDQGcFmaJgB": "Adam",
+    "ErXwobaYiN019PkySvjV": "Antoni", "MF3mGyEYCl7XYWbV9V6O": "Elli",
+}  # fmt: skip
+_ELEVEN_VOICES = tuple(_ELEVEN_VOICE_NAMES)
 
 CATALOGUE: tuple[ProviderInfo, ...] = (
     ProviderInfo(
@@ -95,6 +96,13 @@ def provider(provider_id: str) -> ProviderInfo | None:
 def model(provider_id: str, model_id: str) -> Model | None:
     info = provider(provider_id)
     return info.model(model_id) if info else None
+
+
+def voice_name(provider_id: str, voice_id: str) -> str:
+    """What people call a voice: ElevenLabs' premade voices by name, other voices by their id."""
+    if provider_id == Provider.ELEVENLABS:
+        return _ELEVEN_VOICE_NAMES.get(voice_id, voice_id)
+    return voice_id
 
 
 def missing_key(info: ProviderInfo, settings: Settings) -> str | None:

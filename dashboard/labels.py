@@ -1,0 +1,107 @@
+"""How values read on every page: priorities as words, lengths as m:ss, times in one zone, names as
+compose shows them, and a narration's state (a cancel is not a failure).
+
+Pure functions of their arguments (plus `display_zone`, which asks the browser), so tests call them
+directly and every page says the same thing the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from db.settings import get_settings
+from db.window import zone
+from workers import catalogue
+
+PRIORITIES = {1: "high", 0: "normal", -1: "low"}
+"""Django stores priority as a number; people pick and read it as a word."""
+
+CANCELLED = "cancelled"
+"""The state of a row Django sees as `failed` whose `cancelled_at` is set: stopped on purpose."""
+
+BADGES = {
+    "queued": ":gray-badge[:material/schedule: queued]",
+    "processing": ":blue-badge[:material/progress_activity: processing]",
+    "completed": ":green-badge[:material/check_circle: completed]",
+    "failed": ":red-badge[:material/error: failed]",
+    CANCELLED: ":orange-badge[:material/block: cancelled]",
+}
+
+
+def state(status: str, cancelled_at: datetime | None) -> str:
+    """What a person calls the row's state: Django's status, except that a cancel reads `cancelled`."""
+    return CANCELLED if status == "failed" and cancelled_at is not None else status
+
+
+def priority(value: int) -> str:
+    """high / normal / low; a number the Django side wrote outside those reads as itself."""
+    if value in PRIORITIES:
+        return PRIORITIES[value]
+    return f"high ({value})" if value > 0 else f"low ({value})"
+
+
+def length(seconds: float | None) -> str:
+    """A duration as a clock reads it: 0:07, 49:48, 1:02:05; "—" when unknown."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def percent(share: float) -> str:
+    """0.042 → "4.2 %"; whole numbers stay short ("0 %", "100 %")."""
+    value = share * 100
+    return f"{value:.0f} %" if value == round(value) else f"{value:.1f} %"
+
+
+def display_zone() -> ZoneInfo:
+    """The one time zone every page shows times in: DISPLAY_TIME_ZONE when set, else the browser's,
+    else UTC (no browser, or one that sent a zone Python does not know)."""
+    name = get_settings().display_time_zone or st.context.timezone or "UTC"
+    try:
+        return zone(name)
+    except ValueError:
+        return ZoneInfo("UTC")
+
+
+def when(moment: datetime | None, where: ZoneInfo) -> str:
+    """A timestamp in `where`, to the minute, with the zone's abbreviation: "2026-12-02 14:05 CET"."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(where)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def provider(provider_id: str) -> str:
+    """The provider's name as compose lists it; an id the catalogue does not know reads as itself."""
+    info = catalogue.provider(provider_id)
+    return info.label if info else provider_id
+
+
+def model(provider_id: str, model_id: str | None) -> str:
+    """The model's name as compose lists it ("Flash v2", not `eleven_flash_v2`)."""
+    if not model_id:
+        return "default model"
+    found = catalogue.model(provider_id, model_id)
+    return found.label if found else model_id
+
+
+def voice(provider_id: str, voice_id: str | None) -> str:
+    """The voice's name as compose lists it (ElevenLabs voices by name, not by id)."""
+    if not voice_id:
+        return "default voice"
+    return catalogue.voice_name(provider_id, voice_id)
+
+
+def download_name(subject: str, kind: str, row_id: int, fmt: str) -> str:
+    """A file name people recognise in their downloads folder: "the-fox-and-the-crow-story-12.mp3"."""
+    ascii_only = unicodedata.normalize("NFKD", subject).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")[:60].rstrip("-")
+    return f"{slug + '-' if slug else ''}{kind}-{row_id}.{fmt}"
