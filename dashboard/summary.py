@@ -6,17 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
+from dashboard.labels import display_zone
 from dashboard.panels import show_alerts
 from db.engine import new_session
 from db.monitoring import Filters, status_over_time
-from db.settings import get_settings
 from db.window import Window
 from workers.health import snapshot
 
 
 def summary_strip() -> None:
     """Jobs and failure rate over the last 24 hours, due jobs now, workers alive; then any alert."""
-    window = Window.last(timedelta(days=1), now=datetime.now(UTC), tz=get_settings().display_time_zone)
+    window = Window.last(timedelta(days=1), now=datetime.now(UTC), tz=display_zone().key)
     with new_session() as session:
         buckets = status_over_time(session, window, Filters())
     health = snapshot()

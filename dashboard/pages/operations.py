@@ -6,6 +6,7 @@ from zoneinfo import available_timezones
 import streamlit as st
 
 from dashboard import charts, links
+from dashboard.labels import display_zone
 from dashboard.operations_view import RANGES, alert_history, days_window, load_panels
 from dashboard.panels import live_panels, side_by_side, storage_panel
 from dashboard.plain import md
@@ -25,7 +26,8 @@ st.divider()
 zones = sorted(available_timezones())
 left, middle, right = st.columns([3, 2, 2])
 choice = left.segmented_control("Range", [*RANGES, "Custom"], default="Last 24 hours", required=True)
-tz = middle.selectbox("Time zone", zones, index=zones.index(get_settings().display_time_zone))
+shown_zone = display_zone().key  # DISPLAY_TIME_ZONE, or the browser's
+tz = middle.selectbox("Time zone", zones, index=zones.index(shown_zone if shown_zone in zones else "UTC"))
 now = datetime.now(UTC)
 if choice == "Custom":
     today = now.astimezone(zone(tz)).date()
