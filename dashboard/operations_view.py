@@ -11,10 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from dashboard import labels
 from db import alert_log, monitoring
 from db.engine import new_session
 from db.live import StuckJob
@@ -88,7 +90,7 @@ def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
         futures = {name: pool.submit(_run, query) for name, query in queries.items()}
         results = {name: future.result() for name, future in futures.items()}
 
-    status = _frame(results["status"], ["bucket", "queued", "processing", "completed", "failed"], window.tz)
+    status = _frame(results["status"], ["bucket", *monitoring.STATES], window.tz)
     status = status.melt(id_vars="bucket", var_name="status", value_name="jobs")
     latency = _frame(
         results["latency"],
@@ -101,7 +103,9 @@ def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
     return Panels(
         status=status,
         providers=_frame(results["providers"], ["bucket", "provider", "jobs"], window.tz),
-        failure_rate=_frame(results["failure_rate"], ["bucket", "provider", "failed", "finished", "rate"], window.tz),
+        failure_rate=_with_share(
+            _frame(results["failure_rate"], ["bucket", "provider", "failed", "finished", "rate"], window.tz)
+        ),
         errors=_frame(results["errors"], ["message", "jobs", "last_seen"], window.tz),
         latency=latency.drop(columns="measure"),
         costs=_frame(spent.daily, ["day", "provider", "characters", "usd"], window.tz),
@@ -109,6 +113,49 @@ def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
         month_to_date=costs(results["month"]),
         unpriced_models=spent.unpriced_models,
     )
+
+
+def _with_share(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rate as people read it ("4.2 %"), for the chart's tooltip and the CSV."""
+    frame["share"] = frame["rate"].map(labels.percent).astype(str)
+    return frame
+
+
+MAINTENANCE_LABELS = {
+    "stuck": "Stuck jobs requeued or failed",
+    "failed_rows_cleaned": "Old failed narrations cleaned",
+    "failed_files_deleted": "Files of old failures deleted",
+    "previews_shrunk": "Previews re-cut to PREVIEW_MAX_BYTES",
+    "alert_spans_pruned": "Old alert history rows pruned",
+    "refused_paths": "Stored paths refused (left untouched)",
+    "previews_kept": "Previews kept as they were",
+    "errors": "Steps or rows that failed",
+}
+"""What each count in a maintenance report means, in its order on the page."""
+
+
+def maintenance_table(report: dict[str, Any]) -> pd.DataFrame:
+    """A maintenance report as (what, count): lists count their entries; audio freed reads in MiB."""
+    rows = [
+        {"what": label, "count": f"{len(value) if isinstance(value, list) else int(value):,}"}
+        for key, label in MAINTENANCE_LABELS.items()
+        if (value := report.get(key)) is not None
+    ]
+    storage = report.get("storage") or {}
+    if "bytes_freed" in storage:
+        rows.insert(
+            4, {"what": "Audio freed for the storage quota", "count": f"{storage['bytes_freed'] / 1024**2:,.1f} MiB"}
+        )
+    return pd.DataFrame(rows, columns=["what", "count"])
+
+
+def maintenance_details(report: dict[str, Any]) -> list[str]:
+    """The lines behind the counts (which rows, which paths, what failed) and any storage warning."""
+    storage = report.get("storage") or {}
+    warning = [storage["warning"]] if storage.get("warning") else []
+    return warning + [
+        str(line) for key in ("stuck", "refused_paths", "previews_kept", "errors") for line in report.get(key) or []
+    ]
 
 
 @dataclass(frozen=True)
@@ -119,14 +166,52 @@ class LiveTables:
     stuck: pd.DataFrame
 
 
-PRIORITY_NAMES = {1: "high", 0: "normal", -1: "low"}
+def narration_label(kind: str, row_id: int) -> str:
+    return f"{kind} narration #{row_id}"
 
 
-def live_tables(health: Health) -> LiveTables:
-    """The live snapshot as tables; workers joined with RQ's registration of the same name."""
+@dataclass(frozen=True)
+class Running:
+    """A worker's current job, resolved to the narration it is narrating."""
+
+    worker: str
+    kind: str
+    id: int
+
+    @property
+    def label(self) -> str:
+        return narration_label(self.kind, self.id)
+
+
+def running(health: Health) -> list[Running]:
+    """What each live worker is narrating, for links to those narrations (jobs whose row no longer
+    carries their id are left out: their row was requeued or taken over)."""
+    return [
+        Running(w.name, *health.running[w.current_job])
+        for w in health.workers
+        if w.alive and w.current_job in health.running
+    ]
+
+
+def _current(health: Health, job: str | None) -> str | None:
+    if job is None:
+        return None
+    found = health.running.get(job)
+    return job if found is None else narration_label(*found)
+
+
+def _local(frame: pd.DataFrame, columns: list[str], where: ZoneInfo) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(where.key)
+    return frame
+
+
+def live_tables(health: Health, where: ZoneInfo) -> LiveTables:
+    """The live snapshot as tables, times in the display zone; workers joined with RQ's registration
+    of the same name, their current job named as the narration it is."""
     queues = pd.DataFrame(
         [
-            {"priority": PRIORITY_NAMES.get(q.priority, str(q.priority)), "due": q.due, "scheduled later": q.later,
+            {"priority": labels.priority(q.priority), "due": q.due, "scheduled later": q.later,
              "waiting since": q.oldest_due_since}
             for q in health.queues
         ],
@@ -135,17 +220,19 @@ def live_tables(health: Health) -> LiveTables:
     rq = {w.name: w for w in health.rq.workers}
     workers = pd.DataFrame(
         [
-            {"worker": w.name, "alive": w.alive, "current job": w.current_job, "last heartbeat": w.last_seen_at,
-             "RQ state": rq[w.name].state if w.name in rq else None, "started": w.started_at}
+            {"worker": w.name, "alive": w.alive, "current job": _current(health, w.current_job),
+             "last heartbeat": w.last_seen_at, "RQ state": rq[w.name].state if w.name in rq else None,
+             "started": w.started_at}
             for w in health.workers
         ],
         columns=["worker", "alive", "current job", "last heartbeat", "RQ state", "started"],
     )  # fmt: skip
+    stuck = pd.DataFrame([asdict(s) for s in health.stuck], columns=list(StuckJob.__dataclass_fields__))
     return LiveTables(
-        queues=queues,
+        queues=_local(queues, ["waiting since"], where),
         rq_queues=pd.DataFrame([asdict(q) for q in health.rq.queues], columns=list(QueueState.__dataclass_fields__)),
-        workers=workers,
-        stuck=pd.DataFrame([asdict(s) for s in health.stuck], columns=list(StuckJob.__dataclass_fields__)),
+        workers=_local(workers, ["last heartbeat", "started"], where),
+        stuck=_local(stuck, ["started_at"], where),
     )
 
 
