@@ -22,8 +22,8 @@ from db.settings import get_settings
 from tests.apptest import shown
 from tests.factories import billed, demo_data
 from tests.live import dashboard, worker
-from workers.alerts import Alert, check, evaluate, notify
 from workers import verdicts
+from workers.alerts import Alert, check, evaluate, notify
 from workers.health import snapshot, storage
 from workers.verdicts import Verdict
 
