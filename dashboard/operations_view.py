@@ -62,9 +62,17 @@ class Panels:
 
 def _frame(rows: list[Any], columns: list[str], tz: str) -> pd.DataFrame:
     frame = pd.DataFrame([asdict(r) for r in rows], columns=columns)
-    for column in ("bucket", "day", "last_seen"):
+    for column in ("bucket", "day"):
         if column in frame:
             frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz)
+    return frame
+
+
+def as_text(frame: pd.DataFrame, columns: list[str], where: ZoneInfo) -> pd.DataFrame:
+    """Times of a table as `labels.when` writes them ("2026-12-02 14:05 CET", "—" for none): a
+    table shows a timestamp with its UTC offset otherwise."""
+    for column in columns:
+        frame[column] = [labels.when(None if pd.isna(t) else t, where) for t in frame[column]]
     return frame
 
 
@@ -100,13 +108,14 @@ def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
     latency = latency.melt(id_vars=["provider", "jobs"], var_name="measure", value_name="seconds")
     latency[["stage", "percentile"]] = latency["measure"].str.split("_", expand=True)
     spent = costs(results["billed"])
+    local = zone(window.tz)
     return Panels(
         status=status,
         providers=_frame(results["providers"], ["bucket", "provider", "jobs"], window.tz),
         failure_rate=_with_share(
             _frame(results["failure_rate"], ["bucket", "provider", "failed", "finished", "rate"], window.tz)
         ),
-        errors=_frame(results["errors"], ["message", "jobs", "last_seen"], window.tz),
+        errors=as_text(_frame(results["errors"], ["message", "jobs", "last_seen"], window.tz), ["last_seen"], local),
         latency=latency.drop(columns="measure"),
         costs=_frame(spent.daily, ["day", "provider", "characters", "usd"], window.tz),
         audio=_frame(results["audio"], ["day", "hours"], window.tz),
@@ -200,9 +209,10 @@ def _current(health: Health, job: str | None) -> str | None:
     return job if found is None else narration_label(*found)
 
 
-def _local(frame: pd.DataFrame, columns: list[str], where: ZoneInfo) -> pd.DataFrame:
+def _with_seconds(frame: pd.DataFrame, columns: list[str], where: ZoneInfo) -> pd.DataFrame:
+    """Heartbeats to the second (a worker beats every few seconds), on the display zone's clock."""
     for column in columns:
-        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(where.key)
+        frame[column] = [t.astimezone(where).strftime("%H:%M:%S %Z") for t in frame[column]]
     return frame
 
 
@@ -229,15 +239,16 @@ def live_tables(health: Health, where: ZoneInfo) -> LiveTables:
     )  # fmt: skip
     stuck = pd.DataFrame([asdict(s) for s in health.stuck], columns=list(StuckJob.__dataclass_fields__))
     return LiveTables(
-        queues=_local(queues, ["waiting since"], where),
+        queues=as_text(queues, ["waiting since"], where),
         rq_queues=pd.DataFrame([asdict(q) for q in health.rq.queues], columns=list(QueueState.__dataclass_fields__)),
-        workers=_local(workers, ["last heartbeat", "started"], where),
-        stuck=_local(stuck, ["started_at"], where),
+        workers=_with_seconds(as_text(workers, ["started"], where), ["last heartbeat"], where),
+        stuck=as_text(stuck, ["started_at"], where),
     )
 
 
 def alert_history(window: Window) -> pd.DataFrame:
-    """The alerts that held at some time in the window, newest first, times in the display zone."""
+    """The alerts that held at some time in the window, newest first, times in the page's zone
+    ("until" reads "—" while it still holds)."""
     with new_session() as session:
         found = alert_log.spans(session, window.start, window.end)
         rows = [
@@ -251,6 +262,4 @@ def alert_history(window: Window) -> pd.DataFrame:
             for span in found
         ]
     frame = pd.DataFrame(rows, columns=["alert", "from", "until", "lasted (min)", "last message"])
-    for column in ("from", "until"):
-        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(window.tz)
-    return frame
+    return as_text(frame, ["from", "until"], zone(window.tz))

@@ -61,7 +61,7 @@ def test_a_viewer_sees_every_chart_with_its_csv_and_the_alerts(
     assert any(shown(e.value).startswith("This month's paid voices have cost about $") for e in app.error)
     assert "The budget is $0.01 a month, for every provider and project together." in [c.value for c in app.caption]
     history = _table(app, "alert")
-    assert {"no-worker", "budget"} <= set(history["alert"]) and history["until"].isna().all()  # they still hold
+    assert {"no-worker", "budget"} <= set(history["alert"]) and set(history["until"]) == {"—"}  # they still hold
     metrics = _metrics(app)
     assert metrics["Scheduled for later"] == str(SCHEDULED) and metrics["Workers alive"] == "0"
     assert "Run maintenance now" not in [b.label for b in app.button], "viewers may not run maintenance"
@@ -151,7 +151,9 @@ def test_headlines_say_healthy_watch_or_act_and_the_current_job_links_to_its_nar
     assert shown_verdicts["Scheduled for later"][1] == "", "jobs waiting on purpose get no verdict"
     assert shown_verdicts["Longest wait"][1] in ("healthy", "watch", "act")
 
-    assert _table(app, "worker")["current job"].tolist() == [f"story narration #{running}"]
+    workers = _table(app, "worker")
+    assert workers["current job"].tolist() == [f"story narration #{running}"]
+    assert workers["last heartbeat"].iloc[0].endswith(" UTC"), "times on the display zone's clock, no +00:00"
     (link,) = app.get("page_link")
     assert link.proto.label == f"host.1 is narrating story narration #{running}"
     assert link.proto.page.endswith("narration") and link.proto.query_string == f"kind=story&id={running}"

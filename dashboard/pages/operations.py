@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, links
 from dashboard.headlines import Headline, budget_headline
-from dashboard.labels import display_zone
+from dashboard.labels import display_zone, when
 from dashboard.operations_view import RANGES, alert_history, days_window, load_panels
 from dashboard.panels import live_panels, show_headlines, side_by_side, storage_panel
 from dashboard.plain import md
@@ -26,8 +26,8 @@ live_panels()  # alerts first, then the queue and workers, refreshed every few s
 st.divider()
 
 zones = sorted(available_timezones())
-left, middle, right = st.columns([3, 2, 2])
-choice = left.segmented_control("Range", [*RANGES, "Custom"], default="Last 24 hours", required=True)
+choice = st.segmented_control("Range", [*RANGES, "Custom"], default="Last 24 hours", required=True)
+middle, right = st.columns(2)
 shown_zone = display_zone().key  # DISPLAY_TIME_ZONE, or the browser's
 tz = middle.selectbox("Time zone", zones, index=zones.index(shown_zone if shown_zone in zones else "UTC"))
 now = datetime.now(UTC)
@@ -83,7 +83,17 @@ else:
     with new_session() as session:
         jobs = monitoring.jobs_with_error(session, window, filters, str(picked))
     st.dataframe(
-        [{"open": links.url(j.kind, j.id), **vars(j)} for j in jobs],
+        [
+            {
+                "open": links.url(j.kind, j.id),
+                "kind": j.kind,
+                "id": j.id,
+                "provider": j.provider,
+                "model": j.model,
+                "created": when(j.created_at, zone(tz)),
+            }
+            for j in jobs
+        ],
         hide_index=True,
         width="stretch",
         column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗")},
