@@ -32,35 +32,44 @@ class Headline:
 
 def _rule(threshold: float, show: Callable[[float], str], setting: str) -> str:
     watch = threshold * verdicts.WATCH_FROM
-    return f"Healthy under {show(watch)}, watch from {show(watch)}, act from {show(threshold)} ({setting})."
+    return f"Healthy under {show(watch)}, watch from {show(watch)}, act from {show(threshold)} (`{setting}`)."
+
+
+def _due(health: Health, settings: Settings) -> Headline:
+    """Due jobs are judged by how long the oldest of them has waited."""
+    return Headline(
+        "Due jobs waiting",
+        f"{sum(q.due for q in health.queues):,}",
+        verdicts.queue_age(health.oldest_due_age, settings),
+        "Judged by how long the oldest has waited (m:ss). " + _wait_rule(settings),
+    )
 
 
 def _wait_rule(settings: Settings) -> str:
-    return _rule(settings.alert_queue_age_seconds, labels.length, "ALERT_QUEUE_AGE_SECONDS, as m:ss")
+    return _rule(settings.alert_queue_age_seconds, labels.length, "ALERT_QUEUE_AGE_SECONDS")
 
 
-def _workers_rule(settings: Settings) -> str:
-    return (
-        f"Act when no worker has sent a heartbeat in {settings.worker_dead_after_seconds} s (watch for the first "
-        f"{settings.worker_start_grace_seconds} s after the desk starts: WORKER_START_GRACE_SECONDS)."
+def _workers(health: Health, settings: Settings) -> Headline:
+    rule = (
+        f"Act when no worker has sent a heartbeat in {settings.worker_dead_after_seconds} s; watch instead for "
+        f"the first {settings.worker_start_grace_seconds} s after the desk starts (`WORKER_START_GRACE_SECONDS`)."
     )
+    return Headline("Workers alive", str(health.workers_alive), verdicts.workers(health, settings), rule)
 
 
 def live_headlines(health: Health, settings: Settings) -> list[Headline]:
     """The live strip on Operations: each number with its verdict."""
     age = health.oldest_due_age
-    wait = verdicts.queue_age(age, settings)
     return [
-        Headline("Due jobs waiting", f"{sum(q.due for q in health.queues):,}", wait,
-                 "Judged by how long the oldest has waited. " + _wait_rule(settings)),
+        _due(health, settings),
         Headline("Scheduled for later", f"{sum(q.later for q in health.queues):,}", None,
                  "A start time or a retry's backoff still ahead: waiting on purpose, no verdict."),
-        Headline("Longest wait", "—" if age is None else labels.length(age.total_seconds()), wait,
-                 "How long the oldest due job has waited for a worker. " + _wait_rule(settings)),
-        Headline("Workers alive", str(health.workers_alive), verdicts.workers(health, settings),
-                 _workers_rule(settings)),
+        Headline("Longest wait", "—" if age is None else labels.length(age.total_seconds()),
+                 verdicts.queue_age(age, settings),
+                 "How long the oldest due job has waited for a worker (m:ss). " + _wait_rule(settings)),
+        _workers(health, settings),
         Headline("Stuck in processing", str(len(health.stuck)), verdicts.stuck(health),
-                 f"Watch when a job has run past JOB_TIMEOUT_SECONDS ({settings.job_timeout_seconds} s)."),
+                 f"Watch when a job has run past `JOB_TIMEOUT_SECONDS` ({settings.job_timeout_seconds} s)."),
     ]  # fmt: skip
 
 
@@ -70,17 +79,14 @@ def summary_headlines(buckets: list[StatusCount], health: Health, settings: Sett
     failed = sum(b.failed for b in buckets)
     finished = failed + sum(b.completed for b in buckets)
     share = monitoring.failure_share(failed, finished)
-    age = health.oldest_due_age
     rate_rule = _rule(settings.alert_failure_rate, labels.percent, "ALERT_FAILURE_RATE")
     return [
         Headline("Jobs, last 24 h", f"{sum(b.jobs for b in buckets):,}"),
-        Headline("Failed, last 24 h", "–" if share is None else labels.percent(share),
+        Headline("Failed, last 24 h", "—" if share is None else labels.percent(share),
                  verdicts.failure_rate(failed, finished, settings),
                  f"Failed ÷ finished; cancelled, queued and running jobs are in neither. {rate_rule}"),
-        Headline("Due jobs waiting", f"{sum(q.due for q in health.queues):,}", verdicts.queue_age(age, settings),
-                 "Judged by how long the oldest has waited. " + _wait_rule(settings)),
-        Headline("Workers alive", str(health.workers_alive), verdicts.workers(health, settings),
-                 _workers_rule(settings)),
+        _due(health, settings),
+        _workers(health, settings),
     ]  # fmt: skip
 
 

@@ -97,7 +97,7 @@ def live_panels() -> None:
     st.dataframe(tables.workers, hide_index=True, width="stretch")
     for job in running(health):
         st.page_link(
-            links.PAGE, label=f"{job.worker} is narrating {job.label}", icon=":material/graphic_eq:",
+            links.PAGE, label=f"{md(job.worker)} is narrating {job.label}", icon=":material/graphic_eq:",
             query_params=links.params(job.kind, job.id),
         )  # fmt: skip
     if not tables.stuck.empty:

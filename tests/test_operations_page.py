@@ -155,7 +155,7 @@ def test_headlines_say_healthy_watch_or_act_and_the_current_job_links_to_its_nar
     assert workers["current job"].tolist() == [f"story narration #{running}"]
     assert workers["last heartbeat"].iloc[0].endswith(" UTC"), "times on the display zone's clock, no +00:00"
     (link,) = app.get("page_link")
-    assert link.proto.label == f"host.1 is narrating story narration #{running}"
+    assert shown(link.proto.label) == f"host.1 is narrating story narration #{running}"
     assert link.proto.page.endswith("narration") and link.proto.query_string == f"kind=story&id={running}"
 
     report = _table(app, "what")
