@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from db.models import (
     Image,
     Project,
     SceneAudio,
+    Status,
     Story,
     StoryAudio,
     Tag,
@@ -30,6 +31,11 @@ from db.models import (
 from db.narrations import model_for
 
 PROMPT_PREVIEW = 120
+CANCELLED = "cancelled"
+"""A state the library filters by beside Django's four statuses: a `failed` row whose `cancelled_at`
+is set was stopped on purpose, so the `failed` filter leaves it out (`dashboard.labels.state` names
+rows the same way)."""
+STATES: tuple[str, ...] = (*Status, CANCELLED)
 Replaced = aliased(StoryAudio)
 Replacer = aliased(StoryAudio)
 
@@ -39,6 +45,7 @@ class Filters:
     """What a person can narrow the library by; None means "any"."""
 
     status: str | None = None
+    """One of STATES."""
     provider: str | None = None
     model: str | None = None
     project_id: int | None = None
@@ -57,10 +64,14 @@ class LibraryRow:
     kind: str
     id: int
     status: str
+    cancelled_at: datetime | None
     provider: str
     model: str
     voice: str | None
     title: str | None
+    """The story's title, or the scene's caption (None: the story was deleted)."""
+    story_title: str | None
+    """The story it belongs to (for a story narration, its own title again): a scene names its story."""
     prompt_start: str
     username: str | None
     created_at: datetime
@@ -75,6 +86,15 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _in_state(model: type[StoryAudio] | type[SceneAudio], state: str) -> ColumnElement[bool]:
+    """Rows in a state: `failed` means failed and not cancelled; `cancelled` the failed rows that were."""
+    if state == CANCELLED:
+        return (model.status == Status.FAILED) & model.cancelled_at.is_not(None)
+    if state == Status.FAILED:
+        return (model.status == Status.FAILED) & model.cancelled_at.is_(None)
+    return model.status == state
+
+
 def _branch(kind: str, filters: Filters) -> Select[Any]:
     model = model_for(kind)
     links = storyaudio_tags if kind == "story" else sceneaudio_tags
@@ -85,10 +105,12 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
             literal(kind).label("kind"),
             model.id,
             model.status,
+            model.cancelled_at,
             model.provider,
             model.model_backend.label("model"),
             model.voice_style.label("voice"),
             func.left(title, 80).label("title"),
+            func.left(Story.title, 80).label("story_title"),
             func.left(model.prompt, PROMPT_PREVIEW).label("prompt_start"),
             User.username,
             model.created_at,
@@ -111,7 +133,7 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
         query = query.join(Image, Image.id == SceneAudio.image_id).outerjoin(Story, Story.id == Image.story_id)
     conditions = []
     if filters.status:
-        conditions.append(model.status == filters.status)
+        conditions.append(_in_state(model, filters.status))
     if filters.provider:
         conditions.append(model.provider == filters.provider)
     if filters.model:
