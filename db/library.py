@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from db.models import (
@@ -86,6 +86,11 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _short(text: Any, most: int = 80) -> ColumnElement[str]:
+    """At most `most` characters, ending in "…" when cut: a long caption must not widen a page of rows."""
+    return case((func.length(text) > most, func.left(text, most - 1) + "…"), else_=text)
+
+
 def _in_state(model: type[StoryAudio] | type[SceneAudio], state: str) -> ColumnElement[bool]:
     """Rows in a state: `failed` means failed and not cancelled; `cancelled` the failed rows that were."""
     if state == CANCELLED:
@@ -109,8 +114,8 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
             model.provider,
             model.model_backend.label("model"),
             model.voice_style.label("voice"),
-            func.left(title, 80).label("title"),
-            func.left(Story.title, 80).label("story_title"),
+            _short(title).label("title"),
+            _short(Story.title).label("story_title"),
             func.left(model.prompt, PROMPT_PREVIEW).label("prompt_start"),
             User.username,
             model.created_at,
