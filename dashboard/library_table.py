@@ -14,17 +14,20 @@ import streamlit as st
 from dashboard import labels
 from db.library import LibraryRow
 
+ROW_HEIGHT = 35
+"""Pixels per row (Streamlit's default, said here so a browser test can click a row by position)."""
 COLUMNS: dict[str, Any] = {
-    "narration": st.column_config.TextColumn("narration", width=95, help="Open it with a click on its row"),
-    "narrates": st.column_config.TextColumn("narrates", width=250, help="The story, or the scene and its story"),
-    "status": st.column_config.TextColumn("status", width=90),
-    "voice": st.column_config.TextColumn("voice", width=190, help="Voice · provider and model"),
-    "length": st.column_config.TextColumn("length", width=65),
-    "created": st.column_config.TextColumn("created", width=140),
-    "by": st.column_config.TextColumn("by", width=80),
+    "narration": st.column_config.TextColumn("narration", width=78, help="Open it with a click on its row"),
+    "narrates": st.column_config.TextColumn("narrates", width=205, help="The story, or the scene and its story"),
+    "status": st.column_config.TextColumn("status", width=80),
+    "voice": st.column_config.TextColumn("voice", width=175, help="Voice · provider and model"),
+    "length": st.column_config.TextColumn("length", width=55),
+    "created": st.column_config.TextColumn("created", width=135),
+    "by": st.column_config.TextColumn("by", width=62),
 }
-"""Fixed widths that add up to less than the content of a 1280 px window beside the sidebar (about
-930 px), so the table never scrolls sideways; long titles are cut in the cell and whole on hover."""
+"""Fixed widths that add up to 790 px, less than the table gets in a 1280 px window beside the sidebar
+(about 820 px, less a vertical scrollbar), so it never scrolls sideways; a long title is cut in its
+cell and read whole on the narration's page."""
 
 
 def narrates(row: LibraryRow) -> str:

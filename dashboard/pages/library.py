@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import links
 from dashboard.labels import display_zone
-from dashboard.library_table import COLUMNS, lines
+from dashboard.library_table import COLUMNS, ROW_HEIGHT, lines
 from dashboard.plain import md
 from dashboard.session import require
 from dashboard.summary import summary_strip
@@ -98,6 +98,7 @@ st.caption(f"{total:,} narration{'' if total == 1 else 's'} · page {number} of 
 picked = st.dataframe(
     lines(rows, display_zone()),
     column_config=COLUMNS,
+    row_height=ROW_HEIGHT,
     hide_index=True,
     width="stretch",
     on_select="rerun",
