@@ -15,7 +15,7 @@ from dashboard.labels import when
 from dashboard.session import KEY
 from db.engine import get_engine, new_session
 from db.lifecycle import cancel
-from db.models import SceneAudio
+from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.apptest import button, labels, selectbox, texts
 from tests.factories import LOCAL, demo_data, staff_user
@@ -138,21 +138,34 @@ def test_staff_retry_every_cancelled_narration_a_filter_shows_and_viewers_cannot
     assert texts(app, "info")[1] == "No narration matches."  # the list now shows what is left: nothing
 
 
-def test_the_table_reads_as_people_say_it(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+def _paris(monkeypatch: pytest.MonkeyPatch) -> ZoneInfo:
+    """Times shown in Paris: the setting wins over the browser's zone (AppTest has none)."""
     monkeypatch.setenv("DISPLAY_TIME_ZONE", "Europe/Paris")
     get_settings.cache_clear()
-    demo_data()
-    story = submit(Request(kind="story", target_id=2, prompt="Ada took the brass key.", **LOCAL)).row_id
-    scene = submit(Request(kind="scene", target_id=1, prompt="A tall white lighthouse.", **LOCAL)).row_id
-    with get_engine().begin() as connection:  # as a finished ElevenLabs narration is stored
+    return ZoneInfo("Europe/Paris")
+
+
+def _told_by_rachel(story_id: int) -> int:
+    """A story narration as a finished ElevenLabs job is stored: ids, not names; seconds, not m:ss."""
+    row_id = submit(Request(kind="story", target_id=story_id, prompt="Ada took the brass key.", **LOCAL)).row_id
+    with get_engine().begin() as connection:
         connection.execute(
             text(
-                "UPDATE tts_storyaudio SET status = 'completed', provider = 'elevenlabs', "
-                "model_backend = 'eleven_flash_v2', voice_style = '21m00Tcm4TlvDq8ikWAM', duration_seconds = 2988.3 "
+                "UPDATE tts_storyaudio SET status = 'completed', provider = 'elevenlabs', priority = 1, "
+                "model_backend = 'eleven_flash_v2', voice_style = '21m00Tcm4TlvDq8ikWAM', duration_seconds = 2988.3, "
+                "started_at = created_at + interval '1 minute', completed_at = created_at + interval '9 minutes' "
                 "WHERE id = :id"
             ),
-            {"id": story},
+            {"id": row_id},
         )
+    return row_id
+
+
+def test_the_table_reads_as_people_say_it(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    paris = _paris(monkeypatch)
+    demo_data()
+    story = _told_by_rachel(2)
+    scene = submit(Request(kind="scene", target_id=1, prompt="A tall white lighthouse.", **LOCAL)).row_id
     with new_session() as session:
         cancel(session, "scene", scene)
         created = session.get_one(SceneAudio, scene).created_at
@@ -172,7 +185,7 @@ def test_the_table_reads_as_people_say_it(db: str, redis: Redis, monkeypatch: py
     )  # a scene names its story
     assert named["status"] == "cancelled" and named["length"] == "—"
     assert named["voice"] == "joe · Local voice Piper en_US joe (medium)"
-    assert named["created"] == when(created, ZoneInfo("Europe/Paris"))
+    assert named["created"] == when(created, paris)
     assert named["created"].endswith(("CET", "CEST")) and "+00:00" not in named["created"]
 
     selectbox(app, "Status").set_value("cancelled")
@@ -181,3 +194,25 @@ def test_the_table_reads_as_people_say_it(db: str, redis: Redis, monkeypatch: py
     selectbox(app, "Status").set_value("failed")
     _apply(app)
     assert texts(app, "info") == ["No narration matches."]
+
+
+def test_the_narration_details_read_as_people_say_it(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    paris = _paris(monkeypatch)
+    demo_data()
+    story = _told_by_rachel(2)
+    with new_session() as session:
+        row = session.get_one(StoryAudio, story)
+        created, started, completed = row.created_at, row.started_at, row.completed_at
+    app = _library()
+    _click(app, 0, "narrates")
+    assert app.title[0].value == f"Story narration #{story}"
+
+    timeline, facts = (frame.value for frame in app.dataframe[:2])
+    events = dict(zip(timeline["event"], timeline["when"], strict=True))
+    assert events["created"] == when(created, paris) and events["started"] == when(started, paris)
+    assert events["completed"] == when(completed, paris)
+    assert all(moment.endswith(("CET", "CEST")) and "+00:00" not in moment for moment in events.values())
+    said = dict(zip(facts[""], facts["value"], strict=True))
+    assert said["voice"] == "Rachel" and said["provider"] == "ElevenLabs" and said["model"] == "Flash v2"
+    assert said["length"] == "49:48" and said["priority"] == "high"
+    assert said["characters billed"] == "0" and said["cost"] == "$0.0000"  # no passage billed: as before
