@@ -8,11 +8,11 @@ never selected: a page of 50 rows must not drag 50 base64 files along.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from db.models import (
@@ -31,6 +31,7 @@ from db.models import (
 from db.narrations import model_for
 
 PROMPT_PREVIEW = 120
+TITLE_PREVIEW = 80
 CANCELLED = "cancelled"
 """A state the library filters by beside Django's four statuses: a `failed` row whose `cancelled_at`
 is set was stopped on purpose, so the `failed` filter leaves it out (`dashboard.labels.state` names
@@ -86,9 +87,11 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _short(text: Any, most: int = 80) -> ColumnElement[str]:
-    """At most `most` characters, ending in "…" when cut: a long caption must not widen a page of rows."""
-    return case((func.length(text) > most, func.left(text, most - 1) + "…"), else_=text)
+def _cut(text: str | None, most: int = TITLE_PREVIEW) -> str | None:
+    """At most `most` characters, ending in "…" when cut: a long caption must not widen a page of rows.
+    (Cut here, not in SQL: a CASE in the select list keeps PostgreSQL from dropping unused joins
+    from the count, which made it six times slower at 100,000 rows.)"""
+    return text if text is None or len(text) <= most else text[: most - 1] + "…"
 
 
 def _in_state(model: type[StoryAudio] | type[SceneAudio], state: str) -> ColumnElement[bool]:
@@ -114,8 +117,8 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
             model.provider,
             model.model_backend.label("model"),
             model.voice_style.label("voice"),
-            _short(title).label("title"),
-            _short(Story.title).label("story_title"),
+            func.left(title, TITLE_PREVIEW + 1).label("title"),  # one more: enough to tell it was cut
+            func.left(Story.title, TITLE_PREVIEW + 1).label("story_title"),
             func.left(model.prompt, PROMPT_PREVIEW).label("prompt_start"),
             User.username,
             model.created_at,
@@ -185,7 +188,7 @@ def page(session: Session, filters: Filters, *, number: int = 1, size: int = 50)
     rows = session.execute(
         select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(size).offset((number - 1) * size)
     ).all()
-    return [LibraryRow(*row) for row in rows], total
+    return [replace(LibraryRow(*row), title=_cut(row.title), story_title=_cut(row.story_title)) for row in rows], total
 
 
 def matching(session: Session, filters: Filters, *, limit: int) -> list[tuple[str, int]]:
