@@ -30,7 +30,6 @@ from db.models import (
 )
 from db.narrations import model_for
 
-PROMPT_PREVIEW = 120
 TITLE_PREVIEW = 80
 CANCELLED = "cancelled"
 """A state the library filters by beside Django's four statuses: a `failed` row whose `cancelled_at`
@@ -73,11 +72,9 @@ class LibraryRow:
     """The story's title, or the scene's caption (None: the story was deleted)."""
     story_title: str | None
     """The story it belongs to (for a story narration, its own title again): a scene names its story."""
-    prompt_start: str
     username: str | None
     created_at: datetime
     duration_seconds: float | None
-    error_message: str | None
 
 
 _ROW_ID = re.compile(r"^\s*(?:(story|scene)\s*#?\s*)?#?(\d{1,18})\s*$", re.IGNORECASE)
@@ -119,11 +116,9 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
             model.voice_style.label("voice"),
             func.left(title, TITLE_PREVIEW + 1).label("title"),  # one more: enough to tell it was cut
             func.left(Story.title, TITLE_PREVIEW + 1).label("story_title"),
-            func.left(model.prompt, PROMPT_PREVIEW).label("prompt_start"),
             User.username,
             model.created_at,
             model.duration_seconds,
-            func.left(model.error_message, 200).label("error_message"),
         )
         .select_from(model)
         .outerjoin(User, User.id == model.user_id)
