@@ -18,6 +18,7 @@ from redis import Redis
 from sqlalchemy import text
 
 from dashboard.views import ChunkLine, load_detail, load_view, passage_audio
+from db import redo
 from db.engine import new_session
 from db.library import Filters
 from db.models import Chunk, Event, StoryAudio
@@ -27,8 +28,10 @@ from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
 from tests.workers_env import providers_on, wait_until, workers
-from workers import actions
+from workers import actions, storage
 from workers.jobs import synthesize
+from workers.maintenance import run_maintenance
+from workers.redo import new_chunk_path
 from workers.submit import Request, submit
 
 
@@ -75,9 +78,7 @@ def passages(row_id: int) -> list[ChunkLine]:
 
 def happened(row_id: int) -> list[str]:
     with new_session() as session:
-        return [
-            e.what for e in session.query(Event).filter(Event.narration_id == row_id).order_by(Event.at, Event.id)
-        ]
+        return [e.what for e in session.query(Event).filter(Event.narration_id == row_id).order_by(Event.at, Event.id)]
 
 
 def chunk_files() -> set[str]:
@@ -129,7 +130,7 @@ def test_a_redo_keeps_the_narration_completed_with_its_audio_until_the_new_audio
     view = load_view("story", row_id)
     assert view is not None and view.redo_passages == (2,) and not view.pending
     detail = load_detail("story", row_id)
-    assert detail is not None and detail.redo_refusal is not None and "Passage 2 is being narrated" in detail.redo_refusal
+    assert detail is not None and "Passage 2 is being narrated again" in str(detail.redo_refusal)
 
     fake.latency = 1.5  # the passage's request takes a while: look at the row meanwhile
     job, outcome = in_background(row_id)
@@ -177,7 +178,9 @@ def test_cancelling_a_redo_mid_run_leaves_the_narration_completed_with_the_same_
     said = actions.cancel("story", row_id, editor)
     job.join(timeout=30)
 
-    assert said == f"Cancelled the redo of passage 1 of story narration #{row_id}; the narration keeps the audio it had."
+    assert said == (
+        f"Cancelled the redo of passage 1 of story narration #{row_id}; the narration keeps the audio it had."
+    )
     assert outcome and "redo stopped" in outcome[0]
     assert audio_of(row_id) == before  # same status, same bytes, same preview, same length
     now = passages(row_id)
@@ -274,3 +277,42 @@ def test_a_worker_killed_mid_redo_is_replaced_and_the_redo_is_swapped_in_once(
     assert [c.text for c in passages(row_id)] == [old[0].text, new_text, old[2].text]
     assert len(list((get_settings().media_path / "tts/story").iterdir())) == 1  # one narration file
     assert chunk_files() == {str(c.audio_path) for c in passages(row_id)}
+
+
+def test_maintenance_keeps_a_pending_redo_and_the_passages_it_rejoins(
+    fake: FakeProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = staff_user("editor")
+    row_id = completed_story(fake)
+    before = audio_of(row_id)
+    old = passages(row_id)
+    new_text = old[0].text + " It was late."
+    actions.redo_chunk("story", row_id, 0, new_text, editor)
+    # A worker narrated the passage into its new file, then stopped before the swap.
+    with new_session() as session:
+        claimed = redo.claim(session, "story", row_id, worker="stopped-worker")
+        assert claimed is not None
+        work, todo = claimed
+    new_file = new_chunk_path(work, todo[0])
+    rate = int(old[0].sample_rate or 0)
+    storage.write_atomically(get_settings().media_path, new_file, b"\0\1" * rate, "chunk")
+    with new_session() as session:
+        stored = redo.store_passage(
+            session, work, todo[0].id, audio_path=new_file, sample_rate=rate, seconds=1.0, characters_billed=13
+        )
+        assert stored
+    monkeypatch.setenv("STORAGE_QUOTA_BYTES", "1000")  # far over quota: everything deletable goes
+    get_settings.cache_clear()
+
+    report = run_maintenance("test")
+
+    assert report["storage"]["bytes_freed"] == 0 and not report.get("stuck")
+    assert chunk_files() == {new_file, *(str(c.audio_path) for c in old)}
+    assert audio_of(row_id) == before and redo_state(row_id, 0) == "processing"
+    with new_session() as session:
+        redo.release(session, work)  # its successor picks it up and reuses the stored passage
+    calls = len(fake.calls)
+    assert "redo completed" in synthesize("story", row_id)
+    assert len(fake.calls) == calls  # nothing paid twice
+    assert [c.text for c in passages(row_id)] == [new_text, old[1].text, old[2].text]
+    assert passages(row_id)[0].audio_path == new_file

@@ -162,7 +162,8 @@ def _referenced(session: Session) -> set[str]:
         paths.update(str(p) for p in session.scalars(select(model.audio_file).where(model.audio_file.is_not(None))))
     paths.update(str(p) for p in session.scalars(select(Chunk.audio_path).where(Chunk.audio_path.is_not(None))))
     # A redo's new passage waits beside the old one until it is swapped in: not an orphan.
-    paths.update(str(p) for p in session.scalars(select(Chunk.redo_audio_path).where(Chunk.redo_audio_path.is_not(None))))
+    waiting = select(Chunk.redo_audio_path).where(Chunk.redo_audio_path.is_not(None))
+    paths.update(str(p) for p in session.scalars(waiting))
     return paths
 
 
