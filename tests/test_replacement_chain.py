@@ -95,7 +95,8 @@ def test_upgrade_names_the_story_of_every_narration_of_an_existing_chain(empty_d
     upgrade()
 
     with get_engine().begin() as connection:
-        named = dict(connection.execute(text("SELECT id, narrated_story_id FROM tts_storyaudio")).all())
+        rows = connection.execute(text("SELECT id, narrated_story_id FROM tts_storyaudio")).all()
+        named: dict[int, int | None] = {row_id: story_id for row_id, story_id in rows}
         # A row the Django app inserts afterwards names only its own columns; the trigger fills ours.
         connection.execute(
             text(
