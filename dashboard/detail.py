@@ -79,6 +79,8 @@ def _passages(detail: NarrationDetail, user: SignedIn) -> None:
         return
     number = st.number_input("Passage", 1, len(detail.chunks), 1, key=f"passage-{detail.kind}-{detail.row_id}")
     chunk = detail.chunks[int(number) - 1]
+    if chunk.redo_state:
+        st.text(f"Passage {chunk.idx + 1}: {chunk.state}")  # its redo's outcome, with a stored reason: plain text
     try:
         wav = passage_audio(chunk)
     except RefusedPath as refusal:
