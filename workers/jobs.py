@@ -264,5 +264,6 @@ def _redo(kind: str, row_id: int) -> str:
     if replaced is None:
         storage.remove(settings.media_path, [("audio", relative)])
         return f"{kind} #{row_id}: redo taken away while synthesizing (cancelled?); its audio discarded"
-    storage.remove(settings.media_path, replaced)
+    for refusal in storage.remove(settings.media_path, replaced).refused:
+        log.warning("%s #%s: a replaced file was left in place: %s", kind, row_id, refusal)
     return f"{kind} #{row_id}: redo completed, {encoded.seconds:.1f} s"
