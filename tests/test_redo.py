@@ -11,17 +11,19 @@ import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from dashboard.views import ChunkLine, load_detail, load_view, passage_audio
-from db import redo
+from db import heartbeats, redo
 from db.engine import new_session
 from db.library import Filters
-from db.models import Chunk, Event, StoryAudio
+from db.lifecycle import requeue_orphans
+from db.models import Chunk, Event, StoryAudio, WorkerBeat
 from db.settings import get_settings
 from tests.factories import demo_data, staff_user
 from tests.fake_providers import FakeProviders
@@ -316,3 +318,39 @@ def test_maintenance_keeps_a_pending_redo_and_the_passages_it_rejoins(
     assert len(fake.calls) == calls  # nothing paid twice
     assert [c.text for c in passages(row_id)] == [new_text, old[1].text, old[2].text]
     assert passages(row_id)[0].audio_path == new_file
+
+
+def test_a_redo_given_up_on_cannot_overwrite_its_successor(fake: FakeProviders) -> None:
+    editor = staff_user("editor")
+    row_id = completed_story(fake)
+    before = audio_of(row_id)
+    actions.redo_chunk("story", row_id, 1, passages(row_id)[1].text + " Late.", editor)
+    with new_session() as session:
+        heartbeats.beat(session, name="partitioned", host="a", pid=1, current_job=None)
+        claimed = redo.claim(session, "story", row_id, worker="partitioned")
+        assert claimed is not None
+        stale, todo = claimed
+        session.execute(update(WorkerBeat).values(last_seen_at=WorkerBeat.last_seen_at - timedelta(minutes=5)))
+        heartbeats.beat(session, name="alive", host="b", pid=2, current_job=None)
+        session.commit()
+        assert requeue_orphans(session, dead_after=timedelta(seconds=30)) == [("story", row_id, "partitioned")]
+        assert requeue_orphans(session, dead_after=timedelta(seconds=30)) == []  # given back once
+        successor = redo.claim(session, "story", row_id, worker="alive")
+        assert successor is not None
+
+        # The partitioned worker comes back and tries to record its work: every write is refused.
+        assert not redo.store_passage(
+            session, stale, todo[1].id, audio_path="tts/chunks/x.pcm", sample_rate=1, seconds=1.0, characters_billed=1
+        )
+        assert redo.swap(
+            session, stale, audio_file="tts/story/x.wav", base64_audio="", duration_seconds=1.0, metadata={},
+            characters_billed=1,
+        ) is None  # fmt: skip
+        assert redo.fail(session, stale, "too late") == []
+        assert redo.interruption(session, stale) == "another worker took the redo over"
+    assert audio_of(row_id) == before and redo_state(row_id, 1) == "processing"  # the successor's, untouched
+
+    with new_session() as session:
+        redo.release(session, successor[0])
+    assert "redo completed" in synthesize("story", row_id)
+    assert happened(row_id).count("redo_completed") == 1 and happened(row_id).count("requeued") == 1
