@@ -78,9 +78,10 @@ def passages(row_id: int) -> list[ChunkLine]:
     return detail.chunks
 
 
-def happened(row_id: int) -> list[str]:
+def happened(row_id: int, kind: str = "story") -> list[str]:
     with new_session() as session:
-        return [e.what for e in session.query(Event).filter(Event.narration_id == row_id).order_by(Event.at, Event.id)]
+        query = session.query(Event).filter(Event.narration_kind == kind, Event.narration_id == row_id)
+        return [e.what for e in query.order_by(Event.at, Event.id)]
 
 
 def chunk_files() -> set[str]:
@@ -223,6 +224,13 @@ def test_a_failed_redo_leaves_the_narration_completed_and_shows_why_on_the_passa
     fake.fail_next("500", times=10)
     assert "redo will retry" in synthesize("story", row_id)
     assert audio_of(row_id) == before and redo_state(row_id, 2) == "queued"
+    with new_session() as session:  # its last attempt: the provider still fails
+        session.execute(update(StoryAudio).where(StoryAudio.id == row_id).values(max_attempts=2))
+        session.commit()
+    assert "redo failed after 2 attempts" in synthesize("story", row_id)
+    assert audio_of(row_id) == before
+    assert passages(row_id)[2].state.startswith("done · redo failed: Gave up after 2 attempts")
+    fake.clear_faults()
 
 
 def test_a_redo_of_a_failed_narration_is_a_retry_and_the_first_start_is_kept(fake: FakeProviders) -> None:
@@ -247,6 +255,9 @@ def test_a_redo_of_a_failed_narration_is_a_retry_and_the_first_start_is_kept(fak
         row = session.get(StoryAudio, row_id)
         assert row is not None and row.status == "completed" and row.started_at == started
     assert happened(row_id) == ["retried", "retried"]
+    scene = submit(Request(kind="scene", target_id=1, prompt="Not wanted after all.", **OPENAI)).row_id
+    actions.cancel("scene", scene, editor)
+    assert happened(scene, "scene") == ["cancelled"]
     detail = load_detail("story", row_id)
     assert detail is not None
     labels = [label for label, _ in detail.timeline]
