@@ -73,7 +73,7 @@ def _facts(detail: NarrationDetail) -> None:
 def _passages(detail: NarrationDetail, user: SignedIn) -> None:
     st.dataframe(
         [
-            {"#": c.idx + 1, "status": c.status, "seconds": c.seconds, "requests": c.provider_calls,
+            {"#": c.idx + 1, "status": c.state, "seconds": c.seconds, "requests": c.provider_calls,
              "characters billed": c.characters_billed, "text": c.text[:120]}
             for c in detail.chunks
         ],
@@ -84,6 +84,8 @@ def _passages(detail: NarrationDetail, user: SignedIn) -> None:
         return
     number = st.number_input("Passage", 1, len(detail.chunks), 1, key=f"passage-{detail.kind}-{detail.row_id}")
     chunk = detail.chunks[int(number) - 1]
+    if chunk.redo_state:
+        st.text(f"Passage {chunk.idx + 1}: {chunk.state}")  # its redo's outcome, with a stored reason: plain text
     try:
         wav = passage_audio(chunk)
     except RefusedPath as refusal:
@@ -94,6 +96,9 @@ def _passages(detail: NarrationDetail, user: SignedIn) -> None:
         else:
             st.caption(f"Passage {chunk.idx + 1} is not narrated yet.")
     if not user.can_compose:
+        return
+    if why_not := detail.redo_refusal:
+        st.info(why_not)  # said at once, instead of a button that would be refused
         return
     st.caption("Fix this passage without redoing the rest: edit it (or keep it) and narrate it again.")
     text = st.text_area("Its text", value=chunk.text, key=f"passage-text-{detail.kind}-{detail.row_id}-{chunk.idx}")
@@ -144,7 +149,8 @@ def narration_detail(kind: Kind, row_id: int, user: SignedIn) -> None:
     if detail is None:
         return
     tabs = ["Details", "Passages"] + (["Duplicate with changes"] if user.can_compose else [])
-    shown = st.tabs(tabs)
+    # Keyed and tracked, so the tab someone was on survives the rerun an action makes (a redo).
+    shown = st.tabs(tabs, key=f"tabs-{kind}-{row_id}", on_change="rerun")
     with shown[0]:
         _facts(detail)
     with shown[1]:

@@ -52,6 +52,11 @@ def _render(view: NarrationView, user: SignedIn) -> None:
         st.info(md(said))  # what the last action did, over the card's new state
     if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{key}"):
         report(key, actions.cancel(view.kind, view.row_id, user))
+    if view.redo_in_flight:
+        which = ", ".join(map(str, view.redo_passages))
+        st.info(f"Passage {which} is being narrated again; this audio plays until the new one is ready.")
+        if user.can_compose and st.button("Cancel the redo", key=f"cancel-redo-{key}"):
+            report(key, actions.cancel(view.kind, view.row_id, user))
     if view.status == "failed" and user.can_compose and st.button("Retry", key=f"retry-{key}"):
         report(key, actions.retry(view.kind, view.row_id, user))
     if not view.pending and user.is_superuser and st.button("Delete", key=f"delete-{key}"):
@@ -77,7 +82,7 @@ def narration_card(kind: str, row_id: int, user: SignedIn) -> None:
     if view is None:
         st.info(f"{kind.title()} narration #{row_id} no longer exists.")
         return
-    if view.pending:
+    if view.live:
         _live_card(kind, row_id, user)
     else:
         _render(view, user)
@@ -90,5 +95,5 @@ def _live_card(kind: str, row_id: int, user: SignedIn) -> None:
         st.info(f"{kind.title()} narration #{row_id} no longer exists.")
         return
     _render(view, user)
-    if not view.pending:
+    if not view.live:
         st.rerun()  # stop polling: the whole page re-renders once with the final state

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db import chunks
+from db import chunks, events, redo
 from db.engine import new_session
 from db.models import Chunk, Image, Narration, Story, StoryAudio, User
 from db.narrations import Kind, get
@@ -43,6 +43,17 @@ class NarrationView:
     chunks_done: int
     chunks_total: int
     mime: str
+    redo_passages: tuple[int, ...] = ()
+    """Passages (1-based) being narrated again while the row stays completed with its audio."""
+
+    @property
+    def redo_in_flight(self) -> bool:
+        return bool(self.redo_passages)
+
+    @property
+    def live(self) -> bool:
+        """Whether the card should follow changes: the job or a redo of it is still running."""
+        return self.pending or self.redo_in_flight
 
     @property
     def pending(self) -> bool:
@@ -88,6 +99,7 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
             chunks_done=done,
             chunks_total=total,
             mime=MIME.get(str(metadata.get("format", "wav")), "audio/wav"),
+            redo_passages=tuple(i + 1 for i in redo.in_flight(session, kind, row_id)) if row.redo_state else (),
         )
 
 
@@ -103,6 +115,17 @@ class ChunkLine:
     characters_billed: int | None
     audio_path: str | None
     sample_rate: int | None
+    redo_state: str | None = None
+    """The last redo of this passage: queued / processing / done / failed / cancelled, or None."""
+    redo_error: str | None = None
+
+    @property
+    def state(self) -> str:
+        """What the Passages table says: "done", or "done · redo failed: <reason>"."""
+        if self.redo_state is None:
+            return self.status
+        said = f"{self.status} · redo {self.redo_state}"
+        return f"{said}: {self.redo_error}" if self.redo_state == "failed" and self.redo_error else said
 
 
 @dataclass(frozen=True)
@@ -141,6 +164,18 @@ class NarrationDetail:
     replaced_by_id: int | None
     metadata: dict[str, Any]
     chunks: list[ChunkLine]
+    redo_passages: tuple[int, ...] = ()
+    """Passages (1-based) of a redo in flight, while the narration stays completed with its audio."""
+
+    @property
+    def redo_refusal(self) -> str | None:
+        """Why a passage cannot be redone right now (the button is then not offered), or None."""
+        if self.status in ("queued", "processing"):
+            return f"The narration is {self.status}; a passage can be redone once it has completed or failed."
+        if self.redo_passages:
+            which = ", ".join(map(str, self.redo_passages))
+            return f"Passage {which} is being narrated again; wait for it, or cancel that redo, to redo another."
+        return None
 
 
 def _username(session: Session, user_id: int | None) -> str | None:
@@ -155,20 +190,15 @@ def _replacement(session: Session, row: Narration) -> StoryAudio | None:
     return session.scalars(query).first()
 
 
-def _story_of(session: Session, row: StoryAudio, replacement: StoryAudio | None) -> Story | None:
-    """The story a story narration is of: its own, the one it is replacing, or the one its replacement took."""
-    story_id = row.story_id
-    if story_id is None and row.replaces_id is not None:
-        story_id = session.scalar(select(StoryAudio.story_id).where(StoryAudio.id == row.replaces_id))
-    if story_id is None and replacement is not None:
-        story_id = replacement.story_id
-    return session.get(Story, story_id) if story_id is not None else None
+def _story_of(session: Session, row: StoryAudio) -> Story | None:
+    """The story a story narration is of, through its replacement chain (`narrated_story_id`)."""
+    return session.get(Story, row.narrated_story_id) if row.narrated_story_id is not None else None
 
 
-def _subject(session: Session, row: Narration, replacement: StoryAudio | None) -> tuple[str, str | None, int | None]:
+def _subject(session: Session, row: Narration) -> tuple[str, str | None, int | None]:
     """What the narration is of (for people), its project's name, and the story or image id."""
     if isinstance(row, StoryAudio):
-        story = _story_of(session, row, replacement)
+        story = _story_of(session, row)
         if story is None:
             return "a story that was deleted", None, None
         return f"story “{story.title}” (#{story.id})", story.project.name if story.project else None, story.id
@@ -188,13 +218,14 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
         if row is None:
             return None
         replacement = _replacement(session, row)
-        subject, project, target_id = _subject(session, row, replacement)
+        subject, project, target_id = _subject(session, row)
         lines = [
             ChunkLine(
-                c.idx, c.text, c.status, c.seconds, c.provider_calls, c.characters_billed, c.audio_path, c.sample_rate
+                c.idx, c.text, c.status, c.seconds, c.provider_calls, c.characters_billed, c.audio_path, c.sample_rate,
+                c.redo_state, c.redo_error,
             )
             for c in session.scalars(select(Chunk).where(chunks.owned_by(kind, row_id)).order_by(Chunk.idx))
-        ]
+        ]  # fmt: skip
         billed = sum(c.characters_billed or 0 for c in lines)
         model = catalogue.model(row.provider, row.model_backend)
         stamps = [
@@ -229,13 +260,16 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             processed_by=row.processed_by,
             created_by=_username(session, row.created_by_id or row.user_id),
             updated_by=_username(session, row.updated_by_id),
-            timeline=[(label, when) for label, when in stamps if when is not None],
+            # The row's own stamps (its first run), then what happened since, as events.
+            timeline=[(label, when) for label, when in stamps if when is not None]
+            + [(e.label, e.at) for e in events.of_narration(session, kind, row_id)],
             cost_usd=catalogue.estimated_cost_usd(model, billed) if model is not None else None,
             characters_billed=billed,
             replaces_id=row.replaces_id if isinstance(row, StoryAudio) else None,
             replaced_by_id=replacement.id if replacement else None,
             metadata=dict(row.audio_metadata or {}),
             chunks=lines,
+            redo_passages=tuple(c.idx + 1 for c in lines if c.redo_state in redo.IN_FLIGHT) if row.redo_state else (),
         )
 
 

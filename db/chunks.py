@@ -39,7 +39,8 @@ def owned_by(kind: str, row_id: int) -> ColumnElement[bool]:
 def stored_files(session: Session, kind: str, row_id: int) -> tuple[list[str], str | None]:
     """A narration's files as its rows name them (relative to MEDIA_ROOT, not checked): its chunks'
     and its own. Kept apart because each kind of file has its own folder (see workers/media.py)."""
-    paths = [str(p) for p in session.scalars(select(Chunk.audio_path).where(owned_by(kind, row_id))) if p]
+    rows = session.execute(select(Chunk.audio_path, Chunk.redo_audio_path).where(owned_by(kind, row_id)))
+    paths = [str(p) for pair in rows for p in pair if p]  # a pending redo's new passage goes with the row
     own = session.scalar(select(model_for(kind).audio_file).where(model_for(kind).id == row_id))
     return paths, own
 

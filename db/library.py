@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from db.models import (
     Image,
@@ -36,8 +36,6 @@ CANCELLED = "cancelled"
 is set was stopped on purpose, so the `failed` filter leaves it out (`dashboard.labels.state` names
 rows the same way)."""
 STATES: tuple[str, ...] = (*Status, CANCELLED)
-Replaced = aliased(StoryAudio)
-Replacer = aliased(StoryAudio)
 
 
 @dataclass(frozen=True)
@@ -124,14 +122,9 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
         .outerjoin(User, User.id == model.user_id)
     )
     if kind == "story":
-        # A replacement has no story of its own until it completes: show the story it replaces. And a
-        # replaced row gave its story up: show the story its replacement took (so a story's filter
-        # lists its history). Only that one replacement holds a story, so the join adds no rows.
-        query = (
-            query.outerjoin(Replaced, Replaced.id == StoryAudio.replaces_id)
-            .outerjoin(Replacer, (Replacer.replaces_id == StoryAudio.id) & Replacer.story_id.is_not(None))
-            .outerjoin(Story, Story.id == func.coalesce(StoryAudio.story_id, Replaced.story_id, Replacer.story_id))
-        )
+        # The story through the replacement chain (never cleared by a takeover), so a story's filter
+        # lists its whole history and a replaced narration still names its story and project.
+        query = query.outerjoin(Story, Story.id == StoryAudio.narrated_story_id)
     else:
         query = query.join(Image, Image.id == SceneAudio.image_id).outerjoin(Story, Story.id == Image.story_id)
     conditions = []

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from db import events
 from db.chunks import owned_by
 from db.models import Chunk, SceneAudio, Status, StoryAudio, WorkerBeat
 from db.narrations import MODELS, model_for, now
@@ -72,7 +73,10 @@ class WrongState(ValueError):
 
 
 def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWork | None:
-    """Move a queued row to processing for this worker; None when it is not queued any more."""
+    """Move a queued row to processing for this worker; None when it is not queued any more.
+
+    `started_at` stays the first start; a later attempt (after a backoff, a crash) is an event, as is
+    the retry or requeue that led to it."""
     model = model_for(kind)
     stamp = now()
     claimed = session.execute(
@@ -80,7 +84,7 @@ def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWo
         .where(model.id == row_id, model.status == Status.QUEUED)
         .values(
             status=Status.PROCESSING,
-            started_at=stamp,
+            started_at=func.coalesce(model.started_at, stamp),
             updated_at=stamp,
             processed_by=worker,
             attempts=model.attempts + 1,
@@ -91,6 +95,9 @@ def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWo
             model.instructions, model.speed, model.attempts, model.max_attempts,
         )
     ).first()  # fmt: skip
+    if claimed is not None and claimed.attempts > 1:  # a later attempt of the same run
+        again = f"attempt {claimed.attempts}"
+        events.record(session, kind, row_id, events.What.RESTARTED, worker=worker, message=again)
     session.commit()
     if claimed is None:
         return None
@@ -205,6 +212,8 @@ def cancelled(session: Session, kind: str, row_id: int, *, user_id: int | None =
         )
         .returning(model.id)
     ).first()
+    if row is not None:
+        events.record(session, kind, row_id, events.What.CANCELLED, user_id=user_id)
     session.commit()
     return row is not None
 
@@ -237,6 +246,8 @@ def requeue_failed(session: Session, kind: str, row_id: int, *, task_id: str, us
         .values(_queued_afresh(task_id, user_id))
         .returning(model.priority)
     ).first()
+    if row is not None:
+        events.record(session, kind, row_id, events.What.RETRIED, user_id=user_id)
     session.commit()
     if row is None:
         raise WrongState(_refusal(session, kind, row_id, "only failed or cancelled narrations can be retried"))
@@ -254,25 +265,30 @@ class QueuedRow:
 
 
 def queued_rows(session: Session, kind: str, *, limit: int) -> list[QueuedRow]:
-    """Queued rows due now, highest priority then oldest first (served by `ix_<table>_queued`)."""
+    """Work due now: queued rows, highest priority then oldest first (served by `ix_<table>_queued`),
+    then queued redos of completed rows (`ix_<table>_redo`; the same job runs both)."""
     model = model_for(kind)
     stamp = now()
+    due = or_(model.next_attempt_at.is_(None), model.next_attempt_at <= stamp)
     query = (
         select(model.id, model.task_id, model.priority, model.created_at)
-        .where(
-            model.status == Status.QUEUED,
-            or_(model.scheduled_at.is_(None), model.scheduled_at <= stamp),
-            or_(model.next_attempt_at.is_(None), model.next_attempt_at <= stamp),
-        )
+        .where(model.status == Status.QUEUED, or_(model.scheduled_at.is_(None), model.scheduled_at <= stamp), due)
         .order_by(model.priority.desc(), model.created_at)
         .limit(limit)
     )
-    return [QueuedRow(*row) for row in session.execute(query)]
+    redos = (
+        select(model.id, model.task_id, model.priority, model.created_at)
+        .where(model.redo_state == "queued", model.status == Status.COMPLETED, due)
+        .order_by(model.priority.desc(), model.created_at)
+        .limit(limit)
+    )
+    return [QueuedRow(*row) for row in [*session.execute(query), *session.execute(redos)]]
 
 
 def set_task_id(session: Session, kind: str, row_id: int, task_id: str) -> None:
     model = model_for(kind)
-    session.execute(update(model).where(model.id == row_id, model.status == Status.QUEUED).values(task_id=task_id))
+    waiting = or_(model.status == Status.QUEUED, and_(model.status == Status.COMPLETED, model.redo_state == "queued"))
+    session.execute(update(model).where(model.id == row_id, waiting).values(task_id=task_id))
 
 
 def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[str, int, str]]:
@@ -282,7 +298,8 @@ def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[st
     any worker, not behind the clock: after PostgreSQL itself was down every heartbeat is old, and
     no live worker should be mistaken for dead then. Rows with no `processed_by` (claimed by some
     other system, such as the Django app's own workers) are left alone.
-    Returns (kind, id, worker) of each row given back.
+    A redo of a completed row whose worker died goes back to `queued` the same way (the row stays
+    completed). Returns (kind, id, worker) of each row or redo given back.
     """
     freshest = session.scalar(select(func.max(WorkerBeat.last_seen_at)))
     if freshest is None:
@@ -307,12 +324,32 @@ def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[st
             )
             .returning(model.id, model.processed_by)
         ).all()
-        given_back += [(kind, row_id, str(worker)) for row_id, worker in rows]
+        redos = session.execute(
+            update(model)
+            .where(
+                model.status == Status.COMPLETED,
+                model.redo_state == "processing",
+                model.processed_by.is_not(None),
+                model.processed_by.not_in(alive),
+            )
+            .values(redo_state="queued", task_id=None)
+            .returning(model.id, model.processed_by)
+        ).all()
+        for row_id, _ in redos:
+            session.execute(
+                update(Chunk)
+                .where(owned_by(kind, row_id), Chunk.redo_state == "processing")
+                .values(redo_state="queued")
+            )
+        for row_id, worker in [*rows, *redos]:
+            said = "the worker stopped responding"
+            events.record(session, kind, row_id, events.What.REQUEUED, worker=str(worker), message=said)
+        given_back += [(kind, row_id, str(worker)) for row_id, worker in [*rows, *redos]]
     session.commit()
     return given_back
 
 
-def _with_passage(prompt: str, texts: list[str], idx: int, passage: str) -> str:
+def with_passage(prompt: str, texts: list[str], idx: int, passage: str) -> str:
     """The prompt with chunk `idx`'s text replaced by `passage`, everything around it untouched."""
     position = 0
     for number, text in enumerate(texts):
@@ -328,16 +365,16 @@ def _with_passage(prompt: str, texts: list[str], idx: int, passage: str) -> str:
 def redo_chunk(
     session: Session, kind: str, row_id: int, idx: int, *, passage: str | None, task_id: str, user_id: int | None
 ) -> tuple[int, str | None]:
-    """Queue a finished (or failed) narration again with one chunk to synthesize anew, optionally with
-    new text for it; every other done chunk is reused, so only that passage is paid for and the audio
-    is re-joined. The current audio stays playable until the new join replaces it.
+    """Queue a failed narration again with one chunk to synthesize anew, optionally with new text for
+    it: a retry that redoes that passage. Every other done chunk is reused, so only that passage is
+    paid for. (A completed narration's redo leaves the row as it is: db/redo.py.)
 
     Returns (priority, the old chunk file to delete). Raises WrongState with the reason."""
     model = model_for(kind)
     row = session.execute(select(model.status, model.prompt).where(model.id == row_id).with_for_update()).first()
     if row is None:
         raise WrongState(f"{kind.title()} narration #{row_id} does not exist.")
-    if row.status not in (Status.COMPLETED, Status.FAILED):
+    if row.status != Status.FAILED:
         raise WrongState(
             f"{kind.title()} narration #{row_id} is {row.status}; redo a passage once it has completed or failed."
         )
@@ -347,7 +384,7 @@ def redo_chunk(
         raise WrongState(f"{kind.title()} narration #{row_id} has no chunk {idx + 1}.")
     prompt = row.prompt
     if passage is not None and passage != chunk.text:
-        prompt = _with_passage(prompt, [c.text for c in stored], idx, passage)
+        prompt = with_passage(prompt, [c.text for c in stored], idx, passage)
         chunk.text = passage
     old_path = chunk.audio_path
     chunk.status, chunk.audio_path, chunk.seconds, chunk.sample_rate = "pending", None, None, None
@@ -358,5 +395,6 @@ def redo_chunk(
         .values(prompt=prompt, **_queued_afresh(task_id, user_id))
         .returning(model.priority)
     ).scalar_one()
+    events.record(session, kind, row_id, events.What.RETRIED, passage=idx, user_id=user_id, message="redo a passage")
     session.commit()
     return int(priority), old_path

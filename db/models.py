@@ -246,6 +246,10 @@ class BaseTTS:
     speed: Mapped[float | None] = mapped_column(Float)
     # What the provider billed for the completed audio (a trigger fills it for any completed row).
     characters_billed: Mapped[int | None] = mapped_column(Integer)
+    # A redo of passages of a completed narration: `queued` or `processing` while one is in flight,
+    # else None. The row stays `completed` with its audio meanwhile (Django sees no change); the
+    # redo's worker is fenced on (redo_state, processed_by, attempts), see db/redo.py.
+    redo_state: Mapped[str | None] = mapped_column(String(20))
 
 
 HISTORY_COLUMNS = (
@@ -269,6 +273,8 @@ def _narration_indexes(table: str) -> tuple[Any, ...]:
         # The history panels' index-only scans: a month of aggregates reads this, not the wide rows.
         Index(f"ix_{table}_history", "created_at", postgresql_include=list(HISTORY_COLUMNS)),
         Index(f"ix_{table}_completed", "completed_at"),  # the live failure rate: jobs finished lately
+        # The reconciler's and the orphan scan's view of redos in flight (a handful at any time).
+        Index(f"ix_{table}_redo", "redo_state", postgresql_where=text("redo_state IS NOT NULL")),
         CheckConstraint("attempts >= 0", name="attempts"),
     )
 
@@ -302,8 +308,12 @@ class StoryAudio(BaseTTS, Base):
     )
     # A replacement runs without `story_id` (the one-to-one is taken) until it completes.
     replaces_id: Mapped[int | None] = mapped_column(BigInteger, _fk("tts_storyaudio.id", "SET NULL"), index=True)
+    # The story this narrates, kept when a replacement takes `story_id` over, so every narration of a
+    # story (its whole replacement chain) names it. Filled by submit, or by a trigger from `story_id`
+    # for rows Django inserts; cleared only when the story itself is deleted.
+    narrated_story_id: Mapped[int | None] = mapped_column(BigInteger, _fk("story_story.id", "SET NULL"), index=True)
 
-    story: Mapped[Story | None] = relationship()
+    story: Mapped[Story | None] = relationship(foreign_keys=lambda: [StoryAudio.story_id])
     project: Mapped[Project | None] = relationship()
 
 
@@ -364,6 +374,36 @@ class Chunk(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # A redo of this passage in a completed narration: its new text and audio stay here until the
+    # job swaps them in (with the narration's new audio) in one transaction. `redo_state` is
+    # queued / processing / done / failed / cancelled (the last outcome stays for people to read).
+    redo_state: Mapped[str | None] = mapped_column(String(20))
+    redo_text: Mapped[str | None] = mapped_column(Text)
+    redo_error: Mapped[str | None] = mapped_column(Text)
+    redo_audio_path: Mapped[str | None] = mapped_column(String(200))
+    redo_sample_rate: Mapped[int | None] = mapped_column(Integer)
+    redo_seconds: Mapped[float | None] = mapped_column(Float)
+    redo_characters_billed: Mapped[int | None] = mapped_column(Integer)
+
+
+class Event(Base):
+    """Something that happened to a narration after its first start (a redo, a retry, a cancel, a
+    requeue), so the row's own stamps can stay those of its first run. Issue 15 grows this into
+    the full history; no FK to the narration, so a deleted narration's history stays readable."""
+
+    __tablename__ = "tts_event"
+    __table_args__ = (Index("ix_tts_event_narration", "narration_kind", "narration_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    narration_kind: Mapped[str] = mapped_column(String(10))
+    narration_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    what: Mapped[str] = mapped_column(String(30))
+    passage: Mapped[int | None] = mapped_column(Integer)
+    """The chunk's index (0-based), for events about one passage."""
+    user_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str | None] = mapped_column(Text)
 
 
 class WorkerBeat(Base):

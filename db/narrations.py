@@ -106,7 +106,11 @@ def add_narration(
     stamp = now()
     owner: dict[str, Any]
     if isinstance(target, Story):
-        owner = {"story_id": None if replaces else target.id, "project_id": target.project_id}
+        owner = {
+            "story_id": None if replaces else target.id,
+            "narrated_story_id": target.id,
+            "project_id": target.project_id,
+        }
         if replaces is not None:
             owner["replaces_id"] = replaces.id
     else:

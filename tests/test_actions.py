@@ -87,13 +87,14 @@ def test_one_passage_is_fixed_and_rejoined_without_paying_for_the_rest(fake: Fak
     assert message.startswith(f"Queued passage 2 of story narration #{row_id} again")
     with new_session() as session:
         row = session.get(StoryAudio, row_id)
-        assert row is not None and row.status == "queued" and row.audio_file == first_file  # still playable
-    assert "completed" in synthesize("story", row_id)
+        assert row is not None and row.status == "completed" and row.audio_file == first_file  # still playable
+    assert "redo completed" in synthesize("story", row_id)
 
     assert [c.text for c in fake.calls[3:]] == [shorter]  # exactly one paid request, for that passage
     with new_session() as session:
         row = session.get(StoryAudio, row_id)
         assert row is not None and row.status == "completed" and row.updated_by_id == editor.user_id
+        assert row.audio_file != first_file and not (get_settings().media_path / str(first_file)).exists()
         assert row.prompt == text.replace(before[1], shorter)
         assert [c.text for c in session.query(Chunk).order_by(Chunk.idx)] == [before[0], shorter, before[2]]
         assert row.audio_metadata is not None and len(row.audio_metadata["chunk_seconds"]) == 3
@@ -103,8 +104,11 @@ def test_one_passage_is_fixed_and_rejoined_without_paying_for_the_rest(fake: Fak
     viewer = staff_user("viewer", role=Role.VIEWER)
     assert actions.redo_chunk("story", row_id, 0, None, viewer) == "Only staff can redo a passage."
     actions.redo_chunk("story", row_id, 0, None, editor)
+    assert "Passage 1 of story narration" in (busy := actions.redo_chunk("story", row_id, 2, None, editor))
+    assert "is already being narrated again; wait for it, or cancel that redo first." in busy
+    queued = submit(Request(kind="scene", target_id=1, prompt="Not started yet.", **OPENAI)).row_id
     assert "is queued; redo a passage once it has completed or failed" in actions.redo_chunk(
-        "story", row_id, 0, None, editor
+        "scene", queued, 0, None, editor
     )
 
 

@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
 from sqlalchemy import text
 
-from db.engine import get_engine
+from db import redo
+from db.engine import get_engine, new_session
 from db.upgrade import upgrade
-from tests.factories import django_rows, load_django_schema
+from tests.factories import django_rows, load_django_schema, staff_user
+from workers import actions
 from workers.jobs import synthesize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,3 +80,30 @@ def test_django_orm_reads_and_writes_the_upgraded_schema(empty_db: str, tmp_path
         ).one()
     assert tuple(story) == ("queued", 0, 0, "Compat", ["django", "new"])
     assert tuple(scene) == ("queued", "", [], 0)
+
+
+def test_django_reads_a_narration_being_redone_and_then_cancelled_as_completed_with_its_file(
+    empty_db: str, redis: Redis, tmp_path: Path
+) -> None:
+    with get_engine().begin() as connection:
+        load_django_schema(connection)
+        django_rows(connection)
+        connection.execute(
+            text(
+                "INSERT INTO tts_sceneaudio (prompt, provider, status, created_at, updated_at, image_id) "
+                "VALUES ('The red door creaks open.', 'local', 'queued', now(), now(), 1)"
+            )
+        )
+    upgrade()
+    assert "completed" in synthesize("scene", 3)
+    editor = staff_user("editor")
+    assert actions.redo_chunk("scene", 3, 0, "The red door slams shut.", editor).startswith("Queued passage 1")
+    with new_session() as session:
+        assert redo.claim(session, "scene", 3, worker="busy-worker") is not None  # a worker is narrating it
+
+    running = _django_probe(empty_db, tmp_path / "media")["scene_audio"][2]
+    assert "Cancelled the redo of passage 1" in actions.cancel("scene", 3, editor)
+    cancelled = _django_probe(empty_db, tmp_path / "media")["scene_audio"][2]
+
+    assert running == cancelled
+    assert (running["status"], running["file_exists"]) == ("completed", True)

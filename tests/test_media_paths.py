@@ -26,6 +26,7 @@ from db.settings import get_settings
 from tests.factories import demo_data, staff_user
 from tests.test_roles import _open
 from workers import actions
+from workers.jobs import synthesize
 from workers.maintenance import run_maintenance
 from workers.media import MediaKind, RefusedPath, resolve
 from workers.signin import Role
@@ -255,9 +256,17 @@ def test_redo_does_not_unlink_a_refused_passage_file(demo: None, redis: Redis, c
     row_id = story_row(good("tts/story/story-4-good.wav").stored)
     chunk_row(row_id, bad.stored)
 
+    # A completed narration: the old passage file is replaced only once the redo is swapped in.
     said = actions.redo_chunk("story", row_id, 0, None, editor)
-
     assert said.startswith(f"Queued passage 1 of story narration #{row_id} again")
+    assert "redo completed" in synthesize("story", row_id)
+    assert bad.untouched()
+
+    # A failed one is queued again at once, and its old passage file goes then.
+    failed = story_row(None, status="failed")
+    chunk_row(failed, bad.stored)
+    said = actions.redo_chunk("story", failed, 0, None, editor)
+    assert said.startswith(f"Queued passage 1 of story narration #{failed} again")
     assert " This row's passage audio path " in said and said.endswith("; it was not deleted.")
     assert bad.untouched()
 
@@ -265,6 +274,8 @@ def test_redo_does_not_unlink_a_refused_passage_file(demo: None, redis: Redis, c
     fine_chunk = good(f"tts/chunks/story-{fine}/0000-1.pcm", b"\0\0")
     chunk_row(fine, fine_chunk.stored)
     assert "not deleted" not in actions.redo_chunk("story", fine, 0, None, editor)
+    assert fine_chunk.target.exists()  # it still plays until the new passage is swapped in
+    assert "redo completed" in synthesize("story", fine)
     assert not fine_chunk.target.exists()
 
 

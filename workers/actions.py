@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from redis.exceptions import RedisError
 
-from db import chunks, lifecycle
+from db import chunks, lifecycle, redo
 from db.engine import new_session
 from db.library import CANCELLED, Filters, matching
 from db.models import Status
@@ -113,15 +113,18 @@ def cancel_matching(filters: Filters, user: SignedIn) -> str:
 
 
 def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: SignedIn) -> str:
-    """Synthesize one chunk again (with new text if given) and re-join; the rest is reused, not re-paid."""
+    """Synthesize one chunk again (with new text if given) and re-join; the rest is reused, not re-paid.
+
+    A completed narration stays completed with the audio it has until the new audio is ready
+    (`db.redo`); a failed one is queued again with that passage to redo (a retry)."""
     if refused := refusal(user.user_id, "redo a passage"):
         return refused
-    media = get_settings().media_path
     with new_session() as session:
         row = get(session, kind, row_id)
         if row is None:
             return f"{kind.title()} narration #{row_id} does not exist."
         model = catalogue.model(row.provider, row.model_backend)
+        completed = row.status == Status.COMPLETED
     text = None if passage is None else passage.strip()
     if text is not None and not text:
         return "The passage is empty. Write its text, or use the narration's own text unchanged."
@@ -131,30 +134,46 @@ def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: Sign
             "Shorten it, or duplicate the narration with the new text."
         )
     task_id = new_task_id()
+    old_file = None
     try:
         with new_session() as session:
-            priority, old_file = lifecycle.redo_chunk(
-                session, kind, row_id, idx, passage=text, task_id=task_id, user_id=user.user_id
-            )
+            if completed:
+                priority = redo.queue(session, kind, row_id, idx, passage=text, task_id=task_id, user_id=user.user_id)
+            else:
+                priority, old_file = lifecycle.redo_chunk(
+                    session, kind, row_id, idx, passage=text, task_id=task_id, user_id=user.user_id
+                )
     except lifecycle.WrongState as refused:
         return str(refused)
-    removal = storage.remove(media, [("chunk", old_file)] if old_file else [])
+    removal = storage.remove(get_settings().media_path, [("chunk", old_file)] if old_file else [])
     queued = f"Queued passage {idx + 1} of {kind} narration #{row_id} again"
     if not _sent(kind, row_id, task_id, priority):
         said = f"{queued}; {LATER}"
-    else:
+    elif completed:
         said = (
-            f"{queued}; the other passages are reused and the audio is re-joined. The current audio plays until then."
+            f"{queued}; the other passages are reused and the audio is re-joined. The narration stays completed "
+            "and its current audio plays until the new one is ready."
         )
+    else:
+        said = f"{queued}; the other passages are reused and the audio is re-joined."
     return " ".join([said, *(kept.not_done("deleted") for kept in removal.refused)])
 
 
 def cancel(kind: str, row_id: int, user: SignedIn) -> str:
-    """Cancel one queued or running narration; a running one stops before its next chunk."""
+    """Cancel one queued or running narration, or the redo in flight of a completed one (which keeps
+    its status and audio); a running job stops before its next chunk."""
     if refused := refusal(user.user_id, "cancel narrations"):
         return refused
     with new_session() as session:
-        return lifecycle.cancel(session, kind, row_id, user_id=user.user_id)
+        stopped = redo.cancel(session, kind, row_id, user_id=user.user_id)
+        if stopped is None:
+            return lifecycle.cancel(session, kind, row_id, user_id=user.user_id)
+    passage, files = stopped
+    storage.remove(get_settings().media_path, [("chunk", p) for p in files])
+    return (
+        f"Cancelled the redo of passage {passage + 1} of {kind} narration #{row_id}; "
+        "the narration keeps the audio it had."
+    )
 
 
 def delete(kind: str, row_id: int, user: SignedIn) -> str:

@@ -3,6 +3,9 @@
 It takes the row's kind and id, claims the row before any work (a job delivered twice, or for a
 row already done or cancelled, does nothing), and ends the row `completed`, `failed` with a
 reason, or `queued` again with a later `next_attempt_at` when a provider kept failing briefly.
+
+The same job runs a redo of passages of a completed row (db/redo.py): the row stays `completed`
+with its audio throughout, and the redo ends swapped in, failed or queued again on its passages.
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ from rq import get_current_job
 from sqlalchemy.exc import DBAPIError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
+from db import redo
 from db.engine import new_session
 from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, release, retry_later
 from db.settings import get_settings
 from workers import catalogue, storage, validation
-from workers.encoding import encode, preview
-from workers.narrate import Interrupted, narrate
+from workers.encoding import Encoded, Preview, encode, preview
+from workers.narrate import Interrupted, Narration, narrate
 from workers.providers import registry
 from workers.providers.base import Permanent, Transient
+from workers.redo import renarrate
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +93,7 @@ def synthesize(kind: str, row_id: int) -> str:
     with new_session() as session:
         work = claim(session, kind, row_id, worker=worker_identity())
     if work is None:
-        return f"{kind} #{row_id}: not queued any more, nothing to do"
+        return _redo(kind, row_id)
     try:
         model, voice = _resolve(work)
         narration = narrate(
@@ -139,20 +144,7 @@ def synthesize(kind: str, row_id: int) -> str:
                 "the workers and quote this narration's id.",
             )
         raise
-    metadata = {
-        **encoded.metadata(),
-        "provider": work.provider,
-        "model": model.id,
-        "voice": voice,
-        "characters": len(work.prompt),
-        "characters_billed": narration.characters_billed,
-        "chunks": len(narration.chunk_seconds),
-        "chunk_seconds": [round(s, 3) for s in narration.chunk_seconds],
-        "provider_calls": narration.provider_calls,
-        "preview_seconds": round(shown.seconds, 3),
-        "preview_truncated": shown.truncated,
-        "attempt": work.attempt,
-    }
+    metadata = _metadata(work, model, voice, narration, encoded, shown)
     with new_session() as session:
         kept = complete(
             session,
@@ -166,3 +158,112 @@ def synthesize(kind: str, row_id: int) -> str:
         storage.remove(settings.media_path, [("audio", relative)])
         return f"{kind} #{row_id}: taken away while synthesizing (cancelled?); audio discarded"
     return f"{kind} #{row_id}: completed, {encoded.seconds:.1f} s"
+
+
+def _metadata(
+    work: ClaimedWork, model: catalogue.Model, voice: str, narration: Narration, encoded: Encoded, shown: Preview
+) -> dict[str, object]:
+    return {
+        **encoded.metadata(),
+        "provider": work.provider,
+        "model": model.id,
+        "voice": voice,
+        "characters": len(work.prompt),
+        "characters_billed": narration.characters_billed,
+        "chunks": len(narration.chunk_seconds),
+        "chunk_seconds": [round(s, 3) for s in narration.chunk_seconds],
+        "provider_calls": narration.provider_calls,
+        "preview_seconds": round(shown.seconds, 3),
+        "preview_truncated": shown.truncated,
+        "attempt": work.attempt,
+    }
+
+
+def _redo_stop(work: ClaimedWork) -> str | None:
+    if shutting_down.is_set():
+        return "the worker is shutting down"
+    with new_session() as session:
+        return redo.interruption(session, work)
+
+
+def _redo_release(work: ClaimedWork) -> None:
+    with new_session() as session:
+        redo.release(session, work)
+
+
+def _redo_fail(work: ClaimedWork, message: str, written: list[str]) -> None:
+    """End the redo failed (the narration keeps its audio) and delete the files it made."""
+    with new_session() as session:
+        files = redo.fail(session, work, message)
+    storage.remove(get_settings().media_path, [("chunk", p) for p in {*files, *written}])
+
+
+def _redo(kind: str, row_id: int) -> str:
+    """Run a queued redo of a completed row, if there is one: the row keeps its status and audio
+    until the new audio is swapped in, in one fenced transaction; the old files go after that."""
+    settings = get_settings()
+    with new_session() as session:
+        claimed = redo.claim(session, kind, row_id, worker=worker_identity())
+    if claimed is None:
+        return f"{kind} #{row_id}: not queued any more, nothing to do"
+    work, passages = claimed
+    written: list[str] = []
+    try:
+        model, voice = _resolve(work)
+        narration = renarrate(
+            work,
+            passages,
+            provider=registry.get(work.provider),
+            model=model,
+            voice=voice,
+            media_root=settings.media_path,
+            tries=settings.chunk_tries,
+            interruption=lambda: _redo_stop(work),
+            slots=registry.account_slots(work.provider),
+            written=written,
+        )
+        fmt = work.output_format or "wav"
+        encoded = encode(narration.samples, narration.sample_rate, fmt)
+        shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes)
+        relative = storage.relative_path(kind, row_id, fmt)
+        storage.write_atomically(settings.media_path, relative, encoded.data, "audio")
+    except DBAPIError as error:
+        log.warning("database error during the redo of %s #%s (%s); handing it back", kind, row_id, error)
+        _when_database_is_back(lambda: _redo_release(work))
+        return f"{kind} #{row_id}: database unavailable mid-redo; handed back"
+    except Interrupted as stop:
+        if shutting_down.is_set():
+            _redo_release(work)
+        return f"{kind} #{row_id}: redo stopped, {stop}"
+    except Permanent as error:
+        _redo_fail(work, str(error), written)
+        return f"{kind} #{row_id}: redo failed: {error}"
+    except Transient as error:
+        if work.attempt >= work.max_attempts:
+            _redo_fail(work, f"Gave up after {work.attempt} attempts: {error} Redo it later.", written)
+            return f"{kind} #{row_id}: redo failed after {work.attempt} attempts"
+        delay = backoff(work.attempt)
+        with new_session() as session:
+            redo.retry_later(session, work, f"Attempt {work.attempt} failed: {error} Retrying.", delay=delay)
+        return f"{kind} #{row_id}: redo will retry in {delay.total_seconds():.0f} s"
+    except Exception as error:
+        log.exception("the redo of %s #%s crashed", kind, row_id)
+        crashed = f"The redo crashed ({type(error).__name__}). Try again; if it happens again, tell whoever runs "
+        _redo_fail(work, crashed + "the workers and quote this narration's id.", written)
+        raise
+    with new_session() as session:
+        replaced = redo.swap(
+            session,
+            work,
+            audio_file=relative,
+            base64_audio=shown.base64,
+            duration_seconds=encoded.seconds,
+            metadata=_metadata(work, model, voice, narration, encoded, shown),
+            characters_billed=narration.characters_billed,
+        )
+    if replaced is None:
+        storage.remove(settings.media_path, [("audio", relative)])
+        return f"{kind} #{row_id}: redo taken away while synthesizing (cancelled?); its audio discarded"
+    for refusal in storage.remove(settings.media_path, replaced).refused:
+        log.warning("%s #%s: a replaced file was left in place: %s", kind, row_id, refusal)
+    return f"{kind} #{row_id}: redo completed, {encoded.seconds:.1f} s"

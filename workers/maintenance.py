@@ -161,18 +161,22 @@ def _referenced(session: Session) -> set[str]:
     for model in MODELS.values():
         paths.update(str(p) for p in session.scalars(select(model.audio_file).where(model.audio_file.is_not(None))))
     paths.update(str(p) for p in session.scalars(select(Chunk.audio_path).where(Chunk.audio_path.is_not(None))))
+    # A redo's new passage waits beside the old one until it is swapped in: not an orphan.
+    waiting = select(Chunk.redo_audio_path).where(Chunk.redo_audio_path.is_not(None))
+    paths.update(str(p) for p in session.scalars(waiting))
     return paths
 
 
 def _completed_chunk_files(session: Session) -> list[tuple[str, int]]:
-    """Chunk files of completed narrations, oldest narration first: (relative path, chunk id)."""
+    """Chunk files of completed narrations, oldest narration first: (relative path, chunk id). A
+    narration with a redo in flight keeps its chunks: the redo re-joins them."""
     found: list[tuple[str, int, datetime]] = []
     for kind, model in MODELS.items():
         owner = Chunk.story_audio_id if kind == "story" else Chunk.scene_audio_id
         query = (
             select(Chunk.audio_path, Chunk.id, model.completed_at)
             .join(model, model.id == owner)
-            .where(model.status == Status.COMPLETED, Chunk.audio_path.is_not(None))
+            .where(model.status == Status.COMPLETED, model.redo_state.is_(None), Chunk.audio_path.is_not(None))
         )
         found += [(str(path), chunk_id, completed or now()) for path, chunk_id, completed in session.execute(query)]
     return [(path, chunk_id) for path, chunk_id, _ in sorted(found, key=lambda r: r[2])]

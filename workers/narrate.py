@@ -59,7 +59,9 @@ class Narration:
 
 
 @dataclass
-class _Job:
+class ChunkJob:
+    """Requests for one claimed narration's chunks: retries, backoff, slots, and the stop checks."""
+
     work: ClaimedWork
     provider: Provider
     model: Model
@@ -105,32 +107,7 @@ class _Job:
 
     def synthesize(self, chunk: chunks.PlannedChunk, texts: list[str]) -> chunks.PlannedChunk:
         """Request one chunk (retrying), store it, and return it as done."""
-        failures = 0
-        calls = 0
-
-        def give_up(state: RetryCallState) -> bool:
-            nonlocal failures
-            outcome = state.outcome
-            if outcome is not None and not isinstance(outcome.exception(), Busy):
-                failures += 1
-            return failures >= self.tries
-
-        def pause(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            retry_after = error.retry_after if isinstance(error, Transient) else None
-            return max(_backoff(state), retry_after or 0.0)
-
-        audio: ChunkAudio | None = None
-        for attempt in Retrying(
-            retry=retry_if_exception_type(Transient), stop=give_up, wait=pause, sleep=self.sleep, reraise=True
-        ):
-            with attempt, self.slot():
-                self.check()
-                with new_session() as session:
-                    chunks.count_call(session, chunk.id)
-                calls += 1
-                audio = self.provider.synthesize(self.request(texts, chunk.idx))
-        assert audio is not None
+        audio, calls = self.fetch(chunk.id, chunk.idx, texts)
         relative = f"tts/chunks/{self.work.kind}-{self.work.row_id}/{chunk.idx:04d}-{chunk.id}.pcm"
         storage.write_atomically(self.media_root, relative, audio.pcm, "chunk", durable=False)
         with new_session() as session:
@@ -153,8 +130,39 @@ class _Job:
             provider_calls=chunk.provider_calls + calls,
         )
 
+    def fetch(self, chunk_id: int, idx: int, texts: list[str]) -> tuple[ChunkAudio, int]:
+        """Request chunk `idx` of `texts` (retrying, each request counted on the chunk row first):
+        its audio and how many requests it took."""
+        failures = 0
+        calls = 0
 
-def _on_disk(media_root: Path, stored: str | None) -> Path | None:
+        def give_up(state: RetryCallState) -> bool:
+            nonlocal failures
+            outcome = state.outcome
+            if outcome is not None and not isinstance(outcome.exception(), Busy):
+                failures += 1
+            return failures >= self.tries
+
+        def pause(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            retry_after = error.retry_after if isinstance(error, Transient) else None
+            return max(_backoff(state), retry_after or 0.0)
+
+        audio: ChunkAudio | None = None
+        for attempt in Retrying(
+            retry=retry_if_exception_type(Transient), stop=give_up, wait=pause, sleep=self.sleep, reraise=True
+        ):
+            with attempt, self.slot():
+                self.check()
+                with new_session() as session:
+                    chunks.count_call(session, chunk_id)
+                calls += 1
+                audio = self.provider.synthesize(self.request(texts, idx))
+        assert audio is not None
+        return audio, calls
+
+
+def on_disk(media_root: Path, stored: str | None) -> Path | None:
     """The chunk's file when its stored path is sound and the file is there."""
     try:
         path = resolve(stored, "chunk", media_root)
@@ -185,10 +193,10 @@ def narrate(
     for refusal in storage.remove(media_root, [("chunk", p) for p in stale]).refused:
         log.warning("%s #%s: a dropped chunk's file was left in place: %s", work.kind, work.row_id, refusal)
 
-    job = _Job(work, provider, model, voice, media_root, tries, interruption, slots)
+    job = ChunkJob(work, provider, model, voice, media_root, tries, interruption, slots)
     # A chunk whose file did not survive (a machine crash before the disk caught up), or whose stored
     # path is refused (written by someone else), is redone into a file of our own.
-    todo = [c for c in planned if not c.done or _on_disk(media_root, c.audio_path) is None]
+    todo = [c for c in planned if not c.done or on_disk(media_root, c.audio_path) is None]
     finished = {c.idx: c for c in planned if c not in todo}
     if len(todo) == 1:  # the common short narration: no thread hand-off
         finished[todo[0].idx] = job.synthesize(todo[0], texts)
