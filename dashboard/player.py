@@ -31,6 +31,13 @@ def report(key: str, message: str) -> None:
     st.rerun()
 
 
+def _said(kind: str, row_id: int) -> None:
+    """What the last action did, over the card's new state (or over "no longer exists", after a delete)."""
+    said, at = st.session_state.get(f"said-{kind}-{row_id}", ("", 0.0))
+    if said and time.monotonic() - at < SAID_SECONDS:
+        st.info(md(said))
+
+
 def _in_line(place: Place) -> str:
     """Where a queued narration stands and when it may start, or why that is not known."""
     zone = labels.display_zone()
@@ -95,9 +102,7 @@ def _render(view: NarrationView, user: SignedIn) -> None:
         st.caption(md(view.error_message))  # stopped on purpose: not an error to act on
     elif view.pending and view.error_message:
         st.warning(md(view.error_message))  # e.g. a retry after a provider outage
-    said, at = st.session_state.get(f"said-{view.kind}-{view.row_id}", ("", 0.0))
-    if said and time.monotonic() - at < SAID_SECONDS:
-        st.info(md(said))  # what the last action did, over the card's new state
+    _said(view.kind, view.row_id)
     _actions(view, shown_state, user)
     if view.preview_base64:
         st.audio(base64.b64decode(view.preview_base64), format=view.mime)
@@ -120,6 +125,7 @@ def narration_card(kind: str, row_id: int, user: SignedIn) -> None:
     """Render the card; while the job is pending it re-renders itself every couple of seconds."""
     view = load_view(kind, row_id)
     if view is None:
+        _said(kind, row_id)
         st.info(f"{kind.title()} narration #{row_id} no longer exists.")
         return
     if view.pending:
