@@ -255,4 +255,4 @@ def test_the_next_click_in_an_open_tab_shows_the_account_as_it_is_now(db: str, r
     app.run()
     assert KEY not in app.session_state and app.warning[0].value == "Sign in first."
     assert [t.value for t in app.title] == ["Narration Desk"]  # the sign-in form, not the library
-    assert [b.label for b in app.get("form_submit_button")] == ["Sign in"]
+    assert [b.label for b in app.button] == ["Sign in"]
