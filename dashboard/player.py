@@ -1,6 +1,8 @@
-"""The narration card: status that updates by itself, the inline player and the download.
+"""The narration card: its state (a cancel reads cancelled, not failed) that updates by itself, the
+names compose uses, a queued narration's place in line, the actions that can succeed now, the inline
+player and the download named after the story or scene.
 
-Shared by the compose page (the narration just submitted) and the recent list (the one picked).
+Shared by the compose page (the narration just submitted) and the narration page.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def _in_line(place: Place) -> str:
 
 @st.dialog("Delete this narration?")
 def _confirm_delete(kind: str, row_id: int, user: SignedIn) -> None:
+    """A delete cannot be undone: say what goes before anything does; Cancel closes and does nothing."""
     st.markdown(md(actions.what_delete_removes(kind, row_id)))
     keep, delete = st.columns(2)
     if keep.button("Cancel", key=f"keep-{kind}-{row_id}", width="stretch"):

@@ -119,3 +119,15 @@ def test_the_delete_dialog_says_what_goes(db: str, redis: Redis) -> None:
     assert actions.what_delete_removes("scene", scene) == (
         f"This deletes scene narration #{scene} for good: the row, no audio file (it has none) and 0 passage files."
     )
+
+
+def test_duplicate_with_changes_says_why_a_provider_cannot_be_used(db: str, redis: Redis) -> None:
+    demo_data()
+    row_id = submit(Request(kind="scene", target_id=1, prompt="A lighthouse.", **LOCAL)).row_id
+    synthesize("scene", row_id)
+    app = _open(staff_user(), "scene", row_id)
+    app.selectbox(key=f"dup-scene-{row_id}-provider").set_value("openai").run()
+
+    assert "OpenAI is not set up on this desk; ask an administrator." in texts(app, "warning")  # no setting name
+    (copy,) = [b for b in app.button if b.label.startswith("Cannot submit")]
+    assert copy.label == "Cannot submit: OpenAI is not set up" and copy.disabled
