@@ -39,9 +39,11 @@ def _both(columns: str, where: str = "") -> str:
 
 
 HAND_WRITTEN = {
+    # A cancel (failed with cancelled_at) is its own state and no failure: the plainest SQL reads cancelled_at.
     "status_over_time": "SELECT b, count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = "
-    "'processing'), count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'failed') FROM ("
-    + _both("date_bin('1 day', created_at AT TIME ZONE 'UTC', '2000-01-03') AS b, status")
+    "'processing'), count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'failed' AND "
+    "cancelled_at IS NULL), count(*) FILTER (WHERE status = 'failed' AND cancelled_at IS NOT NULL) FROM ("
+    + _both("date_bin('1 day', created_at AT TIME ZONE 'UTC', '2000-01-03') AS b, status, cancelled_at")
     + ") t GROUP BY b ORDER BY b",
     "provider_over_time": "SELECT b, provider, count(*) FROM ("
     + _both("date_bin('1 day', created_at AT TIME ZONE 'UTC', '2000-01-03') AS b, provider")
@@ -50,11 +52,11 @@ HAND_WRITTEN = {
     "count(*) FILTER (WHERE status = 'failed')::float / count(*) FROM ("
     + _both(
         "date_bin('1 day', created_at AT TIME ZONE 'UTC', '2000-01-03') AS b, provider, status",
-        "AND status IN ('completed', 'failed')",
+        "AND status IN ('completed', 'failed') AND cancelled_at IS NULL",
     )
     + ") t GROUP BY 1, 2 ORDER BY 1, 2",
     "top_errors": "SELECT error_message, count(*), max(created_at) FROM ("
-    + _both("error_message, created_at", "AND status = 'failed'")
+    + _both("error_message, created_at", "AND status = 'failed' AND cancelled_at IS NULL")
     + ") t GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
     "latency": "SELECT provider, count(*), percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY wait), "
     "percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY processing) FILTER (WHERE status = 'completed') FROM ("

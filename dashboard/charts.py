@@ -9,9 +9,13 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from db.monitoring import CANCELLED
+
 STATUS_COLOURS = alt.Scale(
-    domain=["completed", "failed", "processing", "queued"], range=["#2e7d32", "#c62828", "#1565c0", "#9e9e9e"]
+    domain=["completed", "failed", CANCELLED, "processing", "queued"],
+    range=["#2e7d32", "#c62828", "#ef6c00", "#1565c0", "#9e9e9e"],
 )
+"""The badges' colours (dashboard/labels.py BADGES): cancelled is orange, apart from failed's red."""
 HEIGHT = 260
 
 
@@ -47,13 +51,14 @@ def providers_over_time(frame: pd.DataFrame) -> alt.Chart:
 
 def failure_rate(frame: pd.DataFrame) -> alt.Chart:
     chart: alt.Chart = (
-        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title="Failure rate (finished jobs)")
+        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title="Failure rate (cancels not counted)")
         .mark_line(point=True)
         .encode(
             x=alt.X("bucket:T", title=None),
-            y=alt.Y("rate:Q", title="failed", axis=alt.Axis(format="%")),
+            # "4.2 %", as `labels.percent` writes it everywhere else
+            y=alt.Y("rate:Q", title="failed", axis=alt.Axis(labelExpr="format(datum.value * 100, '.0f') + ' %'")),
             color=alt.Color("provider:N"),
-            tooltip=["bucket:T", "provider:N", "failed:Q", "finished:Q", alt.Tooltip("rate:Q", format=".1%")],
+            tooltip=["bucket:T", "provider:N", "failed:Q", "finished:Q", alt.Tooltip("share:N", title="rate")],
         )
     )
     return chart

@@ -7,7 +7,7 @@ import uuid
 
 import streamlit as st
 
-from dashboard import links
+from dashboard import labels, links
 from dashboard.choices import not_set_up, submit_label, voice_choice
 from dashboard.plain import md
 from dashboard.player import report
@@ -26,11 +26,12 @@ def _fit(rows: int) -> int:
 
 def _facts(detail: NarrationDetail) -> None:
     st.text(f"Narration of {detail.subject}")  # plain text: titles and captions are people's words
+    zone = labels.display_zone()
     left, right = st.columns(2)
     with left:
         st.caption("Timeline")
         st.dataframe(
-            [{"event": label, "when": when} for label, when in detail.timeline],
+            [{"event": label, "when": labels.when(moment, zone)} for label, moment in detail.timeline],
             hide_index=True,
             width="stretch",
             height=_fit(len(detail.timeline)),
@@ -38,11 +39,15 @@ def _facts(detail: NarrationDetail) -> None:
     with right:
         st.caption("Who and how")
         facts = {
+            "voice": labels.voice(detail.provider, detail.voice),
+            "provider": labels.provider(detail.provider),
+            "model": labels.model(detail.provider, detail.model),
+            "length": labels.length(detail.duration_seconds),
             "created by": detail.created_by or "—",
             "last changed by": detail.updated_by or "—",
             "worker": detail.processed_by or "—",
             "attempts": f"{detail.attempts} of {detail.max_attempts}",
-            "priority": str(detail.priority),
+            "priority": labels.priority(detail.priority),
             "task id": detail.task_id or "—",
             "project": detail.project or "—",
             "theme": detail.theme or "—",

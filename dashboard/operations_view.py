@@ -11,10 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from dashboard import labels
 from db import alert_log, monitoring
 from db.engine import new_session
 from db.live import StuckJob
@@ -60,9 +62,17 @@ class Panels:
 
 def _frame(rows: list[Any], columns: list[str], tz: str) -> pd.DataFrame:
     frame = pd.DataFrame([asdict(r) for r in rows], columns=columns)
-    for column in ("bucket", "day", "last_seen"):
+    for column in ("bucket", "day"):
         if column in frame:
             frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(tz)
+    return frame
+
+
+def as_text(frame: pd.DataFrame, columns: list[str], where: ZoneInfo) -> pd.DataFrame:
+    """Times of a table as `labels.when` writes them ("2026-12-02 14:05 CET", "—" for none): a
+    table shows a timestamp with its UTC offset otherwise."""
+    for column in columns:
+        frame[column] = [labels.when(None if pd.isna(t) else t, where) for t in frame[column]]
     return frame
 
 
@@ -88,7 +98,7 @@ def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
         futures = {name: pool.submit(_run, query) for name, query in queries.items()}
         results = {name: future.result() for name, future in futures.items()}
 
-    status = _frame(results["status"], ["bucket", "queued", "processing", "completed", "failed"], window.tz)
+    status = _frame(results["status"], ["bucket", *monitoring.STATES], window.tz)
     status = status.melt(id_vars="bucket", var_name="status", value_name="jobs")
     latency = _frame(
         results["latency"],
@@ -98,17 +108,63 @@ def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
     latency = latency.melt(id_vars=["provider", "jobs"], var_name="measure", value_name="seconds")
     latency[["stage", "percentile"]] = latency["measure"].str.split("_", expand=True)
     spent = costs(results["billed"])
+    local = zone(window.tz)
     return Panels(
         status=status,
         providers=_frame(results["providers"], ["bucket", "provider", "jobs"], window.tz),
-        failure_rate=_frame(results["failure_rate"], ["bucket", "provider", "failed", "finished", "rate"], window.tz),
-        errors=_frame(results["errors"], ["message", "jobs", "last_seen"], window.tz),
+        failure_rate=_with_share(
+            _frame(results["failure_rate"], ["bucket", "provider", "failed", "finished", "rate"], window.tz)
+        ),
+        errors=as_text(_frame(results["errors"], ["message", "jobs", "last_seen"], window.tz), ["last_seen"], local),
         latency=latency.drop(columns="measure"),
         costs=_frame(spent.daily, ["day", "provider", "characters", "usd"], window.tz),
         audio=_frame(results["audio"], ["day", "hours"], window.tz),
         month_to_date=costs(results["month"]),
         unpriced_models=spent.unpriced_models,
     )
+
+
+def _with_share(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rate as people read it ("4.2 %"), for the chart's tooltip and the CSV."""
+    frame["share"] = frame["rate"].map(labels.percent).astype(str)
+    return frame
+
+
+MAINTENANCE_LABELS = {
+    "stuck": "Stuck jobs requeued or failed",
+    "failed_rows_cleaned": "Old failed narrations cleaned",
+    "failed_files_deleted": "Files of old failures deleted",
+    "previews_shrunk": "Previews re-cut to PREVIEW_MAX_BYTES",
+    "alert_spans_pruned": "Old alert history rows pruned",
+    "refused_paths": "Stored paths refused (left untouched)",
+    "previews_kept": "Previews kept as they were",
+    "errors": "Steps or rows that failed",
+}
+"""What each count in a maintenance report means, in its order on the page."""
+
+
+def maintenance_table(report: dict[str, Any]) -> pd.DataFrame:
+    """A maintenance report as (what, count): lists count their entries; audio freed reads in MiB."""
+    rows = [
+        {"what": label, "count": f"{len(value) if isinstance(value, list) else int(value):,}"}
+        for key, label in MAINTENANCE_LABELS.items()
+        if (value := report.get(key)) is not None
+    ]
+    storage = report.get("storage") or {}
+    if "bytes_freed" in storage:
+        rows.insert(
+            4, {"what": "Audio freed for the storage quota", "count": f"{storage['bytes_freed'] / 1024**2:,.1f} MiB"}
+        )
+    return pd.DataFrame(rows, columns=["what", "count"])
+
+
+def maintenance_details(report: dict[str, Any]) -> list[str]:
+    """The lines behind the counts (which rows, which paths, what failed) and any storage warning."""
+    storage = report.get("storage") or {}
+    warning = [storage["warning"]] if storage.get("warning") else []
+    return warning + [
+        str(line) for key in ("stuck", "refused_paths", "previews_kept", "errors") for line in report.get(key) or []
+    ]
 
 
 @dataclass(frozen=True)
@@ -119,14 +175,53 @@ class LiveTables:
     stuck: pd.DataFrame
 
 
-PRIORITY_NAMES = {1: "high", 0: "normal", -1: "low"}
+def narration_label(kind: str, row_id: int) -> str:
+    return f"{kind} narration #{row_id}"
 
 
-def live_tables(health: Health) -> LiveTables:
-    """The live snapshot as tables; workers joined with RQ's registration of the same name."""
+@dataclass(frozen=True)
+class Running:
+    """A worker's current job, resolved to the narration it is narrating."""
+
+    worker: str
+    kind: str
+    id: int
+
+    @property
+    def label(self) -> str:
+        return narration_label(self.kind, self.id)
+
+
+def running(health: Health) -> list[Running]:
+    """What each live worker is narrating, for links to those narrations (jobs whose row no longer
+    carries their id are left out: their row was requeued or taken over)."""
+    return [
+        Running(w.name, *health.running[w.current_job])
+        for w in health.workers
+        if w.alive and w.current_job in health.running
+    ]
+
+
+def _current(health: Health, job: str | None) -> str | None:
+    if job is None:
+        return None
+    found = health.running.get(job)
+    return job if found is None else narration_label(*found)
+
+
+def _with_seconds(frame: pd.DataFrame, columns: list[str], where: ZoneInfo) -> pd.DataFrame:
+    """Heartbeats to the second (a worker beats every few seconds), on the display zone's clock."""
+    for column in columns:
+        frame[column] = [t.astimezone(where).strftime("%H:%M:%S %Z") for t in frame[column]]
+    return frame
+
+
+def live_tables(health: Health, where: ZoneInfo) -> LiveTables:
+    """The live snapshot as tables, times in the display zone; workers joined with RQ's registration
+    of the same name, their current job named as the narration it is."""
     queues = pd.DataFrame(
         [
-            {"priority": PRIORITY_NAMES.get(q.priority, str(q.priority)), "due": q.due, "scheduled later": q.later,
+            {"priority": labels.priority(q.priority), "due": q.due, "scheduled later": q.later,
              "waiting since": q.oldest_due_since}
             for q in health.queues
         ],
@@ -135,22 +230,25 @@ def live_tables(health: Health) -> LiveTables:
     rq = {w.name: w for w in health.rq.workers}
     workers = pd.DataFrame(
         [
-            {"worker": w.name, "alive": w.alive, "current job": w.current_job, "last heartbeat": w.last_seen_at,
-             "RQ state": rq[w.name].state if w.name in rq else None, "started": w.started_at}
+            {"worker": w.name, "alive": w.alive, "current job": _current(health, w.current_job),
+             "last heartbeat": w.last_seen_at, "RQ state": rq[w.name].state if w.name in rq else None,
+             "started": w.started_at}
             for w in health.workers
         ],
         columns=["worker", "alive", "current job", "last heartbeat", "RQ state", "started"],
     )  # fmt: skip
+    stuck = pd.DataFrame([asdict(s) for s in health.stuck], columns=list(StuckJob.__dataclass_fields__))
     return LiveTables(
-        queues=queues,
+        queues=as_text(queues, ["waiting since"], where),
         rq_queues=pd.DataFrame([asdict(q) for q in health.rq.queues], columns=list(QueueState.__dataclass_fields__)),
-        workers=workers,
-        stuck=pd.DataFrame([asdict(s) for s in health.stuck], columns=list(StuckJob.__dataclass_fields__)),
+        workers=_with_seconds(as_text(workers, ["started"], where), ["last heartbeat"], where),
+        stuck=as_text(stuck, ["started_at"], where),
     )
 
 
 def alert_history(window: Window) -> pd.DataFrame:
-    """The alerts that held at some time in the window, newest first, times in the display zone."""
+    """The alerts that held at some time in the window, newest first, times in the page's zone
+    ("until" reads "—" while it still holds)."""
     with new_session() as session:
         found = alert_log.spans(session, window.start, window.end)
         rows = [
@@ -164,6 +262,4 @@ def alert_history(window: Window) -> pd.DataFrame:
             for span in found
         ]
     frame = pd.DataFrame(rows, columns=["alert", "from", "until", "lasted (min)", "last message"])
-    for column in ("from", "until"):
-        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(window.tz)
-    return frame
+    return as_text(frame, ["from", "until"], zone(window.tz))

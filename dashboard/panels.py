@@ -3,13 +3,16 @@ the alerts banner, the live panels that refresh themselves, and storage."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.operations_view import live_tables
+from dashboard import links
+from dashboard.headlines import Headline, live_headlines, storage_headlines
+from dashboard.labels import display_zone, when
+from dashboard.operations_view import live_tables, maintenance_details, maintenance_table, running
 from dashboard.plain import csv_text, md
 from db import live
 from db.engine import new_session
@@ -18,6 +21,7 @@ from workers.alerts import evaluate
 from workers.health import Health, Storage, snapshot, storage
 from workers.maintenance import run_maintenance
 from workers.signin import SignedIn
+from workers.verdicts import Verdict
 
 LIVE_SECONDS = 10
 STORAGE_TTL_SECONDS = 300
@@ -47,17 +51,21 @@ def cached_storage(media_root: str) -> Storage:
     return storage()
 
 
-def _duration(delta: timedelta | None) -> str:
-    if delta is None:
-        return "nothing due"
-    seconds = delta.total_seconds()
-    return (
-        f"{seconds:.0f} s"
-        if seconds < 120
-        else f"{seconds / 60:.0f} min"
-        if seconds < 7200
-        else f"{seconds / 3600:.1f} h"
-    )
+VERDICT_COLOURS: dict[Verdict, Literal["green", "orange", "red"]] = {
+    Verdict.HEALTHY: "green",
+    Verdict.WATCH: "orange",
+    Verdict.ACT: "red",
+}
+
+
+def show_headlines(headlines: list[Headline]) -> None:
+    """One metric per headline in a row, its verdict as a coloured note under the number."""
+    for column, headline in zip(st.columns(len(headlines)), headlines, strict=True):
+        verdict = headline.verdict
+        column.metric(
+            headline.label, headline.value, delta=verdict and str(verdict),
+            delta_color=VERDICT_COLOURS[verdict] if verdict else "normal", delta_arrow="off", help=headline.rule,
+        )  # fmt: skip
 
 
 def show_alerts(health: Health) -> None:
@@ -75,15 +83,9 @@ def live_panels() -> None:
     settings = get_settings()
     health = snapshot(settings)
     show_alerts(health)
-    tables = live_tables(health)
-    due = sum(q.due for q in health.queues)
-    later = sum(q.later for q in health.queues)
-    a, b, c, d, e = st.columns(5)
-    a.metric("Due jobs waiting", f"{due:,}")
-    b.metric("Scheduled for later", f"{later:,}")
-    c.metric("Oldest due job waiting", _duration(health.oldest_due_age))
-    d.metric("Workers alive", health.workers_alive)
-    e.metric("Stuck in processing", len(health.stuck))
+    zone = display_zone()
+    tables = live_tables(health, zone)
+    show_headlines(live_headlines(health, settings))
     if health.rq.error:
         st.warning(md(health.rq.error))
     left, right = st.columns(2)
@@ -93,31 +95,44 @@ def live_panels() -> None:
     right.dataframe(tables.rq_queues, hide_index=True, width="stretch")
     st.caption("Workers: heartbeats in PostgreSQL, and RQ's registrations")
     st.dataframe(tables.workers, hide_index=True, width="stretch")
+    for job in running(health):
+        st.page_link(
+            links.PAGE, label=f"{md(job.worker)} is narrating {job.label}", icon=":material/graphic_eq:",
+            query_params=links.params(job.kind, job.id),
+        )  # fmt: skip
     if not tables.stuck.empty:
         st.caption(f"Processing for longer than the job timeout ({settings.job_timeout_seconds} s)")
         st.dataframe(tables.stuck, hide_index=True, width="stretch")
-    st.caption(f"Updated {health.checked_at:%H:%M:%S} UTC, every {LIVE_SECONDS} s.")
+    local = health.checked_at.astimezone(zone)
+    st.caption(f"Updated {local:%H:%M:%S} {local.tzname()}, every {LIVE_SECONDS} s.")
 
 
 def storage_panel(user: SignedIn) -> None:
     """Bytes used against the quota, the last maintenance report, and (superusers) a run-now button."""
     settings = get_settings()
     used = cached_storage(str(settings.media_path))
-    a, b, c = st.columns(3)
-    a.metric("Audio under MEDIA_ROOT", f"{used.media_bytes / 1024**2:,.1f} MiB")
-    b.metric("Quota used", f"{used.used_fraction:.1%}")
-    c.metric("Base64 previews in the database", f"{used.preview_bytes / 1024**2:,.1f} MiB")
+    show_headlines(storage_headlines(used, settings))
     st.progress(min(used.used_fraction, 1.0))
     with new_session() as session:
         last = live.last_maintenance(session)
     if last is None:
         st.caption("Maintenance has not run yet.")
     else:
-        st.caption(f"Last maintenance: {last.finished_at:%Y-%m-%d %H:%M} UTC ({last.trigger})")
-        st.json(last.report, expanded=False)
+        st.caption(f"Last maintenance: {when(last.finished_at, display_zone())} ({last.trigger})")
+        maintenance_report(last.report)
     if user.is_superuser and st.button("Run maintenance now", icon=":material/cleaning_services:"):
         with st.spinner("Running maintenance…"):
             report = run_maintenance("dashboard")
         cached_storage.clear()
-        st.success(f"Maintenance done: {report['storage']['bytes_freed']:,} bytes freed.")
-        st.json(report, expanded=False)
+        freed = (report.get("storage") or {}).get("bytes_freed", 0)
+        st.success(f"Maintenance done: {freed / 1024**2:,.1f} MiB freed.")
+        maintenance_report(report)
+
+
+def maintenance_report(report: dict[str, Any]) -> None:
+    """What a maintenance run did, as a table of counts; the rows and paths behind them as text."""
+    st.dataframe(maintenance_table(report), hide_index=True)
+    details = maintenance_details(report)
+    if details:
+        with st.expander(f"Details ({len(details)})"):
+            st.text("\n".join(details))

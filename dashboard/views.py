@@ -137,6 +137,10 @@ class NarrationDetail:
     kind: Kind
     row_id: int
     status: str
+    provider: str
+    model: str
+    voice: str | None
+    duration_seconds: float | None
     prompt: str
     subject: str
     """The story's title, or the scene's caption and its story."""
@@ -230,6 +234,10 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             kind=kind,
             row_id=row.id,
             status=row.status,
+            provider=row.provider,
+            model=row.model_backend,
+            voice=row.voice_style,
+            duration_seconds=row.duration_seconds,
             prompt=row.prompt,
             subject=subject,
             target_id=target_id,

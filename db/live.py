@@ -80,6 +80,18 @@ def workers(session: Session, *, dead_after: timedelta) -> list[WorkerState]:
     return [WorkerState(*row) for row in session.execute(query)]
 
 
+def narrations_by_task(session: Session, task_ids: list[str]) -> dict[str, tuple[str, int]]:
+    """(kind, row id) of the narration each RQ job id is running: a worker's `current_job` is the job
+    id that the row carries as its `task_id` (the task_id index serves it)."""
+    if not task_ids:
+        return {}
+    branches = [
+        select(m.task_id, literal(kind).label("kind"), m.id).where(m.task_id.in_(task_ids))
+        for kind, m in MODELS.items()
+    ]
+    return {str(task_id): (kind, row_id) for task_id, kind, row_id in session.execute(union_all(*branches))}
+
+
 @dataclass(frozen=True)
 class StuckJob:
     kind: str

@@ -4,6 +4,13 @@ Each query is one UNION ALL of a story branch and a scene branch, with the time 
 filters inside each branch (so the `created_at`, `status` and `provider` indexes serve them), and
 the grouping outside. Every row is placed by its `created_at`: a job counts in the bucket in which
 it was asked for, whatever happened to it later.
+
+A cancelled job (Django's `failed` with `cancelled_at` set) is its own state, `cancelled`, and no
+failure: it is in no failure rate and in no error list. The history index does not hold
+`cancelled_at`, and reading it from every row would turn each index-only scan into a heap scan; so
+the statuses are counted from the index as before, and a second, narrow branch finds the cancelled
+rows (failed ones only, through the status index) whose count is then moved from `failed` to
+`cancelled` (`_with_cancels`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from sqlalchemy import (
     Float,
     Select,
     Subquery,
+    and_,
     cast,
     extract,
     func,
@@ -62,12 +70,50 @@ def _conditions(model: NarrationModel, window: Window, filters: Filters) -> list
 Columns = Callable[[str, NarrationModel], Sequence[Any]]
 
 
-def _both(window: Window, filters: Filters, columns: Columns, *where: Callable[[NarrationModel], Any]) -> Subquery:
-    """UNION ALL of the story and scene branches, each filtered on its own."""
-    branches: list[Select[Any]] = [
+def _branches(
+    window: Window, filters: Filters, columns: Columns, *where: Callable[[NarrationModel], Any]
+) -> list[Select[Any]]:
+    """The story and the scene branch, each filtered on its own."""
+    return [
         select(*columns(kind, model)).where(*_conditions(model, window, filters), *(w(model) for w in where))
         for kind, model in MODELS.items()
     ]
+
+
+def _both(window: Window, filters: Filters, columns: Columns, *where: Callable[[NarrationModel], Any]) -> Subquery:
+    """UNION ALL of the story and scene branches."""
+    return union_all(*_branches(window, filters, columns, *where)).subquery("narrations")
+
+
+CANCELLED = "cancelled"
+"""The state of a `failed` row whose `cancelled_at` is set: a person stopped it; nothing failed."""
+
+STATES = (*(str(s) for s in Status), CANCELLED)
+"""Every state a job is counted under, in the chart's order."""
+
+
+def _cancelled(model: NarrationModel) -> ColumnElement[bool]:
+    return and_(model.status == Status.FAILED, model.cancelled_at.is_not(None))
+
+
+def _failed(model: NarrationModel) -> ColumnElement[bool]:
+    """Failed, not cancelled (for queries that read the rows' error text anyway: no index-only scan lost)."""
+    return and_(model.status == Status.FAILED, model.cancelled_at.is_(None))
+
+
+def _with_cancels(
+    window: Window, filters: Filters, columns: Columns, *where: Callable[[NarrationModel], Any]
+) -> Subquery:
+    """`_both`, plus one more row per cancelled job, whose `status` column reads `cancelled`.
+
+    `columns` must end with the status. A cancelled job so appears twice, as `failed` (from the
+    index-only branch) and as `cancelled`: `failed` minus `cancelled` is what really failed.
+    """
+
+    def cancel_columns(kind: str, model: NarrationModel) -> Sequence[Any]:
+        return (*columns(kind, model)[:-1], literal(CANCELLED).label("status"))
+
+    branches = _branches(window, filters, columns, *where) + _branches(window, filters, cancel_columns, _cancelled)
     return union_all(*branches).subquery("narrations")
 
 
@@ -78,14 +124,34 @@ class StatusCount:
     processing: int
     completed: int
     failed: int
+    """Failed by themselves: cancelled jobs are not in it."""
+    cancelled: int
+
+    @property
+    def jobs(self) -> int:
+        return self.queued + self.processing + self.completed + self.failed + self.cancelled
 
 
 def status_over_time(session: Session, window: Window, filters: Filters) -> list[StatusCount]:
-    """Jobs asked for in each bucket, by their status now (the stacked chart)."""
-    rows = _both(window, filters, lambda _, m: (window.bucket_of(m.created_at).label("bucket"), m.status))
-    counts = [func.count().filter(rows.c.status == status).label(status) for status in Status]
-    query = select(rows.c.bucket, *counts).group_by(rows.c.bucket).order_by(rows.c.bucket)
+    """Jobs asked for in each bucket, by their state now (the stacked chart): cancelled on its own."""
+    rows = _with_cancels(window, filters, lambda _, m: (window.bucket_of(m.created_at).label("bucket"), m.status))
+
+    def count(state: str) -> ColumnElement[int]:
+        return func.count().filter(rows.c.status == state)
+
+    counts = [count(s) for s in (Status.QUEUED, Status.PROCESSING, Status.COMPLETED)]
+    query = (
+        select(rows.c.bucket, *counts, count(Status.FAILED) - count(CANCELLED), count(CANCELLED))
+        .group_by(rows.c.bucket)
+        .order_by(rows.c.bucket)
+    )
     return [StatusCount(*row) for row in session.execute(query)]
+
+
+def failure_share(failed: int, finished: int) -> float | None:
+    """The failure rate, wherever it is shown: failed ÷ finished, where neither counts a cancel nor a
+    job still queued or running; None when nothing finished."""
+    return failed / finished if finished else None
 
 
 @dataclass(frozen=True)
@@ -113,22 +179,24 @@ class FailureRate:
     failed: int
     finished: int
     rate: float
-    """failed / finished; jobs still queued or running are in neither."""
+    """`failure_share`: failed / finished, cancelled jobs and jobs still queued or running in neither."""
 
 
 def failure_rate(session: Session, window: Window, filters: Filters) -> list[FailureRate]:
-    """Per bucket and provider, the share of finished jobs that failed (cancelled ones included)."""
-    finished = (Status.COMPLETED, Status.FAILED)
-    rows = _both(
+    """Per bucket and provider, the share of finished jobs that failed (a cancel is neither)."""
+    rows = _with_cancels(
         window,
         filters,
         lambda _, m: (window.bucket_of(m.created_at).label("bucket"), m.provider, m.status),
-        lambda m: m.status.in_(finished),
+        lambda m: m.status.in_((Status.COMPLETED, Status.FAILED)),
     )
-    failed = func.count().filter(rows.c.status == Status.FAILED)
+    cancelled = func.count().filter(rows.c.status == CANCELLED)
+    failed = func.count().filter(rows.c.status == Status.FAILED) - cancelled
+    finished = func.count().filter(rows.c.status != CANCELLED) - cancelled
     query = (
-        select(rows.c.bucket, rows.c.provider, failed, func.count(), cast(failed, Float) / func.count())
+        select(rows.c.bucket, rows.c.provider, failed, finished, cast(failed, Float) / finished)
         .group_by(rows.c.bucket, rows.c.provider)
+        .having(finished > 0)  # only cancels: no rate to draw
         .order_by(rows.c.bucket, rows.c.provider)
     )
     return [FailureRate(*row) for row in session.execute(query)]
@@ -142,8 +210,8 @@ class ErrorCount:
 
 
 def top_errors(session: Session, window: Window, filters: Filters, *, limit: int = 10) -> list[ErrorCount]:
-    """The most frequent reasons failed jobs give, with how many jobs gave each."""
-    rows = _both(window, filters, lambda _, m: (m.error_message, m.created_at), lambda m: m.status == Status.FAILED)
+    """The most frequent reasons failed jobs give, with how many jobs gave each (a cancel is no failure)."""
+    rows = _both(window, filters, lambda _, m: (m.error_message, m.created_at), _failed)
     query = (
         select(func.coalesce(rows.c.error_message, "(no message)"), func.count(), func.max(rows.c.created_at))
         .group_by(rows.c.error_message)
@@ -172,7 +240,7 @@ def jobs_with_error(
         window,
         filters,
         lambda kind, m: (literal(kind).label("kind"), m.id, m.provider, m.model_backend, m.created_at),
-        lambda m: m.status == Status.FAILED,
+        _failed,
         lambda m: func.coalesce(m.error_message, "(no message)") == message,
     )
     query = select(rows).order_by(rows.c.created_at.desc(), rows.c.id.desc()).limit(limit)

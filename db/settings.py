@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     worker_dead_after_seconds: int = Field(
         default=30, ge=5, description="A worker whose heartbeat is this far behind the others' is taken as dead."
     )
+    worker_start_grace_seconds: int = Field(
+        default=90,
+        ge=0,
+        description="After a dashboard or worker starts, 'no worker' waits this long for a first heartbeat.",
+    )
     failed_retention_days: int = Field(
         default=30, ge=1, description="Failed jobs' audio and chunks are deleted after this many days (rows stay)."
     )

@@ -22,8 +22,10 @@ from db.settings import get_settings
 from tests.apptest import shown
 from tests.factories import billed, demo_data
 from tests.live import dashboard, worker
+from workers import verdicts
 from workers.alerts import Alert, check, evaluate, notify
 from workers.health import snapshot, storage
+from workers.verdicts import Verdict
 
 
 def _rows(values: str) -> None:
@@ -77,13 +79,30 @@ def test_the_live_state_and_every_rule(live_state: None) -> None:
 
     alerts = evaluate(health, storage(), get_settings())
     assert [a.key for a in alerts] == ["failure-rate:openai", "queue-age", "no-worker", "storage"]
-    assert alerts[0].message.startswith("4 of the last 5 openai jobs failed (80% in 15 min).")
+    assert alerts[0].message.startswith("4 of the last 5 openai jobs failed (80 % in 15 min).")
     assert alerts[1].message.startswith("The oldest due job has waited 20 min for a worker.")
-    assert alerts[3].message.startswith("Audio under MEDIA_ROOT uses 95% of the")
+    assert alerts[3].message.startswith("Audio under MEDIA_ROOT uses 95 % of the")
 
     with new_session() as session:
         beat(session, name="host.1", host="host", pid=1, current_job=None)
     assert "no-worker" not in [a.key for a in evaluate(snapshot(), storage(), get_settings())]
+
+
+def test_no_worker_waits_for_the_start_grace(live_state: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`narration-desk run` starts the dashboard and a worker together; the worker beats only once its
+    voice is loaded. Inside the grace "no worker" is quiet, after it a real absence alerts."""
+    monkeypatch.setenv("WORKER_START_GRACE_SECONDS", "90")
+    get_settings.cache_clear()
+    health = snapshot()
+    started = health.checked_at - timedelta(seconds=89)
+    assert "no-worker" not in [a.key for a in evaluate(health, None, get_settings(), since=started)]
+    assert verdicts.workers(health, get_settings(), since=started) is Verdict.WATCH
+    started = health.checked_at - timedelta(seconds=90)
+    assert "no-worker" in [a.key for a in evaluate(health, None, get_settings(), since=started)]
+    assert verdicts.workers(health, get_settings(), since=started) is Verdict.ACT
+    with new_session() as session:
+        beat(session, name="host.1", host="host", pid=1, current_job=None)
+    assert verdicts.workers(snapshot(), get_settings(), since=started) is Verdict.HEALTHY
 
 
 class Hook(BaseHTTPRequestHandler):
@@ -168,6 +187,15 @@ def test_a_dashboard_posts_no_worker_with_every_worker_down_and_no_page_open(liv
     assert {"no-worker", "failure-rate:openai", "queue-age", "storage"} <= keys
 
 
+def test_a_freshly_started_dashboard_is_quiet_about_workers_in_its_grace(
+    live_state: None, webhook: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_START_GRACE_SECONDS", "90")
+    with dashboard():  # its first check runs at once, before any worker could have beaten
+        keys = _first_post()
+    assert {"failure-rate:openai", "queue-age", "storage"} <= keys and "no-worker" not in keys
+
+
 def test_the_months_spend_against_the_budget(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
     demo_data()
     billed(60_000)  # $0.90 at tts-1's $15 per million characters
@@ -179,7 +207,7 @@ def test_the_months_spend_against_the_budget(db: str, redis: Redis, monkeypatch:
     health = snapshot()
     assert health.budget is not None and health.budget.spent_usd == pytest.approx(0.90)
     (alert,) = [a for a in evaluate(health, None, get_settings()) if a.key == "budget"]
-    assert alert.message.startswith("This month's paid voices have cost about $0.90, 90% of the $1.00 budget.")
+    assert alert.message.startswith("This month's paid voices have cost about $0.90, 90 % of the $1.00 budget.")
 
     monkeypatch.setenv("ALERT_BUDGET_FRACTION", "0.95")
     get_settings.cache_clear()

@@ -1,17 +1,19 @@
-"""In a real headless Chromium: filter the library, open a failed job and retry it, create a tag
-inline, and a read-only account that never sees compose."""
+"""In a real headless Chromium: filter the library (a cancel is not a failure), open a failed job with a
+click on its row and retry it, the table fits the page, create a tag inline, and a read-only account
+that never sees compose."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 from redis import Redis
 
+from dashboard.library_table import COLUMNS, ROW_HEIGHT
 from db.engine import new_session
 from db.lifecycle import cancel
-from db.models import StoryAudio
+from db.models import SceneAudio, StoryAudio
 from tests.factories import LOCAL, demo_data, staff_user
 from tests.live import choose, dashboard, screenshot, sign_in, worker
 from workers.jobs import synthesize
@@ -19,6 +21,23 @@ from workers.signin import Role
 from workers.submit import Request, submit
 
 pytestmark = pytest.mark.slow
+
+
+def _set_voice(row_id: int, voice: str) -> None:
+    with new_session() as session:
+        session.query(SceneAudio).filter_by(id=row_id).update({"voice_style": voice})
+        session.commit()
+
+
+def _click_cell(page: Page, row: int, column: int) -> None:
+    """Click a cell of the library's table (drawn on a canvas) by its position: row 0 is the first
+    below the header; the columns have the widths dashboard.library_table gives them."""
+    box = page.locator("[data-testid='stDataFrame']").bounding_box()
+    assert box is not None
+    widths = [column["width"] for column in COLUMNS.values()]
+    x = box["x"] + sum(widths[:column]) + widths[column] / 2
+    y = box["y"] + ROW_HEIGHT * (row + 1) + ROW_HEIGHT / 2
+    page.mouse.click(x, y)
 
 
 def test_filter_open_and_retry_a_failed_job(db: str, redis: Redis, browser: Browser) -> None:
@@ -30,28 +49,40 @@ def test_filter_open_and_retry_a_failed_job(db: str, redis: Redis, browser: Brow
     for row_id in done:
         synthesize("scene", row_id)
     failed = submit(Request(kind="scene", target_id=3, prompt="The fishermen climb the hill.", **LOCAL)).row_id
+    _set_voice(failed, "retired-voice")
+    synthesize("scene", failed)  # a real failure: the worker finds no such voice
+    stopped = submit(Request(kind="scene", target_id=4, prompt="A workshop of clocks.", **LOCAL)).row_id
     with new_session() as session:
-        cancel(session, "scene", failed)
+        cancel(session, "scene", stopped)  # stopped on purpose: cancelled, not failed
 
     with worker(), dashboard() as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1500})
         sign_in(page, url, "editor")
         page.get_by_role("link", name="Library").click()
-        expect(page.get_by_text("3 narrations · page 1 of 1")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("4 narrations · page 1 of 1")).to_be_visible(timeout=30_000)
+        table = page.locator("[data-testid='stDataFrame']")
+        # A scene row names its story (the grid keeps its cells' text for screen readers).
+        fishermen = "Fishermen climbing a green hill at sunrise, carrying a basket of silver fish."
+        expect(table.get_by_text(f"{fishermen} in “The Lighthouse Keeper's Cat”")).to_have_count(1)
+        scroller = table.locator(".dvn-scroller")
+        widths = scroller.evaluate("(grid) => [grid.scrollWidth, grid.clientWidth]")
+        assert widths[0] <= widths[1], f"the table scrolls sideways at 1280 px: {widths}"  # every column in view
         screenshot(page, "library")
 
         choose(page, "Status", "failed")
         page.get_by_role("button", name="Apply").click()
-        expect(page.get_by_text("1 narration · page 1 of 1")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("1 narration · page 1 of 1")).to_be_visible(timeout=30_000)  # not the cancelled one
         assert "status=failed" in page.url  # the view is in the address: reload it, or send it to a colleague
         page.reload()
         expect(page.get_by_text("1 narration · page 1 of 1")).to_be_visible(timeout=30_000)
         expect(page.get_by_role("combobox", name="Status")).to_have_value("failed")  # the form shows it, too
-        choose(page, "Open", f"scene #{failed} · The fishermen climb the hill.")
+        expect(table.get_by_text(f"scene #{failed}", exact=True)).to_have_count(1)
+        _click_cell(page, 0, list(COLUMNS).index("voice"))  # any cell of its row opens it
 
         expect(page.get_by_role("heading", name=f"Scene narration #{failed}")).to_be_visible(timeout=30_000)
         assert f"kind=scene&id={failed}" in page.url  # a link anyone can paste
-        expect(page.get_by_text("Cancelled before it finished.")).to_be_visible()
+        expect(page.get_by_text("no voice 'retired-voice'")).to_be_visible()
+        _set_voice(failed, "joe")  # an administrator put the voice back
         page.get_by_role("button", name="Retry").click()
         expect(page.get_by_text(f"Queued scene narration #{failed} again")).to_be_visible(timeout=30_000)
         card = page.locator(

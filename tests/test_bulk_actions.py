@@ -9,7 +9,8 @@ import pytest
 from redis import Redis
 
 from db.engine import new_session
-from db.library import Filters
+from db.library import CANCELLED, Filters
+from db.lifecycle import cancel
 from db.models import SceneAudio, Status, StoryAudio
 from db.settings import get_settings
 from tests.factories import demo_data, staff_user
@@ -114,4 +115,23 @@ def test_cancel_all_queued_and_running_of_one_story(editor: SignedIn) -> None:
     assert statuses[("scene", elsewhere)] == Status.QUEUED
     assert actions.cancel_matching(Filters(story_id=1), editor) == (
         "No queued or running narration matches these filters; nothing was cancelled."
+    )
+
+
+def test_retry_all_failed_leaves_cancelled_ones_and_the_cancelled_filter_retries_them(editor: SignedIn) -> None:
+    failure = _failed("scene", 1, "openai", editor)
+    stopped = _add("scene", 2, "Stopped on purpose.", editor.user_id)
+    with new_session() as session:
+        cancel(session, "scene", stopped)
+
+    said = actions.retry_matching(Filters(status=Status.FAILED), editor)
+    assert said == "Queued 1 failed narration again; chunks already done are not paid for twice."
+    assert _statuses()[("scene", failure)] == Status.QUEUED
+    assert _statuses()[("scene", stopped)] == Status.FAILED  # a cancel is not a failure to retry
+
+    said = actions.retry_matching(Filters(status=CANCELLED), editor)
+    assert said == "Queued 1 cancelled narration again; chunks already done are not paid for twice."
+    assert _statuses()[("scene", stopped)] == Status.QUEUED
+    assert actions.retry_matching(Filters(status=CANCELLED), editor) == (
+        "No cancelled narration matches these filters; nothing was retried."
     )

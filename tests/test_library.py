@@ -10,7 +10,8 @@ from redis import Redis
 from sqlalchemy import event, text
 
 from db.engine import get_engine, new_session
-from db.library import Filters, page
+from db.library import Filters, matching, page
+from db.lifecycle import cancel
 from tests.factories import LOCAL, demo_data, staff_user
 from workers.signin import Role
 from workers.submit import Request, submit
@@ -60,6 +61,8 @@ def test_newest_first_across_both_kinds_and_paginated(rows: dict[str, int]) -> N
     assert order == [("scene", rows["scene2"]), ("scene", rows["scene1"]), ("story", rows["story2"]),
                      ("story", rows["story1"]), ("scene", rows["scene3"])]  # fmt: skip
     assert first[0].title == "A narrow workshop full of ticking clocks, warm light falling on a wooden bench."
+    assert first[0].story_title == "The Clockmaker's Apprentice"  # a scene row names the story it is in
+    assert first[1].story_title == "The Lighthouse Keeper's Cat"
 
 
 @pytest.mark.parametrize(
@@ -79,6 +82,20 @@ def test_newest_first_across_both_kinds_and_paginated(rows: dict[str, int]) -> N
 )
 def test_filters(rows: dict[str, int], filters: Filters, expected: list[str]) -> None:
     assert sorted(_ids(filters)) == sorted((name[:5], rows[name]) for name in expected)
+
+
+def test_cancelled_is_its_own_state_and_failed_means_failed(rows: dict[str, int]) -> None:
+    with new_session() as session:
+        cancel(session, "story", rows["story2"])  # stored as Django's `failed`, with cancelled_at
+    assert _ids(Filters(status="failed")) == [("scene", rows["scene2"])]  # a real failure only
+    assert _ids(Filters(status="cancelled")) == [("story", rows["story2"])]
+    with new_session() as session:
+        (found,), _ = page(session, Filters(status="cancelled"))
+        assert found.status == "failed" and found.cancelled_at is not None
+        # A bulk retry acts on what the filter shows: the failed filter never picks a cancelled row.
+        assert matching(session, Filters(status="failed"), limit=10) == [("scene", rows["scene2"])]
+        assert matching(session, Filters(status="cancelled"), limit=10) == [("story", rows["story2"])]
+    assert len(_ids(Filters())) == 5  # no status filter: both, as before
 
 
 def test_search_by_row_id_task_id_and_date(rows: dict[str, int]) -> None:

@@ -1,15 +1,22 @@
-"""The library and narration pages (AppTest): list, every filter, safe search, open by row or by link."""
+"""The library and narration pages (AppTest): list, every filter, safe search, labels people read, open by a
+click on a row or by link."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
 from redis import Redis
+from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from dashboard.labels import when
 from dashboard.session import KEY
-from db.engine import new_session
+from db.engine import get_engine, new_session
 from db.lifecycle import cancel
+from db.models import SceneAudio, StoryAudio
+from db.settings import get_settings
 from tests.apptest import button, labels, selectbox, texts
 from tests.factories import LOCAL, demo_data, staff_user
 from workers.jobs import synthesize
@@ -33,6 +40,18 @@ def _apply(app: AppTest) -> None:
     assert not app.exception
 
 
+def _listed(app: AppTest) -> list[str]:
+    """The table's "narration" column: "scene #12", newest first."""
+    return list(app.dataframe[0].value["narration"])
+
+
+def _click(app: AppTest, row: int, column: str) -> None:
+    """What a click on a cell of the table sends: its selection."""
+    app.session_state["library-table"] = {"selection": {"rows": [], "columns": [], "cells": [(row, column)]}}
+    app.run()
+    assert not app.exception
+
+
 def test_library_lists_filters_and_opens_a_narration(db: str, redis: Redis) -> None:
     demo_data()
     ids = [
@@ -44,18 +63,18 @@ def test_library_lists_filters_and_opens_a_narration(db: str, redis: Redis) -> N
 
     app = _library()
     assert app.caption[-1].value == "3 narrations · page 1 of 1"
-    assert app.dataframe[0].value["id"].tolist() == [ids[2], ids[1], ids[0]]
+    assert _listed(app) == [f"scene #{ids[2]}", f"scene #{ids[1]}", f"scene #{ids[0]}"]
 
     selectbox(app, "Status").set_value("completed")
     _apply(app)
-    assert app.dataframe[0].value["id"].tolist() == [ids[0]]
+    assert _listed(app) == [f"scene #{ids[0]}"]
     selectbox(app, "Status").set_value(None)
     selectbox(app, "Tag").set_value("calm")
     _apply(app)
-    assert app.dataframe[0].value["id"].tolist() == [ids[2], ids[1]]
+    assert _listed(app) == [f"scene #{ids[2]}", f"scene #{ids[1]}"]
     selectbox(app, "Theme").set_value("sea")
     _apply(app)
-    assert app.dataframe[0].value["id"].tolist() == [ids[2]]
+    assert _listed(app) == [f"scene #{ids[2]}"]
 
     app.text_input[0].set_value("'; DROP TABLE tts_sceneaudio; --")
     _apply(app)
@@ -65,9 +84,8 @@ def test_library_lists_filters_and_opens_a_narration(db: str, redis: Redis) -> N
     selectbox(app, "Tag").set_value(None)
     selectbox(app, "Theme").set_value(None)
     _apply(app)
-    assert app.dataframe[0].value["id"].tolist() == [ids[0]]
-    selectbox(app, "Open").set_value(0).run()
-    assert not app.exception
+    assert _listed(app) == [f"scene #{ids[0]}"]
+    _click(app, 0, "voice")  # any cell of the row
     assert app.title[0].value == f"Scene narration #{ids[0]}"
     assert app.get("audio"), "the opened narration has no player"
     assert [t.label for t in app.tabs] == ["Details", "Passages", "Duplicate with changes"]
@@ -91,7 +109,7 @@ def test_a_link_opens_the_narration_and_a_bad_link_says_so(db: str, redis: Redis
     assert texts(app, "info") == ["Story narration #999999 no longer exists."]
 
 
-def test_staff_retry_every_failed_narration_a_filter_shows_and_viewers_cannot(db: str, redis: Redis) -> None:
+def test_staff_retry_every_cancelled_narration_a_filter_shows_and_viewers_cannot(db: str, redis: Redis) -> None:
     demo_data()
     ids = [submit(Request(kind="scene", target_id=n, prompt=f"Scene {n}.", **LOCAL)).row_id for n in (1, 2, 3)]
     with new_session() as session:
@@ -99,8 +117,9 @@ def test_staff_retry_every_failed_narration_a_filter_shows_and_viewers_cannot(db
             cancel(session, "scene", row_id)
 
     viewer = _library("reader-only", role=Role.VIEWER)
-    selectbox(viewer, "Status").set_value("failed")
+    selectbox(viewer, "Status").set_value("cancelled")
     _apply(viewer)
+    assert len(_listed(viewer)) == 2
     assert not [b for b in viewer.button if b.label.endswith("them")]  # no bulk action for a viewer
 
     app = _library("editor")
@@ -109,7 +128,91 @@ def test_staff_retry_every_failed_narration_a_filter_shows_and_viewers_cannot(db
     assert "Cancel them" in labels(app)  # queued rows offer a bulk cancel, not a retry
     selectbox(app, "Status").set_value("failed")
     _apply(app)
-    assert app.dataframe[0].value["id"].tolist() == [ids[1], ids[0]]
+    assert texts(app, "info") == ["No narration matches."]  # a cancel is not a failure
+    selectbox(app, "Status").set_value("cancelled")
+    _apply(app)
+    assert _listed(app) == [f"scene #{ids[1]}", f"scene #{ids[0]}"]
+    assert list(app.dataframe[0].value["status"]) == ["cancelled", "cancelled"]
     button(app, "Retry them").click().run()
-    assert texts(app, "info")[0] == "Queued 2 failed narrations again; chunks already done are not paid for twice."
+    assert texts(app, "info")[0] == "Queued 2 cancelled narrations again; chunks already done are not paid for twice."
     assert texts(app, "info")[1] == "No narration matches."  # the list now shows what is left: nothing
+
+
+def _paris(monkeypatch: pytest.MonkeyPatch) -> ZoneInfo:
+    """Times shown in Paris: the setting wins over the browser's zone (AppTest has none)."""
+    monkeypatch.setenv("DISPLAY_TIME_ZONE", "Europe/Paris")
+    get_settings.cache_clear()
+    return ZoneInfo("Europe/Paris")
+
+
+def _told_by_rachel(story_id: int) -> int:
+    """A story narration as a finished ElevenLabs job is stored: ids, not names; seconds, not m:ss."""
+    row_id = submit(Request(kind="story", target_id=story_id, prompt="Ada took the brass key.", **LOCAL)).row_id
+    with get_engine().begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE tts_storyaudio SET status = 'completed', provider = 'elevenlabs', priority = 1, "
+                "model_backend = 'eleven_flash_v2', voice_style = '21m00Tcm4TlvDq8ikWAM', duration_seconds = 2988.3, "
+                "started_at = created_at + interval '1 minute', completed_at = created_at + interval '9 minutes' "
+                "WHERE id = :id"
+            ),
+            {"id": row_id},
+        )
+    return row_id
+
+
+def test_the_table_reads_as_people_say_it(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    paris = _paris(monkeypatch)
+    demo_data()
+    story = _told_by_rachel(2)
+    scene = submit(Request(kind="scene", target_id=1, prompt="A tall white lighthouse.", **LOCAL)).row_id
+    with new_session() as session:
+        cancel(session, "scene", scene)
+        created = session.get_one(SceneAudio, scene).created_at
+
+    app = _library()
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["narration", "narrates", "status", "voice", "length", "created", "by"]
+    by_row = {line["narration"]: line for line in table.to_dict("records")}
+    told, named = by_row[f"story #{story}"], by_row[f"scene #{scene}"]
+    assert told["narrates"] == "The Clockmaker's Apprentice"
+    assert told["voice"] == "Rachel · ElevenLabs Flash v2"  # no voice id, no `eleven_flash_v2`
+    assert told["length"] == "49:48"  # not 2988.3 s
+    assert told["status"] == "completed"
+    assert named["narrates"] == (
+        "A tall white lighthouse on a rocky island at dusk, its lamp just beginning to g… "
+        "in “The Lighthouse Keeper's Cat”"
+    )  # a scene names its story
+    assert named["status"] == "cancelled" and named["length"] == "—"
+    assert named["voice"] == "joe · Local voice Piper en_US joe (medium)"
+    assert named["created"] == when(created, paris)
+    assert named["created"].endswith(("CET", "CEST")) and "+00:00" not in named["created"]
+
+    selectbox(app, "Status").set_value("cancelled")
+    _apply(app)
+    assert _listed(app) == [f"scene #{scene}"]
+    selectbox(app, "Status").set_value("failed")
+    _apply(app)
+    assert texts(app, "info") == ["No narration matches."]
+
+
+def test_the_narration_details_read_as_people_say_it(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    paris = _paris(monkeypatch)
+    demo_data()
+    story = _told_by_rachel(2)
+    with new_session() as session:
+        row = session.get_one(StoryAudio, story)
+        created, started, completed = row.created_at, row.started_at, row.completed_at
+    app = _library()
+    _click(app, 0, "narrates")
+    assert app.title[0].value == f"Story narration #{story}"
+
+    timeline, facts = (frame.value for frame in app.dataframe[:2])
+    events = dict(zip(timeline["event"], timeline["when"], strict=True))
+    assert events["created"] == when(created, paris) and events["started"] == when(started, paris)
+    assert events["completed"] == when(completed, paris)
+    assert all(moment.endswith(("CET", "CEST")) and "+00:00" not in moment for moment in events.values())
+    said = dict(zip(facts[""], facts["value"], strict=True))
+    assert said["voice"] == "Rachel" and said["provider"] == "ElevenLabs" and said["model"] == "Flash v2"
+    assert said["length"] == "49:48" and said["priority"] == "high"
+    assert said["characters billed"] == "0" and said["cost"] == "$0.0000"  # no passage billed: as before

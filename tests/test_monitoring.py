@@ -34,6 +34,7 @@ from tests.factories import demo_data
 from workers.costs import costs
 
 T = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+CANCELLED_TEXT = "Cancelled before it finished."
 TWO_HOURS = Window(T, T + timedelta(hours=2), timedelta(hours=1))
 S = timedelta(seconds=1)
 
@@ -52,6 +53,7 @@ def add(
     billed: int | None = None,
     project: int = 1,
     image: int = 1,
+    cancelled: bool = False,
 ) -> int:
     """One narration row as a worker would have left it; returns its id."""
     started = created + wait * S if wait is not None else None
@@ -61,6 +63,7 @@ def add(
         "provider": provider, "status": status, "model": model, "created": created, "started": started,
         "completed": completed, "error": error, "duration": duration, "owner": owner[1],
         "metadata": json.dumps({"characters_billed": billed}) if billed is not None else None,
+        "cancelled": (completed or created) if cancelled else None,
     }  # fmt: skip
     with get_engine().begin() as connection:
         return int(
@@ -68,8 +71,9 @@ def add(
                 text(
                     f"INSERT INTO tts_{kind}audio (prompt, provider, status, model_backend, tags, created_at, "
                     f"updated_at, started_at, completed_at, error_message, duration_seconds, audio_metadata, "
-                    f"{owner[0]}) VALUES ('Some words.', :provider, :status, :model, '{{}}', :created, :created, "
-                    ":started, :completed, :error, :duration, CAST(:metadata AS jsonb), :owner) RETURNING id"
+                    f"cancelled_at, {owner[0]}) VALUES ('Some words.', :provider, :status, :model, '{{}}', :created, "
+                    ":created, :started, :completed, :error, :duration, CAST(:metadata AS jsonb), :cancelled, "
+                    ":owner) RETURNING id"
                 ),
                 values,
             ).scalar_one()
@@ -116,9 +120,30 @@ def test_jobs_by_status_per_bucket_with_exact_edges(history: dict[str, int]) -> 
     with new_session() as session:
         found = status_over_time(session, TWO_HOURS, Filters())
     assert found == [
-        StatusCount(hour(10), queued=0, processing=0, completed=2, failed=1),
-        StatusCount(hour(11), queued=1, processing=1, completed=1, failed=2),
+        StatusCount(hour(10), queued=0, processing=0, completed=2, failed=1, cancelled=0),
+        StatusCount(hour(11), queued=1, processing=1, completed=1, failed=2, cancelled=0),
     ]
+
+
+def test_a_cancelled_job_is_cancelled_and_moves_no_failure_rate(history: dict[str, int]) -> None:
+    """Staff cancel two openai jobs, one while it ran: they show as cancelled, never as failed."""
+    with new_session() as session:
+        before = failure_rate(session, TWO_HOURS, Filters())
+    add("story", "openai", "failed", T + timedelta(minutes=10), wait=5, processing=3, error=CANCELLED_TEXT,
+        cancelled=True)  # fmt: skip
+    add("scene", "local", "failed", T + timedelta(minutes=95), error=CANCELLED_TEXT, cancelled=True)
+    with new_session() as session:
+        statuses = status_over_time(session, TWO_HOURS, Filters())
+        rates = failure_rate(session, TWO_HOURS, Filters())
+        errors = top_errors(session, TWO_HOURS, Filters())
+        cancelled_jobs = jobs_with_error(session, TWO_HOURS, Filters(), CANCELLED_TEXT)
+    assert statuses == [
+        StatusCount(hour(10), queued=0, processing=0, completed=2, failed=1, cancelled=1),
+        StatusCount(hour(11), queued=1, processing=1, completed=1, failed=2, cancelled=1),
+    ]
+    assert [s.jobs for s in statuses] == [4, 6]
+    assert rates == before, "the 11:00 local bucket has only a cancel: no rate at all, not 100 %"
+    assert CANCELLED_TEXT not in [e.message for e in errors] and cancelled_jobs == []
 
 
 def test_jobs_by_provider(history: dict[str, int]) -> None:

@@ -13,14 +13,17 @@ from streamlit.testing.v1 import AppTest
 from dashboard.session import KEY
 from db.engine import get_engine, new_session
 from db.heartbeats import beat
+from db.lifecycle import cancelled
 from db.settings import get_settings
 from tests.apptest import shown
-from tests.factories import billed, staff_user
+from tests.factories import billed, demo_data, staff_user
 from workers.alerts import check
 from workers.demo_history import CANCELLED, ERRORS, SCHEDULED, seed_history
+from workers.maintenance import run_maintenance
 from workers.signin import Role
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard" / "pages" / "operations.py")
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 NO_WORKER = "No worker has sent a heartbeat"
 
 
@@ -58,7 +61,7 @@ def test_a_viewer_sees_every_chart_with_its_csv_and_the_alerts(
     assert any(shown(e.value).startswith("This month's paid voices have cost about $") for e in app.error)
     assert "The budget is $0.01 a month, for every provider and project together." in [c.value for c in app.caption]
     history = _table(app, "alert")
-    assert {"no-worker", "budget"} <= set(history["alert"]) and history["until"].isna().all()  # they still hold
+    assert {"no-worker", "budget"} <= set(history["alert"]) and set(history["until"]) == {"—"}  # they still hold
     metrics = _metrics(app)
     assert metrics["Scheduled for later"] == str(SCHEDULED) and metrics["Workers alive"] == "0"
     assert "Run maintenance now" not in [b.label for b in app.button], "viewers may not run maintenance"
@@ -111,3 +114,74 @@ def test_the_home_summary_counts_the_last_day(db: str, redis: Redis) -> None:
     assert not app.exception
     assert _metrics(app)["Jobs, last 24 h"] == f"{expected:,}"
     assert any(NO_WORKER in shown(e.value) for e in app.error)
+
+
+def _verdicts(app: AppTest) -> dict[str, tuple[str, str]]:
+    """Each headline's (number, verdict) as the page shows them; no verdict reads ""."""
+    return {m.label: (m.value, m.proto.delta) for m in app.metric}
+
+
+def test_headlines_say_healthy_watch_or_act_and_the_current_job_links_to_its_narration(
+    db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_history(100)
+    with get_engine().begin() as connection:  # a worker is narrating one of the stories
+        running = connection.execute(
+            text(
+                "UPDATE tts_storyaudio SET status = 'processing', task_id = 'nd-running', started_at = now() "
+                "WHERE id = (SELECT min(id) FROM tts_storyaudio) RETURNING id"
+            )
+        ).scalar_one()
+    with new_session() as session:
+        beat(session, name="host.1", host="host", pid=1, current_job="nd-running")
+    monkeypatch.setenv("STORAGE_QUOTA_BYTES", "1000")
+    monkeypatch.setenv("ALERT_STORAGE_FRACTION", "0.8")
+    get_settings.cache_clear()
+    get_settings().media_path.mkdir(parents=True)
+    (get_settings().media_path / "audio.wav").write_bytes(b"x" * 425)  # 42.5 %: watch from 40 %, act from 80 %
+    run_maintenance("schedule")
+
+    app = _signed_in(AppTest.from_file(APP, default_timeout=60), Role.VIEWER)  # with the pages a link can name
+    app.switch_page("pages/operations.py").run()
+    assert not app.exception
+    shown_verdicts = _verdicts(app)
+    assert shown_verdicts["Workers alive"] == ("1", "healthy")
+    assert shown_verdicts["Quota used"] == ("42.5 %", "watch")
+    assert shown_verdicts["Stuck in processing"] == ("0", "healthy")
+    assert shown_verdicts["Scheduled for later"][1] == "", "jobs waiting on purpose get no verdict"
+    assert shown_verdicts["Longest wait"][1] in ("healthy", "watch", "act")
+
+    workers = _table(app, "worker")
+    assert workers["current job"].tolist() == [f"story narration #{running}"]
+    assert workers["last heartbeat"].iloc[0].endswith(" UTC"), "times on the display zone's clock, no +00:00"
+    (link,) = app.get("page_link")
+    assert shown(link.proto.label) == f"host.1 is narrating story narration #{running}"
+    assert link.proto.page.endswith("narration") and link.proto.query_string == f"kind=story&id={running}"
+
+    report = _table(app, "what")
+    assert list(report.columns) == ["what", "count"]
+    assert "Old failed narrations cleaned" in set(report["what"]) and not app.get("json"), "a table, not JSON"
+
+
+def test_the_summary_does_not_count_a_cancel_as_a_failure(db: str, redis: Redis) -> None:
+    demo_data()
+    with get_engine().begin() as connection:  # three completed and one failed in the last day
+        connection.execute(
+            text(
+                "INSERT INTO tts_sceneaudio (prompt, image_id, created_at, updated_at, provider, status, completed_at) "
+                "SELECT 'x', 1, now(), now(), 'local', s, now() FROM unnest(ARRAY['completed', 'completed', "
+                "'completed', 'failed', 'queued']) AS s"
+            )
+        )
+        queued = connection.execute(text("SELECT id FROM tts_sceneaudio WHERE status = 'queued'")).scalar_one()
+    summary = "from dashboard.summary import summary_strip\nsummary_strip()\n"
+    app = _signed_in(AppTest.from_string(summary), Role.VIEWER)
+    before = _verdicts(app)
+    # 25 % is past ALERT_FAILURE_RATE, but 4 finished jobs are under ALERT_FAILURE_MIN_JOBS: watch, not act
+    assert before["Failed, last 24 h"] == ("25 %", "watch") and before["Jobs, last 24 h"] == ("5", "")
+
+    with new_session() as session:
+        assert cancelled(session, "scene", queued)
+    after = _verdicts(app.run())
+    assert after["Failed, last 24 h"] == before["Failed, last 24 h"], "a cancel is no failure"
+    assert after["Jobs, last 24 h"] == ("5", ""), "it is still a job asked for"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from db import chunks, lifecycle
 from db.engine import new_session
-from db.library import Filters, matching
+from db.library import CANCELLED, Filters, matching
 from db.models import Narration, Status, StoryAudio
 from db.narrations import get, pending_replacement
 from db.settings import get_settings
@@ -61,15 +61,18 @@ def _plural(count: int, word: str) -> str:
 
 
 def retry_matching(filters: Filters, user: SignedIn) -> str:
-    """Retry every failed narration the filters show (after an outage of a provider, say). A row
-    retried or changed meanwhile is left alone, so a second click queues nothing twice."""
+    """Retry every failed narration the filters show (after an outage of a provider, say), or every
+    cancelled one when the filters pick `cancelled`: a cancel was on purpose, so "retry all failed"
+    leaves it alone. A row retried or changed meanwhile is left alone, so a second click queues
+    nothing twice."""
     if refused := refusal(user.user_id, "retry narrations"):
         return refused
+    state = CANCELLED if filters.status == CANCELLED else Status.FAILED
     limit = get_settings().max_bulk_rows  # the newest first, so one click stays a few seconds long
     with new_session() as session:
-        targets = matching(session, replace(filters, status=Status.FAILED), limit=limit)
+        targets = matching(session, replace(filters, status=state), limit=limit)
     if not targets:
-        return "No failed narration matches these filters; nothing was retried."
+        return f"No {state} narration matches these filters; nothing was retried."
     queued, changed, unsent = 0, 0, 0
     for kind, row_id in targets:
         try:
@@ -79,7 +82,7 @@ def retry_matching(filters: Filters, user: SignedIn) -> str:
             continue
         queued += 1
         unsent += not sent
-    said = [f"Queued {_plural(queued, 'failed narration')} again; chunks already done are not paid for twice."]
+    said = [f"Queued {_plural(queued, f'{state} narration')} again; chunks already done are not paid for twice."]
     if changed:
         said.append(f"Left {_plural(changed, 'other')} as is: changed meanwhile.")
     if unsent:

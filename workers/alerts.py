@@ -4,7 +4,9 @@ Rules (thresholds are settings, see README "Operations"):
 - a provider's failure rate over the last ALERT_FAILURE_MINUTES is ALERT_FAILURE_RATE or more
   (with at least ALERT_FAILURE_MIN_JOBS finished jobs, so one failure is not "100%");
 - a due job has waited ALERT_QUEUE_AGE_SECONDS or more for a worker;
-- no worker has sent a heartbeat within WORKER_DEAD_AFTER_SECONDS;
+- no worker has sent a heartbeat within WORKER_DEAD_AFTER_SECONDS (once this process has been up for
+  WORKER_START_GRACE_SECONDS: `narration-desk run` starts the dashboard and the workers together,
+  and a worker loads its voice before its first heartbeat);
 - audio under MEDIA_ROOT is over ALERT_STORAGE_FRACTION of STORAGE_QUOTA_BYTES;
 - this month's estimated cost is over ALERT_BUDGET_FRACTION of MONTHLY_BUDGET_USD (when set).
 Every page run evaluates them for its banner; only the minutely check posts them, run by one of the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
 from redis import Redis
@@ -27,6 +30,7 @@ from redis.exceptions import RedisError
 
 from db import alert_log
 from db.engine import new_session
+from db.monitoring import failure_share
 from db.narrations import now
 from db.settings import Settings
 from workers.health import Health, Storage, snapshot, storage
@@ -36,6 +40,9 @@ log = logging.getLogger(__name__)
 POST_TIMEOUT_SECONDS = 5.0
 CHECK_LOCK = "nd:alerts-lock"
 CHECK_EVERY_SECONDS = 60
+
+STARTED_AT = now()
+"""When this process (a dashboard, a worker) loaded the alert rules: the start grace counts from here."""
 
 
 @dataclass(frozen=True)
@@ -49,16 +56,35 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def evaluate(health: Health, storage: Storage | None, settings: Settings) -> list[Alert]:
-    """The alerts that hold now, each as a sentence a person can act on."""
+def _percent(share: float) -> str:
+    """A whole percentage as the pages write one ("80 %"): alert sentences need no decimals."""
+    return f"{share * 100:.0f} %"
+
+
+def starting(health: Health, settings: Settings, *, since: datetime | None = None) -> bool:
+    """Whether this process started (or `since`) less than WORKER_START_GRACE_SECONDS before the
+    snapshot: a worker started with it may not have sent its first heartbeat yet."""
+    return health.checked_at - (since or STARTED_AT) < timedelta(seconds=settings.worker_start_grace_seconds)
+
+
+def evaluate(
+    health: Health, storage: Storage | None, settings: Settings, *, since: datetime | None = None
+) -> list[Alert]:
+    """The alerts that hold now, each as a sentence a person can act on. `since` (default: this
+    process's start) is when the start grace of "no worker" began."""
     alerts: list[Alert] = []
     for row in health.failures:
-        if row.finished >= settings.alert_failure_min_jobs and row.failed / row.finished >= settings.alert_failure_rate:
+        share = failure_share(row.failed, row.finished)
+        if (
+            share is not None
+            and row.finished >= settings.alert_failure_min_jobs
+            and share >= settings.alert_failure_rate
+        ):
             alerts.append(
                 Alert(
                     f"failure-rate:{row.provider}",
                     f"{row.failed} of the last {row.finished} {row.provider} jobs failed "
-                    f"({row.failed / row.finished:.0%} in {settings.alert_failure_minutes} min). "
+                    f"({_percent(share)} in {settings.alert_failure_minutes} min). "
                     "See the top errors on the Operations page.",
                 )
             )
@@ -71,7 +97,7 @@ def evaluate(health: Health, storage: Storage | None, settings: Settings) -> lis
                 "Check that workers are running, or start more.",
             )
         )
-    if health.workers_alive == 0:
+    if health.workers_alive == 0 and not starting(health, settings, since=since):
         alerts.append(
             Alert(
                 "no-worker",
@@ -83,8 +109,8 @@ def evaluate(health: Health, storage: Storage | None, settings: Settings) -> lis
         alerts.append(
             Alert(
                 "storage",
-                f"Audio under MEDIA_ROOT uses {storage.used_fraction:.0%} of the {storage.quota_bytes / 1024**3:.1f} "
-                "GiB quota. Run maintenance, or raise STORAGE_QUOTA_BYTES.",
+                f"Audio under MEDIA_ROOT uses {_percent(storage.used_fraction)} of the "
+                f"{storage.quota_bytes / 1024**3:.1f} GiB quota. Run maintenance, or raise STORAGE_QUOTA_BYTES.",
             )
         )
     budget = health.budget
@@ -92,8 +118,8 @@ def evaluate(health: Health, storage: Storage | None, settings: Settings) -> lis
         alerts.append(
             Alert(
                 "budget",
-                f"This month's paid voices have cost about ${budget.spent_usd:,.2f}, {budget.fraction:.0%} of the "
-                f"${budget.limit_usd:,.2f} budget. Prefer the local voice, or raise MONTHLY_BUDGET_USD.",
+                f"This month's paid voices have cost about ${budget.spent_usd:,.2f}, {_percent(budget.fraction)} "
+                f"of the ${budget.limit_usd:,.2f} budget. Prefer the local voice, or raise MONTHLY_BUDGET_USD.",
             )
         )
     return alerts

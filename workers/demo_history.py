@@ -332,11 +332,13 @@ def seed_history(rows: int, *, now: datetime | None = None, seed: int = 5) -> Se
             for kind, _, _ in plan:
                 cursor.execute(f"ALTER TABLE tts_{kind}audio ENABLE TRIGGER USER")
         psycopg_connection.commit()
-        # As autovacuum would soon: statistics for the planner, and the visibility map that lets the
-        # history panels read their index alone.
-        psycopg_connection.autocommit = True
-        for kind, _, _ in plan:
-            psycopg_connection.execute(f"VACUUM (ANALYZE) tts_{kind}audio")
     finally:
         connection.close()
+    # As autovacuum would soon: statistics for the planner, and the visibility map that lets the
+    # history panels read their index alone. VACUUM needs autocommit; SQLAlchemy's AUTOCOMMIT level is
+    # undone when the connection goes back to the pool (a raw `autocommit = True` was not, and left
+    # later sessions on that connection without transactions: maintenance's savepoints then failed).
+    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
+        for kind, _, _ in plan:
+            autocommit.exec_driver_sql(f"VACUUM (ANALYZE) tts_{kind}audio")
     return made

@@ -6,7 +6,7 @@ Everything comes from PostgreSQL and the media folder; RQ's own view is added wh
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -62,6 +62,8 @@ class Health:
     last_maintenance: MaintenanceRun | None
     budget: Budget | None = None
     """This month's spend against MONTHLY_BUDGET_USD, when one is set."""
+    running: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """(kind, row id) of the narration behind each worker's current job id, when its row still names it."""
 
     @property
     def oldest_due_age(self) -> timedelta | None:
@@ -79,14 +81,17 @@ def snapshot(settings: Settings | None = None) -> Health:
     settings = settings or get_settings()
     with new_session() as session:
         checked_at = now()
+        beats = live.workers(session, dead_after=timedelta(seconds=settings.worker_dead_after_seconds))
+        busy = [w.current_job for w in beats if w.current_job]
         health = Health(
             checked_at=checked_at,
             queues=live.queue_depth(session),
-            workers=live.workers(session, dead_after=timedelta(seconds=settings.worker_dead_after_seconds)),
+            workers=beats,
             stuck=live.stuck_jobs(session, older_than=timedelta(seconds=settings.job_timeout_seconds)),
             failures=live.recent_failures(session, since=timedelta(minutes=settings.alert_failure_minutes)),
             rq=rq_status(redis()),
             last_maintenance=live.last_maintenance(session),
             budget=this_month(settings),
+            running=live.narrations_by_task(session, busy),
         )
     return health

@@ -1,4 +1,4 @@
-"""Library: every narration, newest first, filtered and paginated on the server; open one to hear it."""
+"""Library: every narration, newest first, filtered and paginated on the server; a click on a row opens it."""
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -7,11 +7,13 @@ from typing import Any, Literal
 import streamlit as st
 
 from dashboard import links
+from dashboard.labels import display_zone
+from dashboard.library_table import COLUMNS, ROW_HEIGHT, lines
 from dashboard.plain import md
 from dashboard.session import require
 from dashboard.summary import summary_strip
 from db.engine import new_session
-from db.library import Filters, filter_options, page
+from db.library import CANCELLED, STATES, Filters, filter_options, page
 from db.models import Provider, Status
 from db.settings import get_settings
 from workers import catalogue
@@ -45,7 +47,7 @@ with st.form("filters"):
         "Search", placeholder="words from the text, a row id (story 12) or a task id", key="q", bind=URL
     )
     a, b, c = st.columns(3)
-    status = a.selectbox("Status", [None, *Status], format_func=_any("status"), key="status", bind=URL)
+    status = a.selectbox("Status", [None, *STATES], format_func=_any("status"), key="status", bind=URL)
     provider = b.selectbox("Provider", [None, *Provider], format_func=_any("provider"), key="provider", bind=URL)
     model = c.selectbox("Model", [None, *MODELS], format_func=_any("model"), key="model", bind=URL)
     a, b, c = st.columns(3)
@@ -91,21 +93,18 @@ if not rows:
     st.stop()
 
 pages = max(1, -(-total // PAGE_SIZE))
+st.caption("A click on a narration's row opens it: hear it, see its detail and act on it.")
 st.caption(f"{total:,} narration{'' if total == 1 else 's'} · page {number} of {pages}")
 picked = st.dataframe(
-    [
-        {"kind": r.kind, "id": r.id, "status": r.status, "provider": r.provider, "model": r.model,
-         "for": r.title, "text": r.prompt_start, "by": r.username, "created": r.created_at,
-         "length (s)": round(r.duration_seconds, 1) if r.duration_seconds else None}
-        for r in rows
-    ],
+    lines(rows, display_zone()),
+    column_config=COLUMNS,
+    row_height=ROW_HEIGHT,
     hide_index=True,
     width="stretch",
     on_select="rerun",
-    selection_mode="single-row",
+    selection_mode="single-cell",
     key="library-table",
-)  # fmt: skip
-chosen = picked.selection.rows if picked else []
+)
 back, forward = st.columns(2)
 if back.button("Newer", disabled=number <= 1):
     st.session_state["library-page"] = number - 1
@@ -114,8 +113,8 @@ if forward.button("Older", disabled=number >= pages):
     st.session_state["library-page"] = number + 1
     st.rerun()
 
-if user.can_compose and filters.status in (Status.FAILED, Status.QUEUED, Status.PROCESSING):
-    retrying = filters.status == Status.FAILED
+if user.can_compose and filters.status in (Status.FAILED, CANCELLED, Status.QUEUED, Status.PROCESSING):
+    retrying = filters.status in (Status.FAILED, CANCELLED)
     verb = "Retry" if retrying else "Cancel"
     most = get_settings().max_bulk_rows
     count = f"{min(total, most):,}{' newest' if total > most else ''}"
@@ -132,16 +131,8 @@ if user.can_compose and filters.status in (Status.FAILED, Status.QUEUED, Status.
             st.session_state["library-said"] = (retry_matching if retrying else cancel_matching)(filters, user)
             st.rerun()
 
-opened = st.selectbox(
-    "Open",
-    range(len(rows)),
-    index=None,
-    format_func=lambda i: f"{rows[i].kind} #{rows[i].id} · {rows[i].prompt_start[:60]}",
-    placeholder="pick a narration (or click its row) to hear it, see its detail and act on it",
-    key="library-open",
-)
-target = chosen[0] if chosen else opened
-if target is not None:
-    for picked_key in ("library-table", "library-open"):  # coming back to the library must not reopen it
-        del st.session_state[picked_key]
-    st.switch_page(links.PAGE, query_params=links.params(rows[target].kind, rows[target].id))
+cells = picked.selection.cells if picked else []
+if cells:
+    target = rows[cells[0][0]]  # any cell of a row opens that row's narration
+    del st.session_state["library-table"]  # coming back to the library must not reopen it
+    st.switch_page(links.PAGE, query_params=links.params(target.kind, target.id))

@@ -6,9 +6,10 @@ from zoneinfo import available_timezones
 import streamlit as st
 
 from dashboard import charts, links
-from dashboard.labels import display_zone
+from dashboard.headlines import Headline, budget_headline
+from dashboard.labels import display_zone, when
 from dashboard.operations_view import RANGES, alert_history, days_window, load_panels
-from dashboard.panels import live_panels, side_by_side, storage_panel
+from dashboard.panels import live_panels, show_headlines, side_by_side, storage_panel
 from dashboard.plain import md
 from dashboard.session import require
 from db import monitoring
@@ -16,6 +17,7 @@ from db.engine import new_session
 from db.narrations import projects
 from db.settings import get_settings
 from db.window import Window, zone
+from workers.budget import this_month
 from workers.catalogue import CATALOGUE
 
 user = require()
@@ -24,8 +26,8 @@ live_panels()  # alerts first, then the queue and workers, refreshed every few s
 st.divider()
 
 zones = sorted(available_timezones())
-left, middle, right = st.columns([3, 2, 2])
-choice = left.segmented_control("Range", [*RANGES, "Custom"], default="Last 24 hours", required=True)
+choice = st.segmented_control("Range", [*RANGES, "Custom"], default="Last 24 hours", required=True)
+middle, right = st.columns(2)
 shown_zone = display_zone().key  # DISPLAY_TIME_ZONE, or the browser's
 tz = middle.selectbox("Time zone", zones, index=zones.index(shown_zone if shown_zone in zones else "UTC"))
 now = datetime.now(UTC)
@@ -81,19 +83,33 @@ else:
     with new_session() as session:
         jobs = monitoring.jobs_with_error(session, window, filters, str(picked))
     st.dataframe(
-        [{"open": links.url(j.kind, j.id), **vars(j)} for j in jobs],
+        [
+            {
+                "open": links.url(j.kind, j.id),
+                "kind": j.kind,
+                "id": j.id,
+                "provider": j.provider,
+                "model": j.model,
+                "created": when(j.created_at, zone(tz)),
+            }
+            for j in jobs
+        ],
         hide_index=True,
         width="stretch",
         column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗")},
     )
 
 st.subheader("Cost and audio")
-m1, m2, m3 = st.columns(3)
-m1.metric("Estimated cost in range", f"${panels.costs['usd'].sum():,.2f}")
-m2.metric("Month to date", f"${panels.month_to_date.total_usd:,.2f}")
-if (budget := get_settings().monthly_budget_usd) is not None:
-    m2.caption(f"The budget is ${budget:,.2f} a month, for every provider and project together.")
-m3.metric("Characters billed, month to date", f"{panels.month_to_date.total_characters:,}")
+settings = get_settings()
+show_headlines(
+    [
+        Headline("Estimated cost in range", f"${panels.costs['usd'].sum():,.2f}"),
+        budget_headline(panels.month_to_date.total_usd, this_month(settings), settings),
+        Headline("Characters billed, month to date", f"{panels.month_to_date.total_characters:,}"),
+    ]
+)
+if (budget := settings.monthly_budget_usd) is not None:
+    st.caption(f"The budget is ${budget:,.2f} a month, for every provider and project together.")
 if panels.unpriced_models:
     st.caption(md("No list price in the catalogue (counted at $0): " + ", ".join(panels.unpriced_models)))
 side_by_side(
