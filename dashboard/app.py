@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from dashboard import deep_link
 from dashboard.plain import md
 from dashboard.session import clear_cookie, current, set_cookie, sign_out, watch
 from dashboard.sign_in import from_single_sign_on, sign_in_form
@@ -12,7 +13,10 @@ from_single_sign_on()
 user = current()
 if user is None:
     clear_cookie()
-    sign_in_form()
+    # The form at every page's address, listed nowhere: a link to any page shows the form (and opens
+    # after sign-in), and the sidebar does not list the files of pages/ before anyone signed in.
+    forms = [st.Page(sign_in_form, title="Sign in", url_path=path, default=not path) for path in deep_link.PATHS]
+    st.navigation(forms, position="hidden").run()
     st.stop()
 
 pages = [
@@ -28,4 +32,6 @@ with st.sidebar:
     set_cookie()
     watch(user)  # an idle tab notices a sign-out elsewhere, deactivation, a new role or password
 
-st.navigation(pages).run()
+shown = st.navigation(pages)
+deep_link.follow(pages)  # a link opened while signed out: its page now, not the first one
+shown.run()

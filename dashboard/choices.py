@@ -8,14 +8,14 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard import labels
 from dashboard.plain import md
 from db.narrations import Kind
 from db.settings import get_settings
 from workers import catalogue
 from workers.samples import NoSample, voice_sample
+from workers.signin import SignedIn
 from workers.submit import Request
-
-PRIORITIES = {-1: "low", 0: "normal", 1: "high"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,11 @@ def voice_choice(
     )
     chosen = models[model_id]
     picked = right.selectbox(
-        "Voice", list(chosen.voices), index=_index(list(chosen.voices), voice), key=f"{key}-voice-{model_id}"
+        "Voice",
+        list(chosen.voices),
+        index=_index(list(chosen.voices), voice),
+        format_func=lambda v: catalogue.voice_name(provider_id, v),  # ElevenLabs voices by name, not id
+        key=f"{key}-voice-{model_id}",
     )
     tone = (
         st.text_input(
@@ -102,7 +106,11 @@ def voice_choice(
     formats = list(catalogue.OUTPUT_FORMATS)
     fmt = left.selectbox("Save as", formats, index=_index(formats, output_format), key=f"{key}-format")
     level = right.select_slider(
-        "Priority", options=list(PRIORITIES), value=priority, format_func=PRIORITIES.__getitem__, key=f"{key}-priority"
+        "Priority",
+        options=sorted(labels.PRIORITIES),
+        value=priority if priority in labels.PRIORITIES else (1 if priority > 0 else -1),  # Django may store 5
+        format_func=labels.priority,
+        key=f"{key}-priority",
     )
     return VoiceChoice(
         info=info,
@@ -114,6 +122,25 @@ def voice_choice(
         speed=pace if pace != 1.0 else None,
         missing_key=catalogue.missing_key(info, get_settings()),
     )
+
+
+def not_set_up(choice: VoiceChoice, user: SignedIn) -> str | None:
+    """Why this provider cannot be used here, for the person at the desk: staff are told whom to ask;
+    only a superuser, who can act on it, is told the setting's name and where it goes. None: usable."""
+    if choice.missing_key is None:
+        return None
+    said = f"{choice.info.label} is not set up on this desk; ask an administrator."
+    if user.is_superuser:
+        said += (
+            f" To set it up, set {choice.missing_key} in the environment of the dashboard and the workers, "
+            "or in .streamlit/secrets.toml, then restart them."
+        )
+    return said
+
+
+def submit_label(choice: VoiceChoice, ready: str) -> str:
+    """The submit button's label: what it does, or, when it is disabled, why."""
+    return f"Cannot submit: {choice.info.label} is not set up" if choice.missing_key else ready
 
 
 def sample_player(choice: VoiceChoice, key: str) -> None:

@@ -8,7 +8,7 @@ import uuid
 import streamlit as st
 
 from dashboard import labels, links
-from dashboard.choices import voice_choice
+from dashboard.choices import not_set_up, submit_label, voice_choice
 from dashboard.plain import md
 from dashboard.player import report
 from dashboard.views import NarrationDetail, load_detail, passage_audio
@@ -122,7 +122,10 @@ def _duplicate(detail: NarrationDetail, target_id: int, user: SignedIn) -> None:
     )
     if detail.kind == "story":
         st.caption("A story has one narration: the copy replaces this one when it completes.")
-    if st.button("Submit the copy", key=f"{key}-submit", disabled=choice.missing_key is not None):
+    if unavailable := not_set_up(choice, user):
+        st.warning(md(unavailable))
+    label = submit_label(choice, "Submit the copy")
+    if st.button(label, key=f"{key}-submit", disabled=choice.missing_key is not None):
         request = choice.request(
             kind=detail.kind,
             target_id=target_id,

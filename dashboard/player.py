@@ -1,6 +1,8 @@
-"""The narration card: status that updates by itself, the inline player and the download.
+"""The narration card: its state (a cancel reads cancelled, not failed) that updates by itself, the
+names compose uses, a queued narration's place in line, the actions that can succeed now, the inline
+player and the download named after the story or scene.
 
-Shared by the compose page (the narration just submitted) and the recent list (the one picked).
+Shared by the compose page (the narration just submitted) and the narration page.
 """
 
 from __future__ import annotations
@@ -10,20 +12,15 @@ import time
 
 import streamlit as st
 
+from dashboard import labels
 from dashboard.plain import md
 from dashboard.views import NarrationView, load_view
+from db.line import Place
+from db.narrations import now
 from workers import actions
 from workers.signin import SignedIn
 
 POLL_SECONDS = 2.0
-
-_BADGE = {
-    "queued": ":gray-badge[:material/schedule: queued]",
-    "processing": ":blue-badge[:material/progress_activity: processing]",
-    "completed": ":green-badge[:material/check_circle: completed]",
-    "failed": ":red-badge[:material/error: failed]",
-}
-
 
 SAID_SECONDS = 15.0
 """How long an action's sentence stays over its card. Shown only once, it vanished when a quick job
@@ -36,20 +33,44 @@ def report(key: str, message: str) -> None:
     st.rerun()
 
 
-def _render(view: NarrationView, user: SignedIn) -> None:
-    badge = _BADGE.get(view.status) or md(view.status)  # a status only the Django side knows, as text
-    st.markdown(f"**{view.kind.title()} narration #{view.row_id}** · {badge}")
-    st.caption(md(f"{view.provider} · {view.model or 'default model'} · voice {view.voice or 'default'}"))
-    if view.pending and view.chunks_total > 1:
-        st.progress(view.chunks_done / view.chunks_total, text=f"{view.chunks_done} of {view.chunks_total} chunks done")
-    if view.status == "failed" and view.error_message:
-        st.error(md(view.error_message))
-    elif view.pending and view.error_message:
-        st.warning(md(view.error_message))  # e.g. a retry after a provider outage
-    key = f"{view.kind}-{view.row_id}"
-    said, at = st.session_state.get(f"said-{key}", ("", 0.0))
+def _said(kind: str, row_id: int) -> None:
+    """What the last action did, over the card's new state (or over "no longer exists", after a delete)."""
+    said, at = st.session_state.get(f"said-{kind}-{row_id}", ("", 0.0))
     if said and time.monotonic() - at < SAID_SECONDS:
-        st.info(md(said))  # what the last action did, over the card's new state
+        st.info(md(said))
+
+
+def _in_line(place: Place) -> str:
+    """Where a queued narration stands and when it may start, or why that is not known."""
+    zone = labels.display_zone()
+    if place.due_at is not None:
+        return f"Waits until {labels.when(place.due_at, zone)}; a worker starts it then."
+    where = f"Place in line: {place.position} ({place.ahead} ahead of it)."
+    if not place.workers:
+        return f"{where} Estimated start: unknown, no worker is running."
+    wait = place.wait
+    if wait is None:
+        return f"{where} Estimated start: unknown, no narration finished in the last hour to time the queue by."
+    if not wait:
+        return f"{where} Estimated start: now, a worker is free for it."
+    minutes = max(1, round(wait.total_seconds() / 60))
+    return f"{where} Estimated start: in about {minutes} min (around {labels.when(now() + wait, zone)})."
+
+
+@st.dialog("Delete this narration?")
+def _confirm_delete(kind: str, row_id: int, user: SignedIn) -> None:
+    """A delete cannot be undone: say what goes before anything does; Cancel closes and does nothing."""
+    st.markdown(md(actions.what_delete_removes(kind, row_id)))
+    keep, delete = st.columns(2)
+    if keep.button("Cancel", key=f"keep-{kind}-{row_id}", width="stretch"):
+        st.rerun()  # closes the dialog; nothing was done
+    if delete.button("Delete for good", key=f"confirm-delete-{kind}-{row_id}", type="primary", width="stretch"):
+        report(f"{kind}-{row_id}", actions.delete(kind, row_id, user))
+
+
+def _actions(view: NarrationView, shown_state: str, user: SignedIn) -> None:
+    """Only the actions that can succeed now; where one cannot, the sentence says why at once."""
+    key = f"{view.kind}-{view.row_id}"
     if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{key}"):
         report(key, actions.cancel(view.kind, view.row_id, user))
     if view.redo_in_flight:
@@ -57,20 +78,52 @@ def _render(view: NarrationView, user: SignedIn) -> None:
         st.info(f"Passage {which} is being narrated again; this audio plays until the new one is ready.")
         if user.can_compose and st.button("Cancel the redo", key=f"cancel-redo-{key}"):
             report(key, actions.cancel(view.kind, view.row_id, user))
-    if view.status == "failed" and user.can_compose and st.button("Retry", key=f"retry-{key}"):
+    if shown_state in ("failed", labels.CANCELLED) and user.can_compose and st.button("Retry", key=f"retry-{key}"):
         report(key, actions.retry(view.kind, view.row_id, user))
-    if not view.pending and user.is_superuser and st.button("Delete", key=f"delete-{key}"):
-        report(key, actions.delete(view.kind, view.row_id, user))
+    if not user.is_superuser:
+        return
+    if view.pending:
+        st.caption("Delete is offered once it has stopped: cancel it first, or let it finish.")
+    elif refused := actions.why_not_delete(view.kind, view.row_id):
+        st.caption(md(f"Delete is not offered: {refused}"))
+    elif st.button("Delete", key=f"delete-{key}"):
+        _confirm_delete(view.kind, view.row_id, user)
+
+
+def _render(view: NarrationView, user: SignedIn) -> None:
+    shown_state = labels.state(view.status, view.cancelled_at)
+    badge = labels.BADGES.get(shown_state) or md(view.status)  # a status only the Django side knows, as text
+    st.markdown(f"**{view.kind.title()} narration #{view.row_id}** · {badge}")
+    st.caption(
+        md(
+            f"{labels.provider(view.provider)} · {labels.model(view.provider, view.model)} · "
+            f"voice {labels.voice(view.provider, view.voice)}"
+        )
+    )
+    if view.place is not None:
+        st.caption(_in_line(view.place))
+    if view.pending and view.chunks_total > 1:
+        st.progress(view.chunks_done / view.chunks_total, text=f"{view.chunks_done} of {view.chunks_total} chunks done")
+    if shown_state == "failed" and view.error_message:
+        st.error(md(view.error_message))
+    elif shown_state == labels.CANCELLED and view.error_message:
+        st.caption(md(view.error_message))  # stopped on purpose: not an error to act on
+    elif view.pending and view.error_message:
+        st.warning(md(view.error_message))  # e.g. a retry after a provider outage
+    _said(view.kind, view.row_id)
+    _actions(view, shown_state, user)
     if view.preview_base64:
         st.audio(base64.b64decode(view.preview_base64), format=view.mime)
         if view.preview_truncated:
-            st.caption(f"The preview holds the first {view.preview_seconds:.0f} s; download the file for all of it.")
+            st.caption(
+                f"The preview holds the first {labels.length(view.preview_seconds)}; download the file for all of it."
+            )
     if view.duration_seconds is not None:
-        st.caption(f"Duration {view.duration_seconds:.1f} s")
+        st.caption(f"Length {labels.length(view.duration_seconds)}")
     if view.file_refused:
         st.warning(view.file_refused)  # instead of the download; the sentence never quotes the stored path
-    elif view.file_bytes is not None and view.file_name:
-        st.download_button("Download the full file", view.file_bytes, file_name=view.file_name, mime=view.mime)
+    elif view.file_bytes is not None:
+        st.download_button("Download the full file", view.file_bytes, file_name=view.download_name, mime=view.mime)
     elif view.status == "completed" and view.audio_file:
         st.warning("The audio file is missing from the media folder; narrate it again, or restore the file:")
         st.text(view.audio_file)  # a stored path, shown as text (never as Markdown)
@@ -80,6 +133,7 @@ def narration_card(kind: str, row_id: int, user: SignedIn) -> None:
     """Render the card; while the job is pending it re-renders itself every couple of seconds."""
     view = load_view(kind, row_id)
     if view is None:
+        _said(kind, row_id)
         st.info(f"{kind.title()} narration #{row_id} no longer exists.")
         return
     if view.live:

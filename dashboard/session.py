@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
+from dashboard import deep_link
 from dashboard.plain import md
 from workers import sessions
 from workers.signin import SignedIn
@@ -125,8 +126,7 @@ def require(*, compose: bool = False, superuser: bool = False) -> SignedIn:
     """The signed-in user, or stop the page with a sentence (pages are reachable by URL too)."""
     user = current()
     if user is None:
-        st.warning("Sign in first.")
-        st.stop()
+        deep_link.to_sign_in()  # the form, then this page again
     if (compose and not user.can_compose) or (superuser and not user.is_superuser):
         st.error(f"Your account ({md(user.username)}, {user.role}) may not use this page. Ask an administrator.")
         st.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import deep_link
 from dashboard.plain import md
 from dashboard.session import KEY, signed_in
 from workers.signin import SignInRefused, sign_in, sign_in_verified
@@ -41,8 +42,11 @@ def _client() -> str:
 
 
 def sign_in_form() -> None:
+    deep_link.keep()
     st.title("Narration Desk")
     st.caption("Sign in with your account of the storytelling app.")
+    if deep_link.asked():
+        st.warning("Sign in first.")  # a page was opened signed out; it opens once signed in
     if refused := st.session_state.pop("sso-refused", None):
         st.error(md(refused))
     with st.form("sign-in"):

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db import chunks, events, redo
+from dashboard import labels
+from db import chunks, events, line, redo
 from db.engine import new_session
+from db.line import Place
 from db.models import Chunk, Image, Narration, Story, StoryAudio, User
 from db.narrations import Kind, get
+from db.settings import get_settings
 from workers import catalogue
 from workers.encoding import encode, join
 from workers.media import RefusedPath, resolve
@@ -43,6 +46,12 @@ class NarrationView:
     chunks_done: int
     chunks_total: int
     mime: str
+    cancelled_at: datetime | None
+    subject: str
+    """The story's title or the scene's caption: what the download is named after."""
+    output_format: str
+    place: Place | None
+    """Where a queued narration stands in line; None once it is not queued."""
     redo_passages: tuple[int, ...] = ()
     """Passages (1-based) being narrated again while the row stays completed with its audio."""
 
@@ -60,8 +69,18 @@ class NarrationView:
         return self.status in ("queued", "processing")
 
     @property
-    def file_name(self) -> str | None:
-        return Path(self.audio_file).name if self.audio_file else None
+    def download_name(self) -> str:
+        """Named after the story or scene, not the stored file's id-and-hash name."""
+        return labels.download_name(self.subject, self.kind, self.row_id, self.output_format)
+
+
+def _named_after(session: Session, row: Narration) -> str:
+    """What people call the narrated thing: the story's title, or the scene's caption."""
+    if isinstance(row, StoryAudio):
+        story = _story_of(session, row)
+        return story.title if story else ""
+    image = session.get(Image, row.image_id)
+    return image.caption[:60] if image else ""
 
 
 def load_view(kind: str, row_id: int) -> NarrationView | None:
@@ -99,6 +118,12 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
             chunks_done=done,
             chunks_total=total,
             mime=MIME.get(str(metadata.get("format", "wav")), "audio/wav"),
+            cancelled_at=row.cancelled_at,
+            subject=_named_after(session, row),
+            output_format=str(metadata.get("format") or row.output_format or "wav"),
+            place=line.place(
+                session, kind, row_id, dead_after=timedelta(seconds=get_settings().worker_dead_after_seconds)
+            ),
             redo_passages=tuple(i + 1 for i in redo.in_flight(session, kind, row_id)) if row.redo_state else (),
         )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Image, Narration, Project, SceneAudio, Status, Story, StoryAudio, Tag, Theme
@@ -50,11 +50,26 @@ def tag_names(session: Session) -> list[str]:
     return list(session.scalars(select(Tag.name).order_by(Tag.name)))
 
 
-def status_counts(session: Session, kind: str, row_ids: list[int]) -> dict[str, int]:
-    """How many of these narrations are in each status (for a batch's progress)."""
-    model = model_for(kind)
-    rows = session.execute(select(model.status, func.count()).where(model.id.in_(row_ids)).group_by(model.status)).all()
-    return {str(status): int(count) for status, count in rows}
+@dataclass(frozen=True)
+class SceneRow:
+    """One scene narration of a batch, with the caption that says which scene it is."""
+
+    row_id: int
+    image_id: int
+    caption: str
+    status: str
+    cancelled_at: datetime | None
+
+
+def scene_rows(session: Session, row_ids: list[int]) -> list[SceneRow]:
+    """These scene narrations in scene order (for a batch's progress, one line per scene)."""
+    query = (
+        select(SceneAudio.id, SceneAudio.image_id, Image.caption, SceneAudio.status, SceneAudio.cancelled_at)
+        .join(Image, Image.id == SceneAudio.image_id)
+        .where(SceneAudio.id.in_(row_ids))
+        .order_by(SceneAudio.image_id, SceneAudio.id)
+    )
+    return [SceneRow(*row) for row in session.execute(query)]
 
 
 def get(session: Session, kind: str, row_id: int) -> Narration | None:

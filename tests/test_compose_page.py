@@ -15,10 +15,11 @@ from dashboard.session import KEY
 from db.engine import get_engine, new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
-from tests.apptest import button, shown, texts
+from tests.apptest import button, labels, shown, texts
 from tests.factories import LOCAL, billed, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
+from workers.signin import Role
 from workers.submit import Request, submit
 from workers.validation import MAX_PROMPT_CHARS
 
@@ -79,14 +80,28 @@ def test_a_scene_narration_starts_from_the_image_caption(page: AppTest) -> None:
         assert [(r.image_id, r.status) for r in session.query(SceneAudio)] == [(1, "queued")]
 
 
-def test_a_provider_without_a_key_names_the_setting_and_cannot_submit(page: AppTest) -> None:
-    provider = next(s for s in page.selectbox if s.label == "Provider")
-    provider.set_value("openai").run()
+NOT_SET_UP = "OpenAI is not set up on this desk; ask an administrator."
 
-    submit_button = button(page, "Set OPENAI_API_KEY")
-    assert submit_button.label == "Set OPENAI_API_KEY to use OpenAI"
+
+@pytest.mark.parametrize("role", [Role.STAFF, Role.SUPERUSER])
+def test_a_provider_without_a_key_says_whom_to_ask_and_the_button_says_why_it_is_off(
+    db: str, redis: Redis, role: Role
+) -> None:
+    """Staff are told to ask an administrator; only a superuser, who can set it, reads the setting's
+    name and where it goes. The disabled button says why, instead of just greying out."""
+    demo_data()
+    page = AppTest.from_file(APP, default_timeout=30)
+    page.session_state[KEY] = staff_user(role=role)
+    page.run()
+    next(s for s in page.selectbox if s.label == "Provider").set_value("openai").run()
+
+    submit_button = button(page, "Cannot submit")
+    assert submit_button.label == "Cannot submit: OpenAI is not set up"
     assert submit_button.disabled
-    assert "set OPENAI_API_KEY" in shown(page.warning[0].value)
+    (warning,) = texts(page, "warning")
+    assert warning.startswith(NOT_SET_UP)
+    assert ("OPENAI_API_KEY" in warning) is (role is Role.SUPERUSER)
+    assert (".streamlit/secrets.toml" in warning) is (role is Role.SUPERUSER)
     with new_session() as session:
         assert session.query(StoryAudio).count() == 0
 
@@ -129,17 +144,58 @@ def test_composing_again_offers_to_replace_the_story_narration(page: AppTest) ->
         first = session.query(StoryAudio).one().id
     synthesize("story", first)
     page.run()
-    assert any(f"already has narration #{first} (completed)" in shown(i.value) for i in page.info)
+    (note,) = texts(page, "info")
+    assert f"already has narration #{first} (completed)" in note
+    assert "Submit is refused unless “Replace the current narration” is ticked" in note  # what submit does
     button(page, "Submit narration").click().run()
-    assert "Tick “Replace the current narration”" in shown(page.error[0].value)
+    assert "Tick “Replace the current narration”" in texts(page, "error")[0]
     page.checkbox(key="replace-1").check().run()
-    button(page, "Submit narration").click().run()
-    assert not page.exception and shown(page.success[0].value).startswith("Queued story narration #")
+    (note,) = texts(page, "info")
+    assert f"#{first} keeps playing, here and in the storytelling app, until the new one completes" in note
+    button(page, f"Replace narration #{first}").click().run()
+    assert not page.exception and texts(page, "success")[0].startswith("Queued story narration #")
     with new_session() as session:
         assert [(r.id == first, r.story_id) for r in session.query(StoryAudio).order_by(StoryAudio.id)] == [
             (True, 1),
             (False, None),  # waits beside the old one until it completes
         ]
+        second = session.query(StoryAudio).filter(StoryAudio.id != first).one().id
+
+    # Replace does not stay ticked: the next submit has to ask for it again.
+    assert f"#{second} is already replacing it. Submit is refused until #{second} finishes" in texts(page, "info")[0]
+    synthesize("story", second)
+    page.run()
+    assert not page.checkbox(key="replace-1").value
+    assert "Submit narration" in labels(page)
+    button(page, "Submit narration").click().run()
+    assert f"already has narration #{second}" in texts(page, "error")[0]  # refused, not a silent replacement
+    with new_session() as session:
+        assert session.query(StoryAudio).count() == 2
+
+
+def _read(page: AppTest) -> list[str]:
+    return [m.replace("**", "") for m in texts(page, "markdown")]
+
+
+def test_the_card_shows_only_what_this_form_submitted_and_clears_when_the_form_changes(page: AppTest) -> None:
+    button(page, "Submit narration").click().run()
+    assert "Just submitted from this form: story “The Lighthouse Keeper's Cat”" in _read(page)
+    assert any("Story narration #1" in m for m in _read(page))
+
+    page.radio[0].set_value("scene").run()  # another mode: the story's narration is not this form's
+    assert not any("narration #" in m for m in _read(page))
+    assert not page.get("page_link")
+    button(page, "Submit narration").click().run()
+    assert any(m.startswith("Just submitted from this form: scene #1: A tall white lighthouse") for m in _read(page))
+    next(s for s in page.selectbox if s.label == "Scene image").set_value(2).run()  # another scene
+    assert not any("Just submitted" in m for m in _read(page))
+
+    page.radio[0].set_value("story").run()
+    assert not any("Just submitted" in m for m in _read(page))  # cleared, not kept for later
+    next(s for s in page.selectbox if s.label == "Story").set_value(2).run()
+    button(page, "Submit narration").click().run()
+    next(s for s in page.selectbox if s.label == "Story").set_value(1).run()  # another story
+    assert not any("Just submitted" in m for m in _read(page))
 
 
 def test_all_scenes_in_one_action_skips_the_ones_already_narrated(page: AppTest) -> None:
@@ -154,6 +210,10 @@ def test_all_scenes_in_one_action_skips_the_ones_already_narrated(page: AppTest)
         "Queued 2 scene narration(s) of “The Lighthouse Keeper's Cat”, skipped 1 (already narrated)."
     )
     assert page.get("progress"), "the batch shows its progress"
+    assert "Just submitted from this form: every scene of “The Lighthouse Keeper's Cat”" in _read(page)
+    listed = page.dataframe[0].value
+    assert [scene[:4] for scene in listed["scene"]] == ["#2: ", "#3: "]  # each new narration, named by its scene
+    assert list(listed["state"]) == ["queued", "queued"]
     with new_session() as session:
         queued = session.query(SceneAudio).filter_by(status="queued").order_by(SceneAudio.image_id).all()
         assert [r.image_id for r in queued] == [2, 3]
@@ -162,6 +222,7 @@ def test_all_scenes_in_one_action_skips_the_ones_already_narrated(page: AppTest)
         synthesize("scene", row_id)
     page.run()
     assert page.get("progress")[0].proto.text == "2 of 2 scenes completed"
+    assert list(page.dataframe[0].value["state"]) == ["completed", "completed"]
 
     page.checkbox(key="bulk-redo").check().run()
     button(page, "Narrate 3 scenes").click().run()

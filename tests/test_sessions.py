@@ -254,4 +254,5 @@ def test_the_next_click_in_an_open_tab_shows_the_account_as_it_is_now(db: str, r
     _change("editor", is_active=False)
     app.run()
     assert KEY not in app.session_state and app.warning[0].value == "Sign in first."
-    assert not app.title  # AppTest runs the page alone; in a browser the sign-in form shows (test_browser_sessions)
+    assert [t.value for t in app.title] == ["Narration Desk"]  # the sign-in form, not the library
+    assert [b.label for b in app.button] == ["Sign in"]

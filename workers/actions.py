@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
 
 from db import chunks, lifecycle, redo
 from db.engine import new_session
 from db.library import CANCELLED, Filters, matching
-from db.models import Status
+from db.models import Narration, Status, StoryAudio
 from db.narrations import get, pending_replacement
 from db.settings import get_settings
 from workers import catalogue, storage
@@ -176,6 +177,51 @@ def cancel(kind: str, row_id: int, user: SignedIn) -> str:
     )
 
 
+def _plural_files(count: int) -> str:
+    return f"{count:,} passage file{'' if count == 1 else 's'}"
+
+
+def _delete_refusal(session: Session, kind: str, row: Narration) -> str | None:
+    """Why the row cannot be deleted now (a worker holds it, or its replacement is on the way), or None."""
+    if row.status == Status.PROCESSING:
+        return f"{kind.title()} narration #{row.id} is running; cancel it first, then delete it."
+    if kind == "story" and (successor := pending_replacement(session, row.id)) is not None:
+        return (
+            f"Narration #{row.id} is being replaced by #{successor.id}, which is still {successor.status}; "
+            f"cancel #{successor.id} first, then delete #{row.id}."
+        )
+    return None
+
+
+def why_not_delete(kind: str, row_id: int) -> str | None:
+    """The page asks before offering Delete, so it never offers what would be refused."""
+    with new_session() as session:
+        row = get(session, kind, row_id)
+        if row is None:
+            return f"{kind.title()} narration #{row_id} does not exist."
+        return _delete_refusal(session, kind, row)
+
+
+def what_delete_removes(kind: str, row_id: int) -> str:
+    """What a delete takes away, said before it happens: the row, its files, and for a story's
+    current narration, the story's only narration (the storytelling app then shows none)."""
+    with new_session() as session:
+        row = get(session, kind, row_id)
+        if row is None:
+            return f"{kind.title()} narration #{row_id} no longer exists."
+        passages, own = chunks.stored_files(session, kind, row_id)
+        story = row.story if isinstance(row, StoryAudio) else None
+        title = story.title if story else None
+    audio = "its audio file" if own else "no audio file (it has none)"
+    said = f"This deletes {kind} narration #{row_id} for good: the row, {audio} and {_plural_files(len(passages))}."
+    if title is not None:
+        said += (
+            f" It is the current narration of “{title}”: the story will then have no narration, and the "
+            "storytelling app will show none until it is narrated again."
+        )
+    return said
+
+
 def delete(kind: str, row_id: int, user: SignedIn) -> str:
     """Delete the row and its files; a file whose stored path is refused (outside the media folder,
     say) stays where it is, and the sentence says so."""
@@ -186,13 +232,8 @@ def delete(kind: str, row_id: int, user: SignedIn) -> str:
         row = get(session, kind, row_id)
         if row is None:
             return f"{kind.title()} narration #{row_id} does not exist."
-        if row.status == Status.PROCESSING:
-            return f"{kind.title()} narration #{row_id} is running; cancel it first, then delete it."
-        if kind == "story" and (successor := pending_replacement(session, row_id)) is not None:
-            return (
-                f"Narration #{row_id} is being replaced by #{successor.id}, which is still {successor.status}; "
-                f"cancel #{successor.id} first, then delete #{row_id}."
-            )
+        if refused := _delete_refusal(session, kind, row):
+            return refused
         files = storage.narration_files(*chunks.stored_files(session, kind, row_id))
         session.delete(row)  # its chunks and tag links go with it (ON DELETE CASCADE)
         session.commit()

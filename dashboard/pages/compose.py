@@ -1,34 +1,37 @@
 """Compose: pick a story or a scene image, a voice, see the estimate, submit, and hear the result."""
 
-import uuid
 from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import links, schedule
+from dashboard import just_submitted, labels, links, schedule
 from dashboard.batch import batch_progress
-from dashboard.choices import sample_player, voice_choice
+from dashboard.choices import not_set_up, sample_player, submit_label, voice_choice
 from dashboard.plain import md
 from dashboard.player import narration_card
 from dashboard.session import require
 from dashboard.views import thumbnail
 from db.engine import new_session
-from db.narrations import Kind, images, projects, stories, story_narration, tag_names, theme_names
+from db.narrations import (
+    Kind,
+    images,
+    pending_replacement,
+    projects,
+    stories,
+    story_narration,
+    tag_names,
+    theme_names,
+)
 from db.settings import get_settings
 from workers import catalogue
 from workers.budget import this_month
 from workers.bulk import narrate_scenes
 from workers.media import RefusedPath
-from workers.submit import Refused, submit
+from workers.submit import Refused
 from workers.validation import MAX_PROMPT_CHARS, too_long
 
 user = require(compose=True)
 st.title("Compose a narration")
-
-
-def _token(name: str) -> str:
-    """This form's submit token: a double-click sends the same one twice, and only one counts."""
-    return str(st.session_state.setdefault(name, uuid.uuid4().hex))
 
 
 with new_session() as session:
@@ -45,7 +48,7 @@ with new_session() as session:
     story = story_by_id[story_id]
     target_id, default_text, scene_count = story.id, story.content, 0
     current = story_narration(session, story.id) if kind == "story" else None
-    current_label = f"#{current.id} ({current.status})" if current else None
+    replacing = pending_replacement(session, current.id) if current else None
     known_themes, known_tags = theme_names(session), tag_names(session)
     if kind == "scene":
         image_by_id = {i.id: i for i in images(session, story_id=story.id)}
@@ -66,12 +69,29 @@ with new_session() as session:
                 st.image(str(picture), width=240, caption=image_by_id[image_id].caption[:120])
 
 replace_current = False
-if current_label:
-    st.info(
-        f"This story already has narration {md(current_label)}. A new one replaces it: the current audio stays "
-        "in place until the new one completes."
-    )
-    replace_current = st.checkbox("Replace the current narration", key=f"replace-{story.id}")
+replace_key = f"replace-{story.id}"
+if current is not None:
+    note = st.empty()  # above the box, but it says what the box's value means
+    where = f"“{md(story.title)}” has narration #{current.id}"
+    if current.status in ("queued", "processing"):
+        note.info(
+            f"{where}, still {current.status}. Submit is refused until it finishes or is cancelled: each story "
+            "has one narration."
+        )
+    elif replacing is not None:
+        note.info(f"{where}; #{replacing.id} is already replacing it. Submit is refused until #{replacing.id} "
+                  "finishes or is cancelled.")  # fmt: skip
+    elif replace_current := st.checkbox("Replace the current narration", key=replace_key):
+        note.info(
+            f"Submit makes a new narration of “{md(story.title)}”. #{current.id} keeps playing, here and in the "
+            f"storytelling app, until the new one completes; then the new one replaces it, and #{current.id} stays "
+            "in the library."
+        )
+    else:
+        note.info(
+            f"This story already has narration #{current.id} ({labels.state(current.status, current.cancelled_at)}"
+            "). Submit is refused unless “Replace the current narration” is ticked: each story has one narration."
+        )
 
 typed = st.text_area(
     "Text to narrate", value=default_text, height=220, key=f"prompt-{kind}-{target_id}", max_chars=MAX_PROMPT_CHARS
@@ -100,11 +120,8 @@ else:
     if estimate.cost_usd and (budget := this_month(get_settings())):
         (st.warning if budget.after(estimate.cost_usd) > 1 else st.caption)(budget.before_submit(estimate.cost_usd))
 
-if choice.missing_key:
-    st.warning(
-        f"{choice.info.label} needs an API key: set {choice.missing_key} in the environment or in "
-        ".streamlit/secrets.toml."
-    )
+if unavailable := not_set_up(choice, user):
+    st.warning(md(unavailable))
 request = choice.request(
     kind=kind,
     target_id=target_id,
@@ -115,40 +132,41 @@ request = choice.request(
     replace=replace_current,
     user_id=user.user_id,
 )
-label = f"Set {choice.missing_key} to use {choice.info.label}" if choice.missing_key else "Submit narration"
+form = (kind, target_id)
+about = f"story “{story.title}”" if kind == "story" else f"scene #{target_id}: {default_text[:70]}"
+label = submit_label(choice, f"Replace narration #{current.id}" if current and replace_current else "Submit narration")
 if st.button(label, type="primary", disabled=choice.missing_key is not None):
-    try:
-        done = submit(replace(request, once_key=_token("compose_token")))
-    except Refused as refused:
-        st.error(md(refused))
-    else:
-        st.session_state["last_submitted"] = (done.kind, done.row_id)
-        st.session_state.pop("compose_token")  # the next submit is a new one
-        (st.warning if done.waiting_for_redis else st.success)(md(done.message))
+    just_submitted.submit_form(request, form, about, replace_key)
+    st.rerun()  # from the top: "Replace" shows unticked, the card the new narration
+if said := st.session_state.pop(just_submitted.SAID, None):
+    getattr(st, said[0])(md(said[1]))
 
 if kind == "scene":
     with st.expander(f"Narrate all {scene_count} scenes of “{md(story.title)}”"):
         st.caption("One narration per scene image, each from its caption, with the voice and options above.")
         redo = st.checkbox("Also redo scenes that already have a completed narration", key="bulk-redo")
-        if st.button(f"Narrate {scene_count} scenes", disabled=choice.missing_key is not None):
+        if st.button(submit_label(choice, f"Narrate {scene_count} scenes"), disabled=choice.missing_key is not None):
             try:
-                batch = narrate_scenes(story.id, replace(request, once_key=_token("bulk_token")), redo_completed=redo)
+                batch = narrate_scenes(
+                    story.id, replace(request, once_key=just_submitted.token("bulk_token")), redo_completed=redo
+                )
             except Refused as refused:
                 st.error(md(refused))
             else:
                 st.session_state.pop("bulk_token")
-                st.session_state["last_batch"] = [s.row_id for s in batch.submitted]
+                just_submitted.remember_batch(story.id, story.title, [s.row_id for s in batch.submitted])
                 st.success(md(batch.message))
-        if st.session_state.get("last_batch"):
-            batch_progress(st.session_state["last_batch"])
 
-if "last_submitted" in st.session_state:
+if last := just_submitted.shown(form, story.id):
     st.divider()
-    last_kind, last_id = st.session_state["last_submitted"]
-    narration_card(last_kind, last_id, user=user)
-    st.page_link(
-        links.PAGE,
-        label="Open its page: details, and each passage to hear or fix as soon as it is narrated",
-        icon=":material/open_in_new:",
-        query_params=links.params(last_kind, last_id),
-    )
+    st.markdown(f"**Just submitted from this form:** {md(last.about)}")
+    if last.form[0] == "scenes":
+        batch_progress(last.rows)
+    else:
+        narration_card(last.kind, last.rows[0], user=user)
+        st.page_link(
+            links.PAGE,
+            label="Open its page: details, and each passage to hear or fix as soon as it is narrated",
+            icon=":material/open_in_new:",
+            query_params=links.params(last.kind, last.rows[0]),
+        )
