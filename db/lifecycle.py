@@ -264,6 +264,16 @@ class QueuedRow:
     created_at: datetime
 
 
+def due_now(model: type[StoryAudio] | type[SceneAudio], stamp: datetime) -> ColumnElement[bool]:
+    """Queued, and neither scheduled for later nor waiting out a retry's back-off: what a worker takes now
+    (the reconciler's scan, and a queued card's place in line, `db/line.py`)."""
+    return and_(
+        model.status == Status.QUEUED,
+        or_(model.scheduled_at.is_(None), model.scheduled_at <= stamp),
+        or_(model.next_attempt_at.is_(None), model.next_attempt_at <= stamp),
+    )
+
+
 def queued_rows(session: Session, kind: str, *, limit: int) -> list[QueuedRow]:
     """Work due now: queued rows, highest priority then oldest first (served by `ix_<table>_queued`),
     then queued redos of completed rows (`ix_<table>_redo`; the same job runs both)."""
@@ -272,7 +282,7 @@ def queued_rows(session: Session, kind: str, *, limit: int) -> list[QueuedRow]:
     due = or_(model.next_attempt_at.is_(None), model.next_attempt_at <= stamp)
     query = (
         select(model.id, model.task_id, model.priority, model.created_at)
-        .where(model.status == Status.QUEUED, or_(model.scheduled_at.is_(None), model.scheduled_at <= stamp), due)
+        .where(due_now(model, stamp))
         .order_by(model.priority.desc(), model.created_at)
         .limit(limit)
     )

@@ -12,10 +12,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import SceneAudio, Status, StoryAudio, WorkerBeat
+from db.lifecycle import due_now
+from db.models import Status, WorkerBeat
 from db.narrations import MODELS, model_for, now
 
 THROUGHPUT_WINDOW = timedelta(hours=1)
@@ -51,14 +52,6 @@ class Place:
         return timedelta(seconds=rounds * self.median_seconds)
 
 
-def _due(model: type[StoryAudio] | type[SceneAudio], stamp: datetime) -> ColumnElement[bool]:
-    return and_(
-        model.status == Status.QUEUED,
-        or_(model.scheduled_at.is_(None), model.scheduled_at <= stamp),
-        or_(model.next_attempt_at.is_(None), model.next_attempt_at <= stamp),
-    )
-
-
 def _ahead(session: Session, kind: str, row_id: int, priority: int, created_at: datetime, stamp: datetime) -> int:
     total = 0
     for other_kind, model in MODELS.items():
@@ -69,7 +62,7 @@ def _ahead(session: Session, kind: str, row_id: int, priority: int, created_at: 
             if other_kind == kind
             else false(),  # a tie across the tables: either order is as likely
         )
-        total += session.scalar(select(func.count()).where(_due(model, stamp), before)) or 0
+        total += session.scalar(select(func.count()).where(due_now(model, stamp), before)) or 0
     return total
 
 
