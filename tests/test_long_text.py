@@ -120,8 +120,12 @@ def test_a_long_story_becomes_one_file(
 def test_the_card_counts_chunks_while_a_long_narration_runs(fake: FakeProviders) -> None:
     text = long_story(9_000)
     done = submit(Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova"))
-    fake.fail_next("quota")  # one of the three parallel requests fails for good; the other two finish
+    fake.fail_next("quota")  # one of the three parallel requests fails for good
     synthesize("story", done.row_id)
     view = load_view("story", done.row_id)
-    assert view is not None and (view.chunks_done, view.chunks_total) == (2, 3)
+    # The others finish if they were already sent, or are not sent at all (the job stops before its
+    # next request): which, depends on the threads' timing. Every passage the provider answered counts.
+    answered = sum(c.status == 200 for c in fake.calls)
+    assert answered < 3, "the failed request is not stored"
+    assert view is not None and (view.chunks_done, view.chunks_total) == (answered, 3)
     assert view.status == "failed" and view.error_message and "quota exhausted" in view.error_message
