@@ -259,8 +259,9 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             ("started", row.started_at),
             ("cancelled", row.cancelled_at),
             ("completed" if row.status == "completed" else "ended", row.completed_at),
-            ("last changed", row.updated_at),
         ]
+        stamped = [(label, when) for label, when in stamps if when is not None]
+        stamped += [(e.label, e.at) for e in events.of_narration(session, kind, row_id)]
         return NarrationDetail(
             kind=kind,
             row_id=row.id,
@@ -285,9 +286,9 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             processed_by=row.processed_by,
             created_by=_username(session, row.created_by_id or row.user_id),
             updated_by=_username(session, row.updated_by_id),
-            # The row's own stamps (its first run), then what happened since, as events.
-            timeline=[(label, when) for label, when in stamps if when is not None]
-            + [(e.label, e.at) for e in events.of_narration(session, kind, row_id)],
+            # The row's own stamps and its events in the order they happened (a retry between the
+            # first start and the completion reads there), then when anything last changed.
+            timeline=[*sorted(stamped, key=lambda entry: entry[1]), ("last changed", row.updated_at)],
             cost_usd=catalogue.estimated_cost_usd(model, billed) if model is not None else None,
             characters_billed=billed,
             replaces_id=row.replaces_id if isinstance(row, StoryAudio) else None,

@@ -159,7 +159,7 @@ def test_a_redo_keeps_the_narration_completed_with_its_audio_until_the_new_audio
     assert happened(row_id) == ["redo_queued", "redo_started", "redo_completed"]
     detail = load_detail("story", row_id)
     assert detail is not None and detail.redo_refusal is None
-    assert [label for label, _ in detail.timeline][-3:] == [
+    assert [label for label, _ in detail.timeline][-4:-1] == [
         "redo of passage 2 queued (by editor)",
         "redo of passage 2 started",
         "redo of passage 2 completed",
@@ -261,7 +261,7 @@ def test_a_redo_of_a_failed_narration_is_a_retry_and_the_first_start_is_kept(fak
     detail = load_detail("story", row_id)
     assert detail is not None
     labels = [label for label, _ in detail.timeline]
-    assert labels.index("started") < labels.index("retried (by editor)")
+    assert labels.index("started") < labels.index("retried (by editor)") < labels.index("completed")
 
 
 def test_a_worker_killed_mid_redo_is_replaced_and_the_redo_is_swapped_in_once(
