@@ -115,7 +115,7 @@ else:
     a, b, c, d = st.columns(4)
     a.metric("Characters", f"{estimate.characters:,}")
     b.metric("Chunks", estimate.chunks)
-    c.metric("Estimated length", f"{estimate.seconds / 60:.1f} min")
+    c.metric("Estimated length", labels.length(estimate.seconds))
     d.metric("Estimated cost", f"${estimate.cost_usd:.4f}")
     if estimate.cost_usd and (budget := this_month(get_settings())):
         (st.warning if budget.after(estimate.cost_usd) > 1 else st.caption)(budget.before_submit(estimate.cost_usd))
