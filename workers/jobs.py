@@ -107,11 +107,7 @@ def synthesize(kind: str, row_id: int) -> str:
             interruption=lambda: _stop_reason(work),
             slots=registry.account_slots(work.provider),
         )
-        fmt = work.output_format or "wav"
-        encoded = encode(narration.samples, narration.sample_rate, fmt)
-        shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes)
-        relative = storage.relative_path(kind, row_id, fmt)
-        storage.write_atomically(settings.media_path, relative, encoded.data, "audio")
+        encoded, shown, relative = _store(work, narration)
     except DBAPIError as error:
         # PostgreSQL went away mid-job. Keep the chunks, and hand the row back as soon as the
         # database answers again, so the reconciler re-enqueues it; this attempt does not count.
@@ -158,6 +154,18 @@ def synthesize(kind: str, row_id: int) -> str:
         storage.remove(settings.media_path, [("audio", relative)])
         return f"{kind} #{row_id}: taken away while synthesizing (cancelled?); audio discarded"
     return f"{kind} #{row_id}: completed, {encoded.seconds:.1f} s"
+
+
+def _store(work: ClaimedWork, narration: Narration) -> tuple[Encoded, Preview, str]:
+    """Encode the joined audio in the row's format, cut its preview, and write the file (atomically,
+    so a reader sees the old file or the new one); the row is pointed at it only afterwards."""
+    settings = get_settings()
+    fmt = work.output_format or "wav"
+    encoded = encode(narration.samples, narration.sample_rate, fmt)
+    shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes)
+    relative = storage.relative_path(work.kind, work.row_id, fmt)
+    storage.write_atomically(settings.media_path, relative, encoded.data, "audio")
+    return encoded, shown, relative
 
 
 def _metadata(
@@ -222,11 +230,7 @@ def _redo(kind: str, row_id: int) -> str:
             slots=registry.account_slots(work.provider),
             written=written,
         )
-        fmt = work.output_format or "wav"
-        encoded = encode(narration.samples, narration.sample_rate, fmt)
-        shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes)
-        relative = storage.relative_path(kind, row_id, fmt)
-        storage.write_atomically(settings.media_path, relative, encoded.data, "audio")
+        encoded, shown, relative = _store(work, narration)
     except DBAPIError as error:
         log.warning("database error during the redo of %s #%s (%s); handing it back", kind, row_id, error)
         _when_database_is_back(lambda: _redo_release(work))
