@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import Path
 from typing import Any
 
 from streamlit.testing.v1 import AppTest
+
+from dashboard.session import KEY
+from workers.signin import SignedIn
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+"""The dashboard's entry script, which every AppTest of a page starts from (it signs in and navigates)."""
+
+
+def open_narration(user: SignedIn, kind: str, row_id: int) -> AppTest:
+    """The narration page of one row, as `user` sees it once signed in (the link /narration?kind=&id=)."""
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state[KEY] = user
+    app.run()
+    app.query_params["kind"] = kind
+    app.query_params["id"] = str(row_id)
+    app.switch_page("pages/narration.py").run()
+    assert not app.exception
+    return app
 
 
 def button(app: AppTest, label: str) -> Any:

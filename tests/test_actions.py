@@ -16,11 +16,11 @@ from db.library import Filters, page
 from db.models import Chunk, SceneAudio, StoryAudio
 from db.narrations import story_narration
 from db.settings import get_settings
+from tests.apptest import open_narration
 from tests.factories import demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
-from tests.test_roles import _open
 from tests.workers_env import providers_on
 from workers import actions
 from workers.jobs import synthesize
@@ -170,7 +170,7 @@ def test_each_narrated_passage_can_be_heard_on_its_own(fake: FakeProviders) -> N
         heard.append(chunk.idx + 1)
     assert len(heard) == 2 and len(missing) == 1
 
-    page = _open(staff_user("reader", role=Role.VIEWER), "scene", row_id)  # listening is for every role
+    page = open_narration(staff_user("reader", role=Role.VIEWER), "scene", row_id)  # listening is for every role
     passage = next(n for n in page.number_input if n.label == "Passage")
     passage.set_value(heard[-1]).run()
     assert len(page.get("audio")) == 1  # that passage (the failed narration itself has no player)

@@ -3,35 +3,19 @@ line, the actions it offers, and what the delete dialog says will go."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from redis import Redis
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from dashboard.session import KEY
 from dashboard.views import load_view
 from db.engine import get_engine, new_session
 from db.lifecycle import cancel
-from tests.apptest import labels, texts
+from tests.apptest import labels, open_narration, texts
 from tests.factories import LOCAL, demo_data, staff_user
 from workers import actions
 from workers.jobs import synthesize
-from workers.signin import Role, SignedIn
+from workers.signin import Role
 from workers.submit import Request, submit
-
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-
-
-def _open(user: SignedIn, kind: str, row_id: int) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.session_state[KEY] = user
-    app.run()
-    app.query_params["kind"] = kind
-    app.query_params["id"] = str(row_id)
-    app.switch_page("pages/narration.py").run()
-    assert not app.exception
-    return app
 
 
 def _read(app: AppTest) -> list[str]:
@@ -42,7 +26,7 @@ def test_a_finished_narration_reads_in_names_and_its_download_is_named_after_the
     demo_data()
     row_id = submit(Request(kind="story", target_id=1, prompt="The lighthouse cat.", **LOCAL)).row_id
     synthesize("story", row_id)
-    app = _open(staff_user(), "story", row_id)
+    app = open_narration(staff_user(), "story", row_id)
 
     read = _read(app)
     assert f"**Story narration #{row_id}** · :green-badge[:material/check_circle: completed]" in read
@@ -61,7 +45,7 @@ def test_a_cancelled_narration_reads_cancelled_and_offers_retry_not_cancel(db: s
     row_id = submit(Request(kind="scene", target_id=2, prompt="A cat by the lamp.", **LOCAL)).row_id
     with new_session() as session:
         cancel(session, "scene", row_id)
-    app = _open(staff_user(role=Role.SUPERUSER), "scene", row_id)
+    app = open_narration(staff_user(role=Role.SUPERUSER), "scene", row_id)
 
     read = _read(app)
     assert f"**Scene narration #{row_id}** · :orange-badge[:material/block: cancelled]" in read  # not red failed
@@ -75,7 +59,7 @@ def test_a_queued_narration_shows_its_place_in_line_and_no_delete_until_it_stops
     demo_data()
     ahead = submit(Request(kind="scene", target_id=1, prompt="A lighthouse.", priority=1, **LOCAL)).row_id
     row_id = submit(Request(kind="story", target_id=1, prompt="The lighthouse cat.", **LOCAL)).row_id
-    app = _open(staff_user(role=Role.SUPERUSER), "story", row_id)
+    app = open_narration(staff_user(role=Role.SUPERUSER), "story", row_id)
 
     read = _read(app)
     assert "Place in line: 2 (1 ahead of it). Estimated start: unknown, no worker is running." in read
@@ -83,7 +67,7 @@ def test_a_queued_narration_shows_its_place_in_line_and_no_delete_until_it_stops
     assert "Delete" not in labels(app)
     assert "Delete is offered once it has stopped: cancel it first, or let it finish." in read
 
-    later = _open(staff_user("planner"), "scene", ahead)
+    later = open_narration(staff_user("planner"), "scene", ahead)
     with get_engine().begin() as connection:
         connection.execute(text("UPDATE tts_sceneaudio SET scheduled_at = now() + interval '3 hours'"))
     later.run()
@@ -95,7 +79,7 @@ def test_delete_is_not_offered_while_a_replacement_is_on_the_way(db: str, redis:
     first = submit(Request(kind="story", target_id=1, prompt="The lighthouse cat.", **LOCAL)).row_id
     synthesize("story", first)
     second = submit(Request(kind="story", target_id=1, prompt="Again.", replace=True, **LOCAL)).row_id
-    app = _open(staff_user(role=Role.SUPERUSER), "story", first)
+    app = open_narration(staff_user(role=Role.SUPERUSER), "story", first)
     assert "Delete" not in labels(app)
     assert (
         f"Delete is not offered: Narration #{first} is being replaced by #{second}, which is still queued; "
@@ -125,7 +109,7 @@ def test_duplicate_with_changes_says_why_a_provider_cannot_be_used(db: str, redi
     demo_data()
     row_id = submit(Request(kind="scene", target_id=1, prompt="A lighthouse.", **LOCAL)).row_id
     synthesize("scene", row_id)
-    app = _open(staff_user(), "scene", row_id)
+    app = open_narration(staff_user(), "scene", row_id)
     app.selectbox(key=f"dup-scene-{row_id}-provider").set_value("openai").run()
 
     assert "OpenAI is not set up on this desk; ask an administrator." in texts(app, "warning")  # no setting name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -15,15 +14,13 @@ from dashboard.session import KEY
 from db.engine import get_engine, new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
-from tests.apptest import button, labels, shown, texts
+from tests.apptest import APP, button, labels, shown, texts
 from tests.factories import LOCAL, billed, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
 from workers.signin import Role
 from workers.submit import Request, submit
 from workers.validation import MAX_PROMPT_CHARS
-
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
 @pytest.fixture

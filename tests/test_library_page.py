@@ -3,7 +3,6 @@ click on a row or by link."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,13 +16,11 @@ from db.engine import get_engine, new_session
 from db.lifecycle import cancel
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
-from tests.apptest import button, labels, selectbox, texts
+from tests.apptest import APP, button, labels, selectbox, texts
 from tests.factories import LOCAL, demo_data, staff_user
 from workers.jobs import synthesize
 from workers.signin import Role
 from workers.submit import Request, submit
-
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
 def _library(user_name: str = "reader", role: Role = Role.STAFF) -> AppTest:

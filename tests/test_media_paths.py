@@ -23,8 +23,8 @@ from dashboard.views import load_detail, load_view, passage_audio, thumbnail
 from db.engine import get_engine, new_session
 from db.models import StoryAudio
 from db.settings import get_settings
+from tests.apptest import open_narration
 from tests.factories import demo_data, staff_user
-from tests.test_roles import _open
 from workers import actions
 from workers.jobs import synthesize
 from workers.maintenance import run_maintenance
@@ -153,12 +153,12 @@ def test_the_card_does_not_open_a_refused_audio_path(demo: None, case: str) -> N
 def test_the_card_shows_the_refusal_instead_of_the_download(demo: None, redis: Redis) -> None:
     viewer = staff_user("reader", role=Role.VIEWER)
     refused = story_row(plant("absolute", "audio").stored)
-    page = _open(viewer, "story", refused)
+    page = open_narration(viewer, "story", refused)
     assert not page.get("download_button")
     assert [w.value for w in page.warning] == [
         "This row's audio path is absolute, so it points outside the media folder; it was not opened."
     ]
-    page = _open(viewer, "story", story_row(good("tts/story/story-2-good.wav").stored))
+    page = open_narration(viewer, "story", story_row(good("tts/story/story-2-good.wav").stored))
     assert page.get("download_button") and not page.warning
 
 

@@ -15,7 +15,7 @@ from db.engine import get_engine, new_session
 from db.heartbeats import beat
 from db.lifecycle import cancelled
 from db.settings import get_settings
-from tests.apptest import shown
+from tests.apptest import APP, shown
 from tests.factories import billed, demo_data, staff_user
 from workers.alerts import check
 from workers.demo_history import CANCELLED, ERRORS, SCHEDULED, seed_history
@@ -23,7 +23,6 @@ from workers.maintenance import run_maintenance
 from workers.signin import Role
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard" / "pages" / "operations.py")
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 NO_WORKER = "No worker has sent a heartbeat"
 
 

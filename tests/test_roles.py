@@ -18,24 +18,11 @@ from streamlit.testing.v1 import AppTest
 from dashboard.session import KEY
 from db.engine import new_session
 from db.lifecycle import cancel
-from tests.apptest import button, labels, shown
+from tests.apptest import APP, button, labels, open_narration, shown
 from tests.factories import LOCAL, demo_data, staff_user
 from workers.jobs import synthesize
-from workers.signin import Role, SignedIn
+from workers.signin import Role
 from workers.submit import Request, submit
-
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-
-
-def _open(user: SignedIn, kind: str, row_id: int) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.session_state[KEY] = user
-    app.run()
-    app.query_params["kind"] = kind
-    app.query_params["id"] = str(row_id)
-    app.switch_page("pages/narration.py").run()
-    assert not app.exception
-    return app
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -54,13 +41,13 @@ def test_each_role_sees_what_it_may_do(db: str, redis: Redis, role: Role) -> Non
     home.run()
     assert home.title[0].value == ("Compose a narration" if staff else "Library")
 
-    finished = _open(user, "scene", done)
+    finished = open_narration(user, "scene", done)
     assert finished.get("audio") and finished.get("download_button")  # everyone may listen and download
     assert [t.label for t in finished.tabs] == ["Details", "Passages"] + (["Duplicate with changes"] if staff else [])
     assert ("Narrate passage 1 again" in labels(finished)) is staff
     assert ("Delete" in labels(finished)) is (role is Role.SUPERUSER)
 
-    failed = _open(user, "scene", stopped)
+    failed = open_narration(user, "scene", stopped)
     assert ("Retry" in labels(failed)) is staff
     if staff:
         button(failed, "Retry").click().run()

@@ -15,9 +15,8 @@ from db.models import User
 from db.passwords import make_password
 from db.settings import get_settings
 from db.users import add_to_group
-from tests.apptest import shown
+from tests.apptest import APP, shown
 from tests.factories import demo_data, staff_user
-from tests.test_roles import APP
 from workers import sessions
 from workers.queue import reset_redis
 from workers.signin import Role

@@ -12,12 +12,11 @@ from streamlit.testing.v1 import AppTest
 from dashboard.session import KEY
 from db.engine import new_session
 from db.models import User
-from tests.apptest import texts
+from tests.apptest import APP, texts
 from tests.factories import demo_data, staff_user
 from workers.signin import Role, SignInRefused, sign_in, sign_in_verified
 from workers.throttle import PER_USERNAME
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 SECRET = "a long enough secret"
 
 
