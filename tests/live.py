@@ -133,6 +133,13 @@ def sign_in(page: Page, url: str, username: str, password: str = "a long enough 
     session_cookie(page)  # as a person would, go on once the browser holds the sign-in
 
 
+def settled(page: Page, timeout: float = 30_000) -> None:
+    """Wait until the script run in progress (Streamlit's "Running..." icon) has ended. A button
+    clicked while a page switch is still drawing the page can be lost with the element it hit (seen
+    in CI under load); a person sees the page finish and clicks then, and so does a test."""
+    expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(0, timeout=timeout)
+
+
 def session_cookie(page: Page, timeout: float = 30) -> dict[str, Any]:
     """The browser's session cookie, once the page's sign-in frame has set it."""
     deadline = time.monotonic() + timeout

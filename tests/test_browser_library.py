@@ -15,7 +15,7 @@ from db.engine import new_session
 from db.lifecycle import cancel
 from db.models import SceneAudio, StoryAudio
 from tests.factories import LOCAL, demo_data, staff_user
-from tests.live import choose, dashboard, screenshot, sign_in, worker
+from tests.live import choose, dashboard, screenshot, settled, sign_in, worker
 from workers.jobs import synthesize
 from workers.signin import Role
 from workers.submit import Request, submit
@@ -83,6 +83,7 @@ def test_filter_open_and_retry_a_failed_job(db: str, redis: Redis, browser: Brow
         assert f"kind=scene&id={failed}" in page.url  # a link anyone can paste
         expect(page.get_by_text("no voice 'retired-voice'")).to_be_visible()
         _set_voice(failed, "joe")  # an administrator put the voice back
+        settled(page)
         page.get_by_role("button", name="Retry").click()
         expect(page.get_by_text(f"Queued scene narration #{failed} again")).to_be_visible(timeout=30_000)
         card = page.locator(
