@@ -35,11 +35,12 @@ def _django_probe(url: str, media_root: Path) -> dict[str, Any]:
     return result
 
 
-def test_django_orm_reads_and_writes_the_upgraded_schema(empty_db: str, tmp_path: Path) -> None:
+def _narrate_a_row_django_queued() -> None:
+    """Django's tables and rows, one scene narration (#3) Django queued, the upgrade, and a Narration
+    Desk worker narrating that row with the local voice."""
     with get_engine().begin() as connection:
         load_django_schema(connection)
         django_rows(connection)
-        # One row Django queued, which a Narration Desk worker then narrates with the local voice.
         connection.execute(
             text(
                 "INSERT INTO tts_sceneaudio (prompt, provider, status, created_at, updated_at, image_id) "
@@ -48,6 +49,10 @@ def test_django_orm_reads_and_writes_the_upgraded_schema(empty_db: str, tmp_path
         )
     upgrade()
     assert "completed" in synthesize("scene", 3)
+
+
+def test_django_orm_reads_and_writes_the_upgraded_schema(empty_db: str, tmp_path: Path) -> None:
+    _narrate_a_row_django_queued()
 
     seen = _django_probe(empty_db, tmp_path / "media")
 
@@ -85,17 +90,7 @@ def test_django_orm_reads_and_writes_the_upgraded_schema(empty_db: str, tmp_path
 def test_django_reads_a_narration_being_redone_and_then_cancelled_as_completed_with_its_file(
     empty_db: str, redis: Redis, tmp_path: Path
 ) -> None:
-    with get_engine().begin() as connection:
-        load_django_schema(connection)
-        django_rows(connection)
-        connection.execute(
-            text(
-                "INSERT INTO tts_sceneaudio (prompt, provider, status, created_at, updated_at, image_id) "
-                "VALUES ('The red door creaks open.', 'local', 'queued', now(), now(), 1)"
-            )
-        )
-    upgrade()
-    assert "completed" in synthesize("scene", 3)
+    _narrate_a_row_django_queued()
     editor = staff_user("editor")
     assert actions.redo_chunk("scene", 3, 0, "The red door slams shut.", editor).startswith("Queued passage 1")
     with new_session() as session:
