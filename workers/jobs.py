@@ -26,7 +26,7 @@ from db import redo
 from db.engine import new_session
 from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, release, retry_later
 from db.settings import get_settings
-from workers import catalogue, storage, validation
+from workers import catalogue, qc, storage, validation
 from workers.encoding import Encoded, Preview, encode, preview
 from workers.narrate import Interrupted, Narration, narrate
 from workers.providers import registry
@@ -184,7 +184,18 @@ def _metadata(
         "preview_seconds": round(shown.seconds, 3),
         "preview_truncated": shown.truncated,
         "attempt": work.attempt,
+        "qc": _quality(work, narration),
     }
+
+
+def _quality(work: ClaimedWork, narration: Narration) -> dict[str, object] | None:
+    """The quality checks (`workers.qc`) on the joined samples, or None if measuring crashed: a
+    narration that was paid for and encoded is kept even when its measurement fails."""
+    try:
+        return qc.measure(narration.samples, narration.sample_rate, narration.passages)
+    except Exception:
+        log.exception("the quality checks of %s #%s crashed; the narration is kept", work.kind, work.row_id)
+        return None
 
 
 def _redo_stop(work: ClaimedWork) -> str | None:

@@ -24,7 +24,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 from db import chunks
 from db.engine import new_session
 from db.lifecycle import ClaimedWork
-from workers import storage
+from workers import qc, storage
 from workers.catalogue import Model
 from workers.chunking import split, still_fits
 from workers.encoding import join
@@ -56,6 +56,8 @@ class Narration:
     chunk_seconds: list[float]
     characters_billed: int
     provider_calls: int
+    passages: list[qc.Passage]
+    """Where each passage lies in `samples` and what it reads, for the quality checks."""
 
 
 @dataclass
@@ -224,4 +226,5 @@ def narrate(
         [float(c.seconds or 0.0) for c in ordered],
         sum(c.characters_billed or 0 for c in ordered),
         sum(c.provider_calls for c in ordered),
+        qc.passages(pcm, [texts[c.idx] for c in ordered], rate),
     )

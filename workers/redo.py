@@ -16,7 +16,7 @@ from pathlib import Path
 from db.engine import new_session
 from db.lifecycle import ClaimedWork
 from db.redo import Passage, store_passage
-from workers import storage
+from workers import qc, storage
 from workers.catalogue import Model
 from workers.encoding import join
 from workers.narrate import ChunkJob, Interrupted, Narration, on_disk
@@ -125,4 +125,5 @@ def renarrate(
         [r.seconds for r in ready],
         sum(r.characters_billed for r in ready),
         sum(r.provider_calls for r in ready),
+        qc.passages([r.pcm for r in ready], texts, rate),
     )
