@@ -13,7 +13,7 @@ from dashboard.plain import md
 from dashboard.player import report
 from dashboard.views import NarrationDetail, load_detail, passage_audio
 from db.narrations import Kind
-from workers import actions
+from workers import actions, qc
 from workers.media import RefusedPath
 from workers.signin import SignedIn
 from workers.submit import Refused, submit
@@ -22,6 +22,22 @@ from workers.submit import Refused, submit
 def _fit(rows: int) -> int:
     """A table height in pixels that shows every row without an inner scrollbar."""
     return 38 + 35 * rows
+
+
+def _quality(detail: NarrationDetail) -> None:
+    """The quality checks' headline figures and flagged passages (`workers.qc`); none before a
+    narration is measured (narrations finished before the checks existed, or not finished)."""
+    measured = detail.metadata.get("qc")
+    if not isinstance(measured, dict):
+        return
+    st.caption("Quality")
+    figures = qc.summary(measured)
+    st.dataframe(
+        [{"": k, "value": v} for k, v in figures.items()], hide_index=True, width="stretch", height=_fit(len(figures))
+    )
+    flagged = qc.flagged(measured)
+    if flagged:
+        st.dataframe(flagged, hide_index=True, width="stretch", height=_fit(len(flagged)))
 
 
 def _facts(detail: NarrationDetail) -> None:
@@ -63,6 +79,7 @@ def _facts(detail: NarrationDetail) -> None:
         st.dataframe(
             [{"": k, "value": v} for k, v in facts.items()], hide_index=True, width="stretch", height=_fit(len(facts))
         )
+    _quality(detail)
     with st.expander("Text"):
         st.text(detail.prompt)
     if detail.metadata:

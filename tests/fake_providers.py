@@ -168,7 +168,9 @@ class FakeProviders:
     long a `hang` holds the request before closing it unanswered; make it longer than the client
     timeout), `seconds_per_char` (audio length per character of text) and
     `elevenlabs_concurrency_limit` (when set, a request arriving while that many ElevenLabs requests
-    are in flight gets 429 `too_many_concurrent_requests`, like a plan's concurrency limit).
+    are in flight gets 429 `too_many_concurrent_requests`, like a plan's concurrency limit) and
+    `quieter` (text → dB: a request for exactly that text comes back that much quieter, as providers
+    return passages at uneven levels).
     """
 
     def __init__(
@@ -187,6 +189,7 @@ class FakeProviders:
         self.slow_seconds = slow_seconds
         self.hang_seconds = hang_seconds
         self.elevenlabs_concurrency_limit = elevenlabs_concurrency_limit
+        self.quieter: dict[str, float] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._calls: list[Call] = []
@@ -399,6 +402,12 @@ class FakeProviders:
             return _eleven_error(401, "needs_authorization", "Neither authorization header nor xi-api-key received.")
         return _eleven_error(401, "invalid_api_key", "Invalid API key")
 
+    def _speech(self, text: str, sample_rate: int) -> np.ndarray[Any, np.dtype[np.int16]]:
+        samples = tone(len(text) * self.seconds_per_char, sample_rate)
+        if text not in self.quieter:
+            return samples
+        return (samples * 10 ** (-self.quieter[text] / 20)).astype("<i2")
+
     def _answer(self, request: _Request) -> _Reply:
         if request.provider == "openai":
             return self._answer_openai(request)
@@ -430,7 +439,7 @@ class FakeProviders:
             return _openai_error(400, f"Invalid 'speed': {speed!r}; expected 0.25 to 4.0.", "invalid_value")
         if body.get("instructions") and model != "gpt-4o-mini-tts":
             return _openai_error(400, f"Instructions are not supported by {model}.", "unsupported_parameter")
-        audio = _encode(tone(len(text) * self.seconds_per_char, OPENAI_PCM_RATE), OPENAI_PCM_RATE, codec)
+        audio = _encode(self._speech(text, OPENAI_PCM_RATE), OPENAI_PCM_RATE, codec)
         return _Reply(200, audio, _CONTENT_TYPES[codec], {"x-request-id": f"req_{uuid.uuid4().hex}"})
 
     def _answer_elevenlabs(self, request: _Request) -> _Reply:
@@ -460,7 +469,7 @@ class FakeProviders:
             message = f"At most {ELEVENLABS_MAX_REQUEST_IDS} previous_request_ids may be sent."
             return _eleven_error(400, "invalid_request", message)
         rate = int(match["rate"])
-        audio = _encode(tone(len(text) * self.seconds_per_char, rate), rate, match["codec"])
+        audio = _encode(self._speech(text, rate), rate, match["codec"])
         cost = len(text) // 2 if ("flash" in model or "turbo" in model) else len(text)
         headers = {"request-id": uuid.uuid4().hex[:20], "character-cost": str(cost)}
         return _Reply(200, audio, _CONTENT_TYPES[match["codec"]], headers)
