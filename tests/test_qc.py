@@ -10,7 +10,8 @@ from redis import Redis
 
 from db.engine import new_session
 from db.models import StoryAudio
-from tests.factories import LOCAL, demo_data
+from tests.apptest import open_narration, texts
+from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
@@ -169,10 +170,10 @@ def test_a_passage_the_provider_returned_much_quieter_is_flagged(
     narrating: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = long_story(11_000)
-    texts = split(text, catalogue.model("openai", "tts-1").max_chars)  # type: ignore[union-attr]
-    assert len(texts) == 3
+    planned = split(text, catalogue.model("openai", "tts-1").max_chars)  # type: ignore[union-attr]
+    assert len(planned) == 3
     with FakeProviders(seconds_per_char=0.01) as fake, providers_on(fake, monkeypatch):
-        fake.quieter[texts[1]] = 20.0
+        fake.quieter[planned[1]] = 20.0
         done = submit(Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova"))
         assert "completed" in synthesize("story", done.row_id)
 
@@ -181,3 +182,14 @@ def test_a_passage_the_provider_returned_much_quieter_is_flagged(
     assert [bool(p["flags"]) for p in passages] == [False, True, False]
     assert passages[0]["loudness_lufs"] - passages[1]["loudness_lufs"] == pytest.approx(20, abs=0.5)
     assert "LU quieter than its neighbours" in passages[1]["flags"][0]
+
+    # The narration's Details show the figures, the verdict and which passage is flagged, and why.
+    app = open_narration(staff_user(), "story", done.row_id)
+    assert "Quality" in texts(app, "caption")
+    tables = [frame.value for frame in app.dataframe]
+    figures = next(t for t in tables if "true peak" in set(t.iloc[:, 0]))
+    shown = dict(zip(figures.iloc[:, 0], figures["value"], strict=True))
+    assert shown["loudness"].endswith(" LUFS") and shown["true peak"].endswith(" dBTP")
+    assert shown["Standard"] == "passes"  # the fake's tone peaks at −20 dBFS
+    flagged = next(t for t in tables if list(t.columns) == ["passage", "flags"])
+    assert flagged.to_dict("records") == [{"passage": "2", "flags": passages[1]["flags"][0]}]
