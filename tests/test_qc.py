@@ -15,7 +15,7 @@ from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
-from workers import catalogue, qc
+from workers import actions, catalogue, qc
 from workers.chunking import split
 from workers.encoding import join
 from workers.jobs import synthesize
@@ -166,7 +166,7 @@ def test_the_local_voice_narration_carries_plausible_quality_figures(narrating: 
 
 
 @pytest.mark.slow
-def test_a_passage_the_provider_returned_much_quieter_is_flagged(
+def test_a_passage_the_provider_returned_much_quieter_is_flagged_until_it_is_narrated_again(
     narrating: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = long_story(11_000)
@@ -177,19 +177,31 @@ def test_a_passage_the_provider_returned_much_quieter_is_flagged(
         done = submit(Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova"))
         assert "completed" in synthesize("story", done.row_id)
 
-    passages = _qc_of(done.row_id)["passages"]
-    assert isinstance(passages, list)
-    assert [bool(p["flags"]) for p in passages] == [False, True, False]
-    assert passages[0]["loudness_lufs"] - passages[1]["loudness_lufs"] == pytest.approx(20, abs=0.5)
-    assert "LU quieter than its neighbours" in passages[1]["flags"][0]
+        passages = _qc_of(done.row_id)["passages"]
+        assert isinstance(passages, list)
+        assert [bool(p["flags"]) for p in passages] == [False, True, False]
+        assert passages[0]["loudness_lufs"] - passages[1]["loudness_lufs"] == pytest.approx(20, abs=0.5)
+        assert "LU quieter than its neighbours" in passages[1]["flags"][0]
 
-    # The narration's Details show the figures, the verdict and which passage is flagged, and why.
-    app = open_narration(staff_user(), "story", done.row_id)
-    assert "Quality" in texts(app, "caption")
-    tables = [frame.value for frame in app.dataframe]
-    figures = next(t for t in tables if "true peak" in set(t.iloc[:, 0]))
-    shown = dict(zip(figures.iloc[:, 0], figures["value"], strict=True))
-    assert shown["loudness"].endswith(" LUFS") and shown["true peak"].endswith(" dBTP")
-    assert shown["Standard"] == "passes"  # the fake's tone peaks at −20 dBFS
-    flagged = next(t for t in tables if list(t.columns) == ["passage", "flags"])
-    assert flagged.to_dict("records") == [{"passage": "2", "flags": passages[1]["flags"][0]}]
+        # The narration's Details show the figures, the verdict and which passage is flagged, and why.
+        editor = staff_user()
+        app = open_narration(editor, "story", done.row_id)
+        assert "Quality" in texts(app, "caption")
+        tables = [frame.value for frame in app.dataframe]
+        figures = next(t for t in tables if "true peak" in set(t.iloc[:, 0]))
+        shown = dict(zip(figures.iloc[:, 0], figures["value"], strict=True))
+        assert shown["loudness"].endswith(" LUFS") and shown["true peak"].endswith(" dBTP")
+        assert shown["Standard"] == "passes"  # the fake's tone peaks at −20 dBFS
+        flagged = next(t for t in tables if list(t.columns) == ["passage", "flags"])
+        assert flagged.to_dict("records") == [{"passage": "2", "flags": passages[1]["flags"][0]}]
+
+        # Narrating the flagged passage again (the provider now returns it at its usual level)
+        # measures the re-joined audio: the flag is gone.
+        fake.quieter.clear()
+        actions.redo_chunk("story", done.row_id, 1, None, editor)
+        assert "redo completed" in synthesize("story", done.row_id)
+
+    redone = _qc_of(done.row_id)["passages"]
+    assert isinstance(redone, list)
+    assert [p["flags"] for p in redone] == [[], [], []]
+    assert redone[1]["loudness_lufs"] == pytest.approx(redone[0]["loudness_lufs"], abs=0.5)
