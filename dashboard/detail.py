@@ -11,7 +11,7 @@ from dashboard import labels, links
 from dashboard.choices import not_set_up, submit_label, voice_choice
 from dashboard.plain import md
 from dashboard.player import report
-from dashboard.views import NarrationDetail, load_detail, passage_audio
+from dashboard.views import NarrationDetail, load_detail, passage_audio, starts
 from db.narrations import Kind
 from workers import actions
 from workers.media import RefusedPath
@@ -73,9 +73,10 @@ def _facts(detail: NarrationDetail) -> None:
 def _passages(detail: NarrationDetail, user: SignedIn) -> None:
     st.dataframe(
         [
-            {"#": c.idx + 1, "status": c.state, "seconds": c.seconds, "requests": c.provider_calls,
-             "characters billed": c.characters_billed, "text": c.text[:120]}
-            for c in detail.chunks
+            {"#": c.idx + 1, "starts at": labels.length(at), "status": c.state,
+             "seconds": c.seconds, "requests": c.provider_calls, "characters billed": c.characters_billed,
+             "text": c.text[:120]}
+            for c, at in zip(detail.chunks, starts(detail.chunks), strict=True)
         ],
         hide_index=True,
         width="stretch",

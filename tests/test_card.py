@@ -32,8 +32,9 @@ def test_a_finished_narration_reads_in_names_and_its_download_is_named_after_the
     assert f"**Story narration #{row_id}** · :green-badge[:material/check_circle: completed]" in read
     assert "Local voice (Piper, offline) · Piper en_US joe (medium) · voice joe" in read  # not the model id
     assert any(line.startswith("Length 0:0") for line in read)  # m:ss, not "2.3 s"
-    (download,) = app.get("download_button")
+    (download,) = app.get("link_button")  # streamed by the audio route (tests/test_audio_route.py)
     assert download.proto.label == "Download the full file"
+    assert download.proto.url == f"/narration-desk/audio/story/{row_id}?download=1"
     view = load_view("story", row_id)  # the name the browser saves it under (AppTest keeps no file name)
     assert view is not None and view.download_name == f"the-lighthouse-keeper-s-cat-story-{row_id}.wav"
     assert labels(app).count("Retry") == 0 and "Cancel" not in labels(app)  # nothing to retry or cancel
