@@ -4,17 +4,25 @@ and nothing (neither bytes nor the stored path) for anyone the session cookie do
 from __future__ import annotations
 
 import pytest
+import soundfile
 from redis import Redis
 from sqlalchemy import update
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from dashboard import labels
 from dashboard.audio_route import ROUTES, audio_path
+from dashboard.views import load_detail, starts
 from db.engine import new_session
-from db.models import User
+from db.models import StoryAudio, User
+from db.settings import get_settings
 from db.users import create_user
+from tests.apptest import open_narration
 from tests.factories import LOCAL, demo_data, staff_user
+from tests.fake_providers import FakeProviders
+from tests.test_long_text import long_story
 from tests.test_media_paths import CASES, good, plant, story_row
+from tests.workers_env import providers_on
 from workers import sessions
 from workers.jobs import synthesize
 from workers.signin import Role, SignedIn
@@ -112,3 +120,36 @@ def test_an_unknown_row_a_missing_file_or_a_bad_address_is_not_found(viewer: Tes
     for url in (unknown, audio_path("story", missing), wrong_kind, "/narration-desk/audio/story/../../x"):
         answer = viewer.get(url)
         assert answer.status_code == 404 and "tts/story" not in answer.text
+
+
+def test_the_passage_list_says_where_each_passage_starts_in_the_full_file(
+    db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo_data()
+    with FakeProviders(seconds_per_char=0.002) as fake, providers_on(fake, monkeypatch):
+        text = long_story(10_000)
+        story = Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova")
+        row_id = submit(story).row_id
+        assert "completed" in synthesize("story", row_id)
+    detail = load_detail("story", row_id)
+    assert detail is not None and len(detail.chunks) >= 3
+    begun = starts(detail.chunks)
+
+    # Heard in the file itself: the fake's tone starts at each start, after the silence between passages.
+    with new_session() as session:
+        row = session.get(StoryAudio, row_id)
+        assert row is not None and row.audio_file
+    samples, rate = soundfile.read(get_settings().media_path / row.audio_file, dtype="int16")
+    assert begun[0] == 0.0
+    for at in begun[1:]:
+        assert at is not None
+        frame = round(at * rate)
+        assert not samples[frame - round(0.3 * rate) : frame - 2].any()  # the pause before it
+        assert abs(samples[frame + 2 : frame + rate // 20]).max() > 1000  # the passage itself
+    assert begun[-1] is not None and detail.chunks[-1].seconds is not None
+    assert len(samples) / rate == pytest.approx(begun[-1] + detail.chunks[-1].seconds, abs=2 / rate)
+
+    page = open_narration(staff_user(), "story", row_id)
+    (passages,) = [frame.value for frame in page.dataframe if "starts at" in frame.value.columns]
+    assert list(passages["starts at"]) == [labels.length(at) for at in begun]
+    assert list(passages["starts at"])[:1] == ["0:00"] and list(passages["starts at"])[-1] != "0:00"
