@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from bench import library_page, local_voice, long_story, monitoring, splitter, worker_overhead
+from bench import library_page, local_voice, long_story, monitoring, narration_memory, splitter, worker_overhead
 from bench.setup import bench_environment
 
 BENCHMARKS = {
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "library": library_page.run,
     "monitoring": monitoring.run,
     "splitter": splitter.run,
+    "narration-memory": narration_memory.run,
 }
 
 
