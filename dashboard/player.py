@@ -92,16 +92,29 @@ def _actions(view: NarrationView, shown_state: str, user: SignedIn) -> None:
         _confirm_delete(view.kind, view.row_id, user)
 
 
+def _start_key(kind: str, row_id: int) -> str:
+    return f"play-from-{kind}-{row_id}"
+
+
+def play_from(kind: str, row_id: int, seconds: float) -> None:
+    """Button callback (the Passages tab): the full player starts at `seconds`, rounded down to the
+    whole second `st.audio` takes, so a passage starts in the pause before it rather than a word late."""
+    st.session_state[_start_key(kind, row_id)] = int(seconds)
+
+
 def _full_player(view: NarrationView) -> bool:
     """Play the whole file from the audio route, seekable to its end, if it is there to play.
 
     `st.audio` takes only an absolute URL, so the route is joined to the page's own address (same
     origin: the browser sends the session cookie with it). Until the page has told the script its
-    address (AppTest never does), the card keeps the preview."""
+    address (AppTest never does), the card keeps the preview. A passage chosen to play from moves
+    the player there and starts it (Streamlit seeks when `start_time` changes)."""
     page = st.context.url
     if not (view.file_ready and page):
         return False
-    st.audio(urljoin(page, audio_path(view.kind, view.row_id)), format=view.mime)
+    start = int(st.session_state.get(_start_key(view.kind, view.row_id), 0))
+    url = urljoin(page, audio_path(view.kind, view.row_id))
+    st.audio(url, format=view.mime, start_time=start, autoplay=start > 0)
     return True
 
 

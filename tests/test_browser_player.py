@@ -1,6 +1,6 @@
 """In a real headless Chromium: the narration page plays the whole file from the audio route and
-seeks past the end of the preview; the route answers Range requests and refuses a browser without a
-session; the download link is the route."""
+seeks past the end of the preview, by itself and from a passage's start; the route answers Range
+requests and refuses a browser without a session; the download link is the route."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 from redis import Redis
 
+from dashboard import labels
+from dashboard.views import load_detail, starts
 from db.engine import new_session
 from db.models import StoryAudio
 from db.settings import get_settings
@@ -24,12 +26,11 @@ pytestmark = pytest.mark.slow
 
 
 def _narrated(monkeypatch: pytest.MonkeyPatch) -> tuple[int, bytes, float, float]:
-    """A story narrated by the fake provider, about a minute long: longer than its preview."""
+    """A story narrated by the fake provider in three passages, 90 s: longer than its preview."""
     demo_data()
-    with FakeProviders(seconds_per_char=0.02) as fake, providers_on(fake, monkeypatch):
-        story = Request(
-            kind="story", target_id=1, prompt=long_story(3_000), provider="openai", model="tts-1", voice="nova"
-        )
+    with FakeProviders(seconds_per_char=0.01) as fake, providers_on(fake, monkeypatch):
+        text = long_story(9_000)
+        story = Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova")
         row_id = submit(story).row_id
         assert "completed" in synthesize("story", row_id)
     with new_session() as session:
@@ -72,6 +73,21 @@ def test_the_whole_narration_plays_and_seeks_past_the_preview(
             "([selector, at]) => { const audio = document.querySelector(selector);"
             " return audio.readyState >= 3 && audio.currentTime > at + 0.5 && !audio.paused; }",
             arg=[f"audio[src$='{route}']", beyond],
+            timeout=20_000,
+        )
+
+        detail = load_detail("story", row_id)
+        assert detail is not None and len(detail.chunks) == 3
+        third = starts(detail.chunks)[2]
+        assert third is not None and third > preview  # a passage the preview does not reach
+        page.get_by_role("tab", name="Passages").click()
+        page.get_by_role("spinbutton", name="Passage").fill("3")
+        page.get_by_role("spinbutton", name="Passage").press("Enter")
+        page.get_by_role("button", name=f"Play from {labels.length(third)} in the full player").click()
+        page.wait_for_function(
+            "([selector, at]) => { const audio = document.querySelector(selector);"
+            " return audio.currentTime >= at && audio.currentTime < at + 5; }",
+            arg=[f"audio[src$='{route}']", int(third)],
             timeout=20_000,
         )
 
