@@ -86,6 +86,12 @@ def test_nobody_without_a_live_session_gets_a_byte(db: str, redis: Redis) -> Non
         answer = client.get(url)
         assert answer.status_code == 401 and "Sign in" in answer.text and fine.data[:64] not in answer.content
 
+    reader = _client(staff_user("reader", role=Role.VIEWER))
+    assert reader.get(url).status_code == 200
+    sessions.end(reader.cookies[sessions.COOKIE])  # signed out (in any tab of that browser)
+    answer = reader.get(url)
+    assert answer.status_code == 401 and fine.data[:64] not in answer.content
+
     editor = staff_user("editor")
     signed_in = _client(editor)
     assert signed_in.get(url).status_code == 200
