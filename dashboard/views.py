@@ -48,9 +48,6 @@ class NarrationView:
     chunks_total: int
     mime: str
     cancelled_at: datetime | None
-    subject: str
-    """The story's title or the scene's caption: what the download is named after."""
-    output_format: str
     place: Place | None
     """Where a queued narration stands in line; None once it is not queued."""
     redo_passages: tuple[int, ...] = ()
@@ -68,11 +65,6 @@ class NarrationView:
     @property
     def pending(self) -> bool:
         return self.status in ("queued", "processing")
-
-    @property
-    def download_name(self) -> str:
-        """Named after the story or scene, not the stored file's id-and-hash name."""
-        return labels.download_name(self.subject, self.kind, self.row_id, self.output_format)
 
 
 def _named_after(session: Session, row: Narration) -> str:
@@ -94,6 +86,7 @@ class FullFile:
     """Why the stored path was not opened (never quoting it), or None."""
     mime: str
     download_name: str
+    """Named after the story or scene, not the stored file's id-and-hash name."""
 
 
 def _full_file(session: Session, kind: str, row: Narration) -> FullFile:
@@ -154,10 +147,8 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
             file_refused=file.refused,
             chunks_done=done,
             chunks_total=total,
-            mime=MIME.get(str(metadata.get("format", "wav")), "audio/wav"),
+            mime=MIME.get(_format(row), "audio/wav"),
             cancelled_at=row.cancelled_at,
-            subject=_named_after(session, row),
-            output_format=_format(row),
             place=line.place(
                 session, kind, row_id, dead_after=timedelta(seconds=get_settings().worker_dead_after_seconds)
             ),

@@ -15,7 +15,7 @@ from db.models import StoryAudio
 from db.settings import get_settings
 from tests.factories import demo_data, staff_user
 from tests.fake_providers import FakeProviders
-from tests.live import dashboard, sign_in
+from tests.live import dashboard, settled, sign_in
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
 from workers.jobs import synthesize
@@ -64,6 +64,10 @@ def test_the_whole_narration_plays_and_seeks_past_the_preview(
 
         beyond = preview + 20
         assert beyond < seconds - 5  # still inside the file
+        settled(page)  # as a person does: the page has finished drawing, the player knows the file's length
+        page.wait_for_function(
+            "(selector) => document.querySelector(selector).readyState >= 1", arg=f"audio[src$='{route}']"
+        )
         page.evaluate(
             "([selector, at]) => { const audio = document.querySelector(selector);"
             " audio.muted = true; audio.currentTime = at; return audio.play(); }",
