@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from bench import library_page, local_voice, long_story, monitoring, qc, splitter, worker_overhead
+from bench import library_page, local_voice, long_story, monitoring, narration_memory, qc, splitter, worker_overhead
 from bench.setup import bench_environment
 
 BENCHMARKS = {
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "monitoring": monitoring.run,
     "splitter": splitter.run,
     "qc": qc.run,
+    "narration-memory": narration_memory.run,
 }
 
 

@@ -10,8 +10,8 @@ import streamlit as st
 from dashboard import labels, links
 from dashboard.choices import not_set_up, submit_label, voice_choice
 from dashboard.plain import md
-from dashboard.player import report
-from dashboard.views import NarrationDetail, load_detail, passage_audio
+from dashboard.player import play_from, report
+from dashboard.views import NarrationDetail, load_detail, passage_audio, starts
 from db.narrations import Kind
 from workers import actions, qc
 from workers.media import RefusedPath
@@ -90,9 +90,10 @@ def _facts(detail: NarrationDetail) -> None:
 def _passages(detail: NarrationDetail, user: SignedIn) -> None:
     st.dataframe(
         [
-            {"#": c.idx + 1, "status": c.state, "seconds": c.seconds, "requests": c.provider_calls,
-             "characters billed": c.characters_billed, "text": c.text[:120]}
-            for c in detail.chunks
+            {"#": c.idx + 1, "starts at": labels.length(at), "status": c.state,
+             "seconds": c.seconds, "requests": c.provider_calls, "characters billed": c.characters_billed,
+             "text": c.text[:120]}
+            for c, at in zip(detail.chunks, starts(detail.chunks), strict=True)
         ],
         hide_index=True,
         width="stretch",
@@ -112,6 +113,14 @@ def _passages(detail: NarrationDetail, user: SignedIn) -> None:
             st.audio(wav, format="audio/wav")  # hear it alone, even while later passages are still narrated
         else:
             st.caption(f"Passage {chunk.idx + 1} is not narrated yet.")
+    at = starts(detail.chunks)[chunk.idx]
+    if detail.status == "completed" and at is not None:
+        st.button(
+            f"Play from {labels.length(at)} in the full player",
+            key=f"play-from-{detail.kind}-{detail.row_id}",
+            on_click=play_from,
+            args=(detail.kind, detail.row_id, at),
+        )
     if not user.can_compose:
         return
     if why_not := detail.redo_refusal:

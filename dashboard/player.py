@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import time
+from urllib.parse import urljoin
 
 import streamlit as st
 
 from dashboard import labels
+from dashboard.audio_route import audio_path
 from dashboard.plain import md
 from dashboard.views import NarrationView, load_view
 from db.line import Place
@@ -90,7 +92,33 @@ def _actions(view: NarrationView, shown_state: str, user: SignedIn) -> None:
         _confirm_delete(view.kind, view.row_id, user)
 
 
-def _render(view: NarrationView, user: SignedIn) -> None:
+def _start_key(kind: str, row_id: int) -> str:
+    return f"play-from-{kind}-{row_id}"
+
+
+def play_from(kind: str, row_id: int, seconds: float) -> None:
+    """Button callback (the Passages tab): the full player starts at `seconds`, rounded down to the
+    whole second `st.audio` takes, so a passage starts in the pause before it rather than a word late."""
+    st.session_state[_start_key(kind, row_id)] = int(seconds)
+
+
+def _full_player(view: NarrationView) -> bool:
+    """Play the whole file from the audio route, seekable to its end, if it is there to play.
+
+    `st.audio` takes only an absolute URL, so the route is joined to the page's own address (same
+    origin: the browser sends the session cookie with it). Until the page has told the script its
+    address (AppTest never does), the card keeps the preview. A passage chosen to play from moves
+    the player there and starts it (Streamlit seeks when `start_time` changes)."""
+    page = st.context.url
+    if not (view.file_ready and page):
+        return False
+    start = int(st.session_state.get(_start_key(view.kind, view.row_id), 0))
+    url = urljoin(page, audio_path(view.kind, view.row_id))
+    st.audio(url, format=view.mime, start_time=start, autoplay=start > 0)
+    return True
+
+
+def _render(view: NarrationView, user: SignedIn, *, full: bool) -> None:
     shown_state = labels.state(view.status, view.cancelled_at)
     badge = labels.BADGES.get(shown_state) or md(view.status)  # a status only the Django side knows, as text
     st.markdown(f"**{view.kind.title()} narration #{view.row_id}** · {badge}")
@@ -112,7 +140,7 @@ def _render(view: NarrationView, user: SignedIn) -> None:
         st.warning(md(view.error_message))  # e.g. a retry after a provider outage
     _said(view.kind, view.row_id)
     _actions(view, shown_state, user)
-    if view.preview_base64:
+    if not (full and _full_player(view)) and view.preview_base64:
         st.audio(base64.b64decode(view.preview_base64), format=view.mime)
         if view.preview_truncated:
             st.caption(
@@ -122,32 +150,36 @@ def _render(view: NarrationView, user: SignedIn) -> None:
         st.caption(f"Length {labels.length(view.duration_seconds)}")
     if view.file_refused:
         st.warning(view.file_refused)  # instead of the download; the sentence never quotes the stored path
-    elif view.file_bytes is not None:
-        st.download_button("Download the full file", view.file_bytes, file_name=view.download_name, mime=view.mime)
+    elif view.file_ready:  # streamed by the route as the browser saves it, never read into this process
+        st.link_button("Download the full file", audio_path(view.kind, view.row_id, download=True))
     elif view.status == "completed" and view.audio_file:
         st.warning("The audio file is missing from the media folder; narrate it again, or restore the file:")
         st.text(view.audio_file)  # a stored path, shown as text (never as Markdown)
 
 
-def narration_card(kind: str, row_id: int, user: SignedIn) -> None:
-    """Render the card; while the job is pending it re-renders itself every couple of seconds."""
+def narration_card(kind: str, row_id: int, user: SignedIn, *, full: bool = False) -> None:
+    """Render the card; while the job is pending it re-renders itself every couple of seconds.
+
+    `full`: the narration page plays the whole file (seekable, streamed by the audio route) in place
+    of the preview. The compose card keeps the row's quick preview: it is a glance at what was just
+    submitted, drawn without a request to the route, and the page it links to has the full player."""
     view = load_view(kind, row_id)
     if view is None:
         _said(kind, row_id)
         st.info(f"{kind.title()} narration #{row_id} no longer exists.")
         return
     if view.live:
-        _live_card(kind, row_id, user)
+        _live_card(kind, row_id, user, full)
     else:
-        _render(view, user)
+        _render(view, user, full=full)
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def _live_card(kind: str, row_id: int, user: SignedIn) -> None:
+def _live_card(kind: str, row_id: int, user: SignedIn, full: bool) -> None:
     view = load_view(kind, row_id)
     if view is None:
         st.info(f"{kind.title()} narration #{row_id} no longer exists.")
         return
-    _render(view, user)
+    _render(view, user, full=full)
     if not view.live:
         st.rerun()  # stop polling: the whole page re-renders once with the final state

@@ -18,7 +18,7 @@ from db.models import Chunk, Image, Narration, Story, StoryAudio, User
 from db.narrations import Kind, get
 from db.settings import get_settings
 from workers import catalogue
-from workers.encoding import encode, join
+from workers.encoding import PAUSE_SECONDS, encode, join
 from workers.media import RefusedPath, resolve
 
 MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
@@ -40,16 +40,14 @@ class NarrationView:
     preview_base64: str | None
     preview_seconds: float
     preview_truncated: bool
-    file_bytes: bytes | None
+    file_ready: bool
+    """Whether the full file is on disk under MEDIA_ROOT, for the player and download route to serve."""
     file_refused: str | None
     """Why the stored audio path was not opened (it points outside the media folder, say), or None."""
     chunks_done: int
     chunks_total: int
     mime: str
     cancelled_at: datetime | None
-    subject: str
-    """The story's title or the scene's caption: what the download is named after."""
-    output_format: str
     place: Place | None
     """Where a queued narration stands in line; None once it is not queued."""
     redo_passages: tuple[int, ...] = ()
@@ -68,11 +66,6 @@ class NarrationView:
     def pending(self) -> bool:
         return self.status in ("queued", "processing")
 
-    @property
-    def download_name(self) -> str:
-        """Named after the story or scene, not the stored file's id-and-hash name."""
-        return labels.download_name(self.subject, self.kind, self.row_id, self.output_format)
-
 
 def _named_after(session: Session, row: Narration) -> str:
     """What people call the narrated thing: the story's title, or the scene's caption."""
@@ -83,23 +76,60 @@ def _named_after(session: Session, row: Narration) -> str:
     return image.caption[:60] if image else ""
 
 
+@dataclass(frozen=True)
+class FullFile:
+    """A narration's whole file as the audio route serves it (`dashboard/audio_route.py`)."""
+
+    path: Path | None
+    """The file under MEDIA_ROOT, when the row names one and it is there."""
+    refused: str | None
+    """Why the stored path was not opened (never quoting it), or None."""
+    mime: str
+    download_name: str
+    """Named after the story or scene, not the stored file's id-and-hash name."""
+
+
+def _full_file(session: Session, kind: str, row: Narration) -> FullFile:
+    """Where the row's file is, checked by `workers.media` and for existence only: it is never read here."""
+    path, refused = None, None
+    if row.audio_file:
+        try:
+            resolved = resolve(row.audio_file, "audio")
+        except RefusedPath as refusal:
+            refused = refusal.not_done("opened")
+        else:
+            path = resolved if resolved.is_file() else None
+    output_format = _format(row)
+    return FullFile(
+        path=path,
+        refused=refused,
+        mime=MIME.get(output_format, "audio/wav"),
+        download_name=labels.download_name(_named_after(session, row), kind, row.id, output_format),
+    )
+
+
+def _format(row: Narration) -> str:
+    """The file's format as encoded (the metadata), else as asked for."""
+    return str((row.audio_metadata or {}).get("format") or row.output_format or "wav")
+
+
+def full_file(kind: str, row_id: int) -> FullFile | None:
+    """The row's whole file for the audio route; None when there is no such row."""
+    with new_session() as session:
+        row = get(session, kind, row_id)
+        return _full_file(session, kind, row) if row is not None else None
+
+
 def load_view(kind: str, row_id: int) -> NarrationView | None:
-    """The row, its preview, and the full file's bytes when it exists under MEDIA_ROOT. A stored path
-    that `workers.media` refuses is not opened; the view says why instead."""
+    """The row, its preview, and whether its full file is there to play from the audio route. A stored
+    path that `workers.media` refuses is not opened; the view says why instead."""
     with new_session() as session:
         row = get(session, kind, row_id)
         if row is None:
             return None
         metadata = row.audio_metadata or {}
         done, total = chunks.progress(session, kind, row_id)
-        file_bytes, file_refused = None, None
-        if row.audio_file:
-            try:
-                path = resolve(row.audio_file, "audio")
-            except RefusedPath as refusal:
-                file_refused = refusal.not_done("opened")
-            else:
-                file_bytes = path.read_bytes() if path.is_file() else None
+        file = _full_file(session, kind, row)
         return NarrationView(
             kind=kind,
             row_id=row.id,
@@ -113,14 +143,12 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
             preview_base64=row.base64_audio,
             preview_seconds=float(metadata.get("preview_seconds", row.duration_seconds or 0.0)),
             preview_truncated=bool(metadata.get("preview_truncated", False)),
-            file_bytes=file_bytes,
-            file_refused=file_refused,
+            file_ready=file.path is not None,
+            file_refused=file.refused,
             chunks_done=done,
             chunks_total=total,
-            mime=MIME.get(str(metadata.get("format", "wav")), "audio/wav"),
+            mime=MIME.get(_format(row), "audio/wav"),
             cancelled_at=row.cancelled_at,
-            subject=_named_after(session, row),
-            output_format=str(metadata.get("format") or row.output_format or "wav"),
             place=line.place(
                 session, kind, row_id, dead_after=timedelta(seconds=get_settings().worker_dead_after_seconds)
             ),
@@ -297,6 +325,18 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             chunks=lines,
             redo_passages=tuple(c.idx + 1 for c in lines if c.redo_state in redo.IN_FLIGHT) if row.redo_state else (),
         )
+
+
+def starts(lines: list[ChunkLine]) -> list[float | None]:
+    """Where each passage begins in the full file, in seconds: the passages before it, each followed by
+    the pause `workers.encoding.join` puts between two. None from the first passage not narrated yet
+    (its length, and so every later start, is not known)."""
+    at: float | None = 0.0
+    begun: list[float | None] = []
+    for passage in lines:
+        begun.append(at)
+        at = at + passage.seconds + PAUSE_SECONDS if at is not None and passage.seconds is not None else None
+    return begun
 
 
 def passage_audio(line: ChunkLine) -> bytes | None:

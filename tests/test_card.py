@@ -7,7 +7,7 @@ from redis import Redis
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from dashboard.views import load_view
+from dashboard.views import full_file
 from db.engine import get_engine, new_session
 from db.lifecycle import cancel
 from tests.apptest import labels, open_narration, texts
@@ -32,10 +32,11 @@ def test_a_finished_narration_reads_in_names_and_its_download_is_named_after_the
     assert f"**Story narration #{row_id}** · :green-badge[:material/check_circle: completed]" in read
     assert "Local voice (Piper, offline) · Piper en_US joe (medium) · voice joe" in read  # not the model id
     assert any(line.startswith("Length 0:0") for line in read)  # m:ss, not "2.3 s"
-    (download,) = app.get("download_button")
+    (download,) = app.get("link_button")  # streamed by the audio route (tests/test_audio_route.py)
     assert download.proto.label == "Download the full file"
-    view = load_view("story", row_id)  # the name the browser saves it under (AppTest keeps no file name)
-    assert view is not None and view.download_name == f"the-lighthouse-keeper-s-cat-story-{row_id}.wav"
+    assert download.proto.url == f"/narration-desk/audio/story/{row_id}?download=1"
+    saved = full_file("story", row_id)  # the name the route gives the browser to save it under
+    assert saved is not None and saved.download_name == f"the-lighthouse-keeper-s-cat-story-{row_id}.wav"
     assert labels(app).count("Retry") == 0 and "Cancel" not in labels(app)  # nothing to retry or cancel
     assert "Delete" not in labels(app)  # staff: no delete at all
 

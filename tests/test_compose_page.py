@@ -66,7 +66,7 @@ def test_submit_queues_one_row_and_the_card_shows_the_finished_audio(page: AppTe
 
     assert any("completed" in m.value for m in page.markdown)
     assert page.get("audio"), "the inline player is missing"
-    assert page.get("download_button"), "the download of the full file is missing"
+    assert page.get("link_button"), "the download of the full file is missing"
 
 
 def test_a_scene_narration_starts_from_the_image_caption(page: AppTest) -> None:

@@ -143,23 +143,23 @@ def test_the_card_does_not_open_a_refused_audio_path(demo: None, case: str) -> N
     kept = story_row(fine.stored)
 
     view = load_view("story", refused)
-    assert view is not None and view.file_bytes is None
+    assert view is not None and not view.file_ready
     assert view.file_refused is not None and view.file_refused.startswith("This row's audio path ")
     assert view.file_refused.endswith("; it was not opened.") and bad.stored not in view.file_refused
     view = load_view("story", kept)
-    assert view is not None and view.file_bytes == fine.data and view.file_refused is None
+    assert view is not None and view.file_ready and view.file_refused is None
 
 
 def test_the_card_shows_the_refusal_instead_of_the_download(demo: None, redis: Redis) -> None:
     viewer = staff_user("reader", role=Role.VIEWER)
     refused = story_row(plant("absolute", "audio").stored)
     page = open_narration(viewer, "story", refused)
-    assert not page.get("download_button")
+    assert not page.get("link_button")
     assert [w.value for w in page.warning] == [
         "This row's audio path is absolute, so it points outside the media folder; it was not opened."
     ]
     page = open_narration(viewer, "story", story_row(good("tts/story/story-2-good.wav").stored))
-    assert page.get("download_button") and not page.warning
+    assert page.get("link_button") and not page.warning
 
 
 @pytest.mark.parametrize("case", CASES)

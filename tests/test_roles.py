@@ -42,7 +42,7 @@ def test_each_role_sees_what_it_may_do(db: str, redis: Redis, role: Role) -> Non
     assert home.title[0].value == ("Compose a narration" if staff else "Library")
 
     finished = open_narration(user, "scene", done)
-    assert finished.get("audio") and finished.get("download_button")  # everyone may listen and download
+    assert finished.get("audio") and finished.get("link_button")  # everyone may listen and download
     assert [t.label for t in finished.tabs] == ["Details", "Passages"] + (["Duplicate with changes"] if staff else [])
     assert ("Narrate passage 1 again" in labels(finished)) is staff
     assert ("Delete" in labels(finished)) is (role is Role.SUPERUSER)

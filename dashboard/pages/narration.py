@@ -16,5 +16,5 @@ except BadLink as problem:
     st.error(md(problem))
     st.stop()
 st.title(f"{kind.title()} narration #{row_id}")
-narration_card(kind, row_id, user=user)
+narration_card(kind, row_id, user=user, full=True)
 narration_detail(kind, row_id, user=user)
