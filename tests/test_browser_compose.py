@@ -41,7 +41,8 @@ def test_submit_then_the_card_turns_completed_and_the_player_plays(db: str, redi
         assert duration > 5, "the inline player has no playable audio"
         audio.evaluate("a => a.play()")
         page.wait_for_function("() => document.querySelector('audio').currentTime > 0.2", timeout=10_000)
-        expect(page.get_by_role("button", name="Download the full file")).to_be_visible()
+        download = page.get_by_role("link", name="Download the full file")
+        expect(download).to_have_attribute("href", "/narration-desk/audio/story/1?download=1")  # streamed by the route
         screenshot(page, "compose")
 
         page.get_by_role("link", name="Library").click()
