@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from db.monitoring import CANCELLED
+from db.models import CANCELLED
 
 STATUS_COLOURS = alt.Scale(
     domain=["completed", "failed", CANCELLED, "processing", "queued"],

@@ -14,15 +14,13 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from db.models import CANCELLED
 from db.settings import get_settings
 from db.window import zone
 from workers import catalogue
 
 PRIORITIES = {1: "high", 0: "normal", -1: "low"}
 """Django stores priority as a number; people pick and read it as a word."""
-
-CANCELLED = "cancelled"
-"""The state of a row Django sees as `failed` whose `cancelled_at` is set: stopped on purpose."""
 
 BADGES = {
     "queued": ":gray-badge[:material/schedule: queued]",

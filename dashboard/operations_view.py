@@ -20,6 +20,7 @@ from dashboard import labels
 from db import alert_log, monitoring
 from db.engine import new_session
 from db.live import StuckJob
+from db.models import STATES
 from db.monitoring import Filters
 from db.window import Window, zone
 from workers.costs import Costs, costs
@@ -98,7 +99,7 @@ def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
         futures = {name: pool.submit(_run, query) for name, query in queries.items()}
         results = {name: future.result() for name, future in futures.items()}
 
-    status = _frame(results["status"], ["bucket", *monitoring.STATES], window.tz)
+    status = _frame(results["status"], ["bucket", *STATES], window.tz)
     status = status.melt(id_vars="bucket", var_name="status", value_name="jobs")
     latency = _frame(
         results["latency"],

@@ -18,6 +18,7 @@ from dashboard.audio_route import audio_path
 from dashboard.plain import md
 from dashboard.views import NarrationView, load_view
 from db.line import Place
+from db.models import CANCELLED
 from db.narrations import now
 from workers import actions
 from workers.signin import SignedIn
@@ -80,7 +81,7 @@ def _actions(view: NarrationView, shown_state: str, user: SignedIn) -> None:
         st.info(f"Passage {which} is being narrated again; this audio plays until the new one is ready.")
         if user.can_compose and st.button("Cancel the redo", key=f"cancel-redo-{key}"):
             report(key, actions.cancel(view.kind, view.row_id, user))
-    if shown_state in ("failed", labels.CANCELLED) and user.can_compose and st.button("Retry", key=f"retry-{key}"):
+    if shown_state in ("failed", CANCELLED) and user.can_compose and st.button("Retry", key=f"retry-{key}"):
         report(key, actions.retry(view.kind, view.row_id, user))
     if not user.is_superuser:
         return
@@ -134,7 +135,7 @@ def _render(view: NarrationView, user: SignedIn, *, full: bool) -> None:
         st.progress(view.chunks_done / view.chunks_total, text=f"{view.chunks_done} of {view.chunks_total} chunks done")
     if shown_state == "failed" and view.error_message:
         st.error(md(view.error_message))
-    elif shown_state == labels.CANCELLED and view.error_message:
+    elif shown_state == CANCELLED and view.error_message:
         st.caption(md(view.error_message))  # stopped on purpose: not an error to act on
     elif view.pending and view.error_message:
         st.warning(md(view.error_message))  # e.g. a retry after a provider outage

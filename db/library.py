@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import (
+    CANCELLED,
     Image,
     Project,
     SceneAudio,
@@ -31,11 +32,6 @@ from db.models import (
 from db.narrations import model_for
 
 TITLE_PREVIEW = 80
-CANCELLED = "cancelled"
-"""A state the library filters by beside Django's four statuses: a `failed` row whose `cancelled_at`
-is set was stopped on purpose, so the `failed` filter leaves it out (`dashboard.labels.state` names
-rows the same way)."""
-STATES: tuple[str, ...] = (*Status, CANCELLED)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,15 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
+CANCELLED = "cancelled"
+"""The state people read for a `failed` row whose `cancelled_at` is set: someone stopped it on
+purpose, so it is no failure (not in the `failed` filter, no failure rate). Stored as `failed`, so
+the Django side keeps its four statuses."""
+
+STATES: tuple[str, ...] = (*(s.value for s in Status), CANCELLED)
+"""Every state a narration is listed and counted under: Django's four, then `cancelled`."""
+
+
 class Provider(StrEnum):
     """Django's provider choices plus `local`, the offline Piper voice that needs no key."""
 

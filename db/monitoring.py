@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from db.models import Chunk, Image, SceneAudio, Status, Story, StoryAudio
+from db.models import CANCELLED, Chunk, Image, SceneAudio, Status, Story, StoryAudio
 from db.narrations import MODELS
 from db.window import Window
 
@@ -83,13 +83,6 @@ def _branches(
 def _both(window: Window, filters: Filters, columns: Columns, *where: Callable[[NarrationModel], Any]) -> Subquery:
     """UNION ALL of the story and scene branches."""
     return union_all(*_branches(window, filters, columns, *where)).subquery("narrations")
-
-
-CANCELLED = "cancelled"
-"""The state of a `failed` row whose `cancelled_at` is set: a person stopped it; nothing failed."""
-
-STATES = (*(str(s) for s in Status), CANCELLED)
-"""Every state a job is counted under, in the chart's order."""
 
 
 def _cancelled(model: NarrationModel) -> ColumnElement[bool]:

@@ -9,9 +9,9 @@ import pytest
 from redis import Redis
 
 from db.engine import new_session
-from db.library import CANCELLED, Filters
+from db.library import Filters
 from db.lifecycle import cancel
-from db.models import SceneAudio, Status, StoryAudio
+from db.models import CANCELLED, SceneAudio, Status, StoryAudio
 from db.settings import get_settings
 from tests.factories import demo_data, staff_user
 from tests.test_library import _add, _set

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from db import chunks, lifecycle, redo
 from db.engine import new_session
-from db.library import CANCELLED, Filters, matching
-from db.models import Narration, Status, StoryAudio
+from db.library import Filters, matching
+from db.models import CANCELLED, Narration, Status, StoryAudio
 from db.narrations import get, pending_replacement
 from db.settings import get_settings
 from workers import catalogue, storage

@@ -13,8 +13,8 @@ from dashboard.plain import md
 from dashboard.session import require
 from dashboard.summary import summary_strip
 from db.engine import new_session
-from db.library import CANCELLED, STATES, Filters, filter_options, page
-from db.models import Provider, Status
+from db.library import Filters, filter_options, page
+from db.models import CANCELLED, STATES, Provider, Status
 from db.settings import get_settings
 from workers import catalogue
 from workers.actions import cancel_matching, retry_matching
