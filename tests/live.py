@@ -72,15 +72,17 @@ def chromium_path() -> str:
 
 @contextmanager
 def worker() -> Iterator[subprocess.Popen[bytes]]:
-    """`narration-desk worker` with the test's environment, stopped (warm) afterwards."""
+    """`narration-desk worker` with the test's environment, stopped (warm) afterwards.
+
+    Killed if the warm stop takes more than 30 s (a job mid-passage on a loaded machine): a worker
+    left running would take the next tests' jobs from the shared Redis database and fail them all."""
     process = subprocess.Popen(
         [sys.executable, "-m", "workers.cli", "worker"], cwd=ROOT, env=os.environ.copy(), stderr=subprocess.DEVNULL
     )
     try:
         yield process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_child(process, grace=30)
 
 
 @contextmanager

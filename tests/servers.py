@@ -6,6 +6,8 @@ tests start throwaway embedded servers of their own, the same ones `narration-de
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -17,8 +19,9 @@ from sqlalchemy.engine import make_url
 from db.settings import sqlalchemy_url
 from workers.embedded import EmbeddedRedis, start_postgres, start_redis
 
-REDIS_TEST_DB = 9
-"""Given a Redis server, tests use this database number and refuse it if it holds keys."""
+REDIS_TEST_DBS = (9, 10, 11, 12, 13, 14, 15)
+"""Given a Redis server, tests use the first of these databases no other test run on this machine
+holds, and refuse it if it holds keys (database 0 is the developer's)."""
 
 
 @contextmanager
@@ -41,8 +44,8 @@ def redis_server() -> Iterator[str]:
     """A Redis URL whose database the tests may flush."""
     given = os.environ.get("REDIS_URL")
     if given:
-        url = make_url_db(given, REDIS_TEST_DB)
-        yield url
+        with _claimed_db(given) as db:
+            yield make_url_db(given, db)
         return
     with tempfile.TemporaryDirectory(prefix="nd-test-redis-") as folder:
         server: EmbeddedRedis = start_redis(Path(folder))
@@ -50,6 +53,27 @@ def redis_server() -> Iterator[str]:
             yield server.url
         finally:
             server.stop()
+
+
+@contextmanager
+def _claimed_db(url: str) -> Iterator[int]:
+    """A database number held for this run by an exclusive file lock (released when the run ends,
+    even if it is killed). Two runs on one machine (a developer's and CI's) would otherwise flush
+    each other's queues and their workers would take each other's jobs."""
+    server = hashlib.sha256(url.split("://", 1)[1].split("/", 1)[0].split("?")[0].encode()).hexdigest()[:12]
+    for db in REDIS_TEST_DBS:
+        lock = (Path(tempfile.gettempdir()) / f"narration-desk-tests-redis-{server}-{db}.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        try:
+            yield db
+        finally:
+            lock.close()
+        return
+    raise RuntimeError(f"every test database {REDIS_TEST_DBS} of {url} is in use by another test run")
 
 
 def make_url_db(url: str, db: int) -> str:

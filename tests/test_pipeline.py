@@ -38,7 +38,12 @@ def _worker(*args: str) -> subprocess.Popen[str]:
 
 def _burst() -> str:
     process = _worker("--burst")
-    output, _ = process.communicate(timeout=120)
+    try:
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:  # timed out: never leave it to take the next tests' jobs
+            process.kill()
+            process.wait()
     assert process.returncode == 0, output
     return output
 
@@ -118,7 +123,11 @@ def test_a_running_worker_finds_django_rows_without_anyone_enqueueing(
         assert status == "completed"
     finally:
         worker.terminate()
-        output, _ = worker.communicate(timeout=30)
+        try:
+            output, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()  # never leave it to take the next tests' jobs
+            output, _ = worker.communicate()
     assert worker.returncode == 0, output
 
 
