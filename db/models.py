@@ -259,6 +259,10 @@ class BaseTTS:
     # else None. The row stays `completed` with its audio meanwhile (Django sees no change); the
     # redo's worker is fenced on (redo_state, processed_by, attempts), see db/redo.py.
     redo_state: Mapped[str | None] = mapped_column(String(20))
+    # How the narration is mastered (workers/mastering.py; NULL = the desk's default profile) and
+    # whether its passages are transcribed back and compared with the text (NULL = no).
+    mastering: Mapped[str | None] = mapped_column(String(16))
+    listen_back: Mapped[bool | None]
 
 
 HISTORY_COLUMNS = (
