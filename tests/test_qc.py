@@ -3,9 +3,12 @@ narrations (the local voice, and the fake provider returning one passage much qu
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyloudnorm
 import pytest
+import soxr
 from redis import Redis
 
 from db.engine import new_session
@@ -15,10 +18,12 @@ from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
-from workers import actions, catalogue, qc
+from workers import actions, catalogue, qc, true_peak
 from workers.chunking import split
 from workers.encoding import join
 from workers.jobs import synthesize
+from workers.providers.base import ChunkRequest
+from workers.providers.local import LocalProvider
 from workers.submit import Request, submit
 
 RATE = 48_000
@@ -131,6 +136,91 @@ def test_a_passage_speaking_far_faster_than_the_median_is_flagged() -> None:
     assert [p["speaking_rate_cps"] for p in result["passages"]] == pytest.approx([15, 30, 15, 16.67], abs=0.05)
     assert [bool(p["flags"]) for p in result["passages"]] == [False, True, False, False]
     assert "faster than the median" in result["passages"][1]["flags"][0]
+
+
+def _fully_oversampled_true_peaks(signal: np.ndarray, rate: int, pieces: list[qc.Passage]) -> list[float]:
+    """The reference: the whole signal oversampled 4× at once, each piece's true peak read over the
+    10 ms windows it touches, as QC read it before it oversampled only the windows near a maximum."""
+    loud = np.abs(soxr.resample(qc.as_float(signal), rate, rate * 4, quality=true_peak.OVERSAMPLER_QUALITY))
+    size = round(qc.WINDOW_SECONDS * rate)
+    return [
+        20 * math.log10(float(loud[p.start // size * size * 4 : -(-p.end // size) * size * 4].max())) for p in pieces
+    ]
+
+
+def _true_peaks(signal: np.ndarray, rate: int, pieces: list[qc.Passage]) -> list[float]:
+    result = qc.measure(signal, rate, pieces[1:])
+    return [p["true_peak_dbtp"] for p in [result["narration"], *result["passages"]]]
+
+
+@pytest.fixture(scope="module")
+def local_speech() -> tuple[np.ndarray, int, list[qc.Passage]]:
+    """Three passages of the local voice, joined as a narration is (its peaks reach full scale)."""
+    provider = LocalProvider()
+    texts = [long_story(260, seed=seed) for seed in (1, 2, 3)]
+    audio = [provider.synthesize(ChunkRequest(text=t, model=LOCAL["model"], voice=LOCAL["voice"])) for t in texts]
+    rate = audio[0].sample_rate
+    pcm = [a.pcm for a in audio]
+    return join(pcm, rate), rate, qc.passages(pcm, texts, rate)
+
+
+def test_the_true_peak_of_local_voice_speech_is_the_fully_oversampled_one(
+    local_speech: tuple[np.ndarray, int, list[qc.Passage]],
+) -> None:
+    signal, rate, passages = local_speech
+    pieces = [qc.Passage(0, signal.size, ""), *passages]
+
+    assert _true_peaks(signal, rate, pieces) == pytest.approx(
+        _fully_oversampled_true_peaks(signal, rate, pieces), abs=0.05
+    )
+    # and only a small part of it was oversampled: most windows are far below their passage's top
+    size = round(qc.WINDOW_SECONDS * rate)
+    sample_peaks = true_peak.window_maxima(np.abs(qc.as_float(signal)), size)
+    touched = [(p.start // size, -(-p.end // size)) for p in pieces]
+    assert true_peak.candidates(sample_peaks, touched).mean() < 0.2
+
+
+@pytest.mark.parametrize("rate", [22_050, 24_000, 44_100])
+def test_the_true_peak_of_white_noise_is_the_fully_oversampled_one(rate: int) -> None:
+    """Full-band noise is the hard case: its inter-sample peaks can rise more than 3 dB over every
+    sample near them. At 22.05 kHz this noise holds two half-second passages whose true peak a 3.1 dB
+    margin misread by 0.14 dB (the same at 44.1 kHz)."""
+    noise = np.random.default_rng(3).standard_normal(120 * rate) * 0.2
+    half = rate // 2
+    passages = [qc.Passage(start, start + half, "") for start in range(0, noise.size - half, rate // 4)]
+    pieces = [qc.Passage(0, noise.size, ""), *passages]
+
+    assert _true_peaks(noise, rate, pieces) == pytest.approx(
+        _fully_oversampled_true_peaks(noise, rate, pieces), abs=0.05
+    )
+
+
+def test_measuring_in_blocks_reads_as_measuring_at_once() -> None:
+    """Passages straddling the 30 s blocks read the same loudness, RMS and silences as the same
+    passage measured on its own."""
+    rng = np.random.default_rng(9)
+    rate = 16_000
+    signal = np.concatenate(
+        [
+            np.concatenate((silence(0.3, rate), rng.standard_normal(rate * 7) * 10 ** (-rng.uniform(10, 30) / 20)))
+            for _ in range(12)
+        ]
+    )
+    passages = [qc.Passage(s, s + 11 * rate, "w" * 150) for s in range(0, signal.size - 11 * rate, 9 * rate)]
+
+    together = qc.measure(signal, rate, passages)["passages"]
+
+    keys = (
+        "seconds",
+        "loudness_lufs",
+        "rms_dbfs",
+        "noise_floor_dbfs",
+        "head_silence_seconds",
+        "longest_inner_silence_seconds",
+    )
+    for passage, measured in zip(passages, together, strict=True):
+        alone = qc.measure(signal[passage.start : passage.end], rate, [whole(signal[passage.start : passage.end], 150)])
+        assert {k: measured[k] for k in keys} == pytest.approx({k: alone["narration"][k] for k in keys}, abs=0.02)
 
 
 @pytest.fixture

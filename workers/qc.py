@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyloudnorm
-import soxr
 from scipy.signal import sosfilt
 
+from workers import true_peak
 from workers.encoding import PAUSE_SECONDS
 
 FLOOR_DB = -120.0
@@ -37,17 +37,10 @@ NOISE_PERCENTILE = 10.0
 SILENCE_DB = -50.0
 """A window below −50 dBFS RMS is silence: well under quiet speech (about −35), above any dither."""
 
-OVERSAMPLING = 4
-"""BS.1770-4 Annex 2: 4× oversampling finds inter-sample peaks to within about 0.5 dB at 48 kHz."""
-
-OVERSAMPLER_QUALITY = "MQ"
-"""soxr's medium quality: on speech-like noise within 0.02 dB of its high quality, and +3.01 dB on the
-fs/4 test signal like it, in half the time (an hour in about 2 s on one busy core). BS.1770-4's own
-interpolator is a 48-tap FIR, no sharper than this; soxr's low quality cuts too much treble (−0.9 dB).
-"""
-
-TRUE_PEAK_BLOCK_SECONDS = 30.0
-"""True peak is found in 30 s blocks so an hour of audio never sits oversampled in memory at once."""
+BLOCK_SECONDS = 30.0
+"""The audio is measured in 30 s blocks, each converted to floats and K-weighted only while it is
+measured, so an hour of it never sits in memory as floats (three float copies of an hour at 24 kHz
+took about 1 GB)."""
 
 CLIPPING_DBTP = -0.1
 """A passage whose true peak is above −0.1 dBTP clips on most decoders and converters."""
@@ -91,34 +84,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 2)
 
 
-def as_float(samples: np.ndarray) -> np.ndarray:
-    """A float32 copy of the samples, int16 scaled to [−1, 1), with GUARD added to every other one."""
+def as_float(samples: np.ndarray, start: int = 0) -> np.ndarray:
+    """A float32 copy of the part of a signal that begins at sample `start`, int16 scaled to [−1, 1),
+    with GUARD added to the signal's every other sample (the same ones, whichever part this is)."""
     if samples.dtype.kind == "i":
         copied: np.ndarray = np.multiply(samples, 1 / 32768, dtype=np.float32)
     else:
         copied = samples.astype(np.float32)
-    copied[::2] += GUARD
+    copied[start % 2 :: 2] += GUARD
     return copied
-
-
-def peaks(samples: np.ndarray, rate: int) -> np.ndarray:
-    """The true peak (linear) of each 10 ms window: the highest absolute value of the signal
-    oversampled 4×, kept per window so passages read theirs without oversampling again."""
-    size = max(1, round(WINDOW_SECONDS * rate))
-    wide = size * OVERSAMPLING
-    stream = soxr.ResampleStream(rate, rate * OVERSAMPLING, 1, dtype="float32", quality=OVERSAMPLER_QUALITY)
-    block = max(1, int(TRUE_PEAK_BLOCK_SECONDS * rate))
-    found: list[np.ndarray] = []
-    pending = np.zeros(0, dtype=np.float32)
-    for begin in range(0, samples.size, block):
-        out = stream.resample_chunk(samples[begin : begin + block], last=begin + block >= samples.size)
-        pending = np.concatenate((pending, np.abs(out)))
-        full = pending.size // wide
-        found.append(pending[: full * wide].reshape(full, wide).max(axis=1))
-        pending = pending[full * wide :]
-    if pending.size:
-        found.append(pending.max(keepdims=True))
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.float32)
 
 
 def _peak_db(window_peaks: np.ndarray) -> float:
@@ -126,28 +100,61 @@ def _peak_db(window_peaks: np.ndarray) -> float:
     return 20 * math.log10(peak) if peak > 0 else FLOOR_DB
 
 
-def k_weighted(samples: np.ndarray, rate: int) -> np.ndarray:
-    """The signal through BS.1770's K-weighting (pyloudnorm's two filter stages), in one pass."""
+def k_weighting(rate: int) -> np.ndarray:
+    """BS.1770's K-weighting (pyloudnorm's two filter stages) as second-order sections for `sosfilt`.
+    float32 sections keep sosfilt in single precision: ten times faster on an hour than float64, and
+    within 0.01 LU of pyloudnorm (second-order sections stay accurate where one 4th-order filter
+    would not)."""
     sections = []
     for stage in pyloudnorm.Meter(rate)._filters.values():
         b, a = np.asarray(stage.b) * stage.passband_gain, np.asarray(stage.a)
         sections.append(np.concatenate([b / a[0], a / a[0]]))
-    # float32 sections keep sosfilt in single precision: ten times faster on an hour than float64, and
-    # within 0.01 LU of pyloudnorm (second-order sections stay accurate where one 4th-order filter would not)
-    weighted: np.ndarray = sosfilt(np.array(sections, dtype=np.float32), samples)
-    return weighted
+    return np.array(sections, dtype=np.float32)
 
 
-def _block_power(weighted: np.ndarray, rate: int, block_seconds: float) -> np.ndarray:
+@dataclass
+class _Sums:
+    """Sums of squares over consecutive `size`-sample steps of one piece, fed its samples in order
+    a block at a time (a step may straddle two blocks). A last, partial step is left out of `steps`,
+    as BS.1770's blocks and the silence windows leave it out, but counts in `energy`."""
+
+    size: int
+    done: list[np.ndarray] = field(default_factory=list)
+    partial: float = 0.0
+    filled: int = 0
+
+    def feed(self, part: np.ndarray) -> None:
+        head = 0
+        if self.filled:
+            head = min(part.size, self.size - self.filled)
+            self.partial += float(np.dot(part[:head], part[:head]))
+            self.filled += head
+            if self.filled < self.size:
+                return
+            self.done.append(np.array([self.partial]))
+            self.partial, self.filled = 0.0, 0
+        count = (part.size - head) // self.size
+        framed = part[head : head + count * self.size].reshape(count, self.size)
+        self.done.append(np.einsum("ij,ij->i", framed, framed))
+        tail = part[head + count * self.size :]
+        self.partial, self.filled = float(np.dot(tail, tail)), tail.size
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.concatenate(self.done, dtype=np.float64) if self.done else np.zeros(0)
+
+    @property
+    def energy(self) -> float:
+        return float(sum(float(np.sum(d, dtype=np.float64)) for d in self.done)) + self.partial
+
+
+def _block_power(step_sums: np.ndarray, step: int, block_seconds: float) -> np.ndarray:
     """Mean-square power of `block_seconds` blocks every 100 ms (BS.1770's and Tech 3342's grids),
-    summed from 100 ms steps so an hour costs one pass over the samples."""
-    step = max(1, round(0.1 * rate))
-    steps = weighted.size // step
+    from the sums of the K-weighted samples' squares over 100 ms steps (`step` samples each)."""
     per_block = round(block_seconds / 0.1)
-    if steps < per_block:
+    if step_sums.size < per_block:
         return np.zeros(0)
-    framed = weighted[: steps * step].reshape(steps, step)
-    sums = np.concatenate(([0.0], np.cumsum(np.einsum("ij,ij->i", framed, framed), dtype=np.float64)))
+    sums = np.concatenate(([0.0], np.cumsum(step_sums, dtype=np.float64)))
     power: np.ndarray = (sums[per_block:] - sums[:-per_block]) / (per_block * step)
     return power
 
@@ -157,11 +164,10 @@ def _lufs(power: np.ndarray | float) -> Any:
         return -0.691 + 10 * np.log10(power)
 
 
-def gated_loudness(weighted: np.ndarray, rate: int) -> float | None:
-    """Integrated loudness in LUFS (BS.1770-4: 400 ms blocks, 75 % overlap, gates at −70 LUFS and
-    10 LU under the ungated mean), or None when too short or silent. The same figure as
+def gated_loudness(power: np.ndarray) -> float | None:
+    """Integrated loudness in LUFS of 400 ms blocks' `power` (BS.1770-4: 75 % overlap, gates at
+    −70 LUFS and 10 LU under the ungated mean), or None when too short or silent. The same figure as
     pyloudnorm's `integrated_loudness` (the tests check it), without its per-block Python loop."""
-    power = _block_power(weighted, rate, 0.4)
     above = power[_lufs(power) > -70.0]
     if above.size == 0:
         return None
@@ -169,10 +175,10 @@ def gated_loudness(weighted: np.ndarray, rate: int) -> float | None:
     return float(_lufs(float(np.mean(kept))))
 
 
-def loudness_range(weighted: np.ndarray, rate: int) -> float | None:
-    """Loudness range in LU (EBU Tech 3342): the spread of 3 s short-term loudness, 10th to 95th
-    percentile, after gates at −70 LUFS and 20 LU under their mean."""
-    short_term = _lufs(_block_power(weighted, rate, 3.0))
+def loudness_range(power: np.ndarray) -> float | None:
+    """Loudness range in LU (EBU Tech 3342) of 3 s blocks' `power`: the spread of short-term
+    loudness, 10th to 95th percentile, after gates at −70 LUFS and 20 LU under their mean."""
+    short_term = _lufs(power)
     gated = short_term[short_term >= -70.0]
     if gated.size == 0:
         return None
@@ -187,13 +193,6 @@ class _Windows:
 
     power: np.ndarray
     seconds: float
-
-    @classmethod
-    def of(cls, samples: np.ndarray, rate: int) -> _Windows:
-        size = max(1, round(WINDOW_SECONDS * rate))
-        count = samples.size // size
-        framed = samples[: count * size].reshape(count, size)
-        return cls(np.einsum("ij,ij->i", framed, framed) / size, size / rate)
 
     def silence(self) -> tuple[float, float, float]:
         """Head silence, tail silence and the longest silence between sounds, in seconds."""
@@ -214,26 +213,41 @@ class _Windows:
         return _db(float(np.percentile(wider, NOISE_PERCENTILE)))
 
 
-def _figures(
-    samples: np.ndarray, window_peaks: np.ndarray, weighted: np.ndarray, rate: int, characters: int
-) -> dict[str, float | None]:
-    """The figures every piece gets, narration or passage (`window_peaks`: its 10 ms windows' true
-    peaks; `weighted`: its K-weighted samples)."""
-    windows = _Windows.of(samples, rate)
-    head, tail, inner = windows.silence()
-    seconds = samples.size / rate
-    speech = seconds - head - tail
-    return {
-        "seconds": _round(seconds),
-        "loudness_lufs": _round(gated_loudness(weighted, rate)),
-        "true_peak_dbtp": _round(_peak_db(window_peaks)),
-        "rms_dbfs": _round(_db(float(np.dot(samples, samples)) / samples.size) if samples.size else FLOOR_DB),
-        "noise_floor_dbfs": _round(windows.noise_floor()),
-        "head_silence_seconds": _round(head),
-        "tail_silence_seconds": _round(tail),
-        "longest_inner_silence_seconds": _round(inner),
-        "speaking_rate_cps": _round(characters / speech) if speech > 0 else None,
-    }
+@dataclass
+class _Piece:
+    """The narration or one passage while the blocks go by: the sums its figures are made of."""
+
+    start: int
+    end: int
+    characters: int
+    windows: _Sums  # of the samples' squares, 10 ms steps from `start`
+    steps: _Sums  # of the K-weighted samples' squares, 100 ms steps from `start`
+
+    def feed(self, begin: int, samples: np.ndarray, weighted: np.ndarray) -> None:
+        """Take this piece's part of the block of `samples` (and their K-weighting) at `begin`."""
+        low, high = max(self.start, begin) - begin, min(self.end, begin + samples.size) - begin
+        if low < high:
+            self.windows.feed(samples[low:high])
+            self.steps.feed(weighted[low:high])
+
+    def figures(self, window_peaks: np.ndarray, rate: int) -> dict[str, float | None]:
+        """The figures every piece gets (`window_peaks`: the true peaks of the 10 ms windows it touches)."""
+        windows = _Windows(self.windows.steps / self.windows.size, self.windows.size / rate)
+        head, tail, inner = windows.silence()
+        length = self.end - self.start
+        seconds = length / rate
+        speech = seconds - head - tail
+        return {
+            "seconds": _round(seconds),
+            "loudness_lufs": _round(gated_loudness(_block_power(self.steps.steps, self.steps.size, 0.4))),
+            "true_peak_dbtp": _round(_peak_db(window_peaks)),
+            "rms_dbfs": _round(_db(self.windows.energy / length) if length else FLOOR_DB),
+            "noise_floor_dbfs": _round(windows.noise_floor()),
+            "head_silence_seconds": _round(head),
+            "tail_silence_seconds": _round(tail),
+            "longest_inner_silence_seconds": _round(inner),
+            "speaking_rate_cps": _round(self.characters / speech) if speech > 0 else None,
+        }
 
 
 def _flags(passages: list[dict[str, Any]]) -> None:
@@ -275,30 +289,50 @@ def verdict(narration: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(samples: np.ndarray, rate: int, passages: Sequence[Passage]) -> dict[str, Any]:
-    """Every figure for the narration and each passage, the passages' flags, and the verdict (JSON)."""
-    signal = as_float(samples)
-    weighted = k_weighted(signal, rate)  # once: a passage's slice of it differs only in its first ms
-    window_peaks = peaks(signal, rate)
-    narration: dict[str, Any] = _figures(signal, window_peaks, weighted, rate, sum(len(p.text) for p in passages))
-    narration["loudness_range_lu"] = _round(loudness_range(weighted, rate))
+    """Every figure for the narration and each passage, the passages' flags, and the verdict (JSON).
+
+    One pass over the audio in blocks: each block is converted to floats and K-weighted once (the
+    filter's state carried from block to block, so a passage's part of it is the narration's), and
+    every piece it overlaps takes its sums from it; true peaks are then read from the few windows
+    that could hold one (`workers.true_peak`)."""
+    total = samples.size
     size = max(1, round(WINDOW_SECONDS * rate))
-    pieces = [
-        {
-            "index": i,
-            # a passage's true peak is read from the windows it touches: at most 10 ms of the pause
-            # that joins it to its neighbour, which is silence
-            **_figures(
-                signal[p.start : p.end],
-                window_peaks[p.start // size : -(-p.end // size)],
-                weighted[p.start : p.end],
-                rate,
-                len(p.text),
-            ),
-        }
-        for i, p in enumerate(passages)
+    step = max(1, round(0.1 * rate))
+    block = 2 * size * max(1, round(BLOCK_SECONDS * rate / (2 * size)))  # even: GUARD's parity holds
+
+    def piece(start: int, end: int, characters: int) -> _Piece:
+        start = min(max(start, 0), total)
+        return _Piece(start, min(max(end, start), total), characters, _Sums(size), _Sums(step))
+
+    narration = piece(0, total, sum(len(p.text) for p in passages))
+    pieces = [piece(p.start, p.end, len(p.text)) for p in passages]
+    starts = np.array([p.start for p in pieces], dtype=np.int64)
+    ends = np.array([p.end for p in pieces], dtype=np.int64)
+    sections = k_weighting(rate)
+    state = np.zeros((sections.shape[0], 2), dtype=np.float32)
+    sample_peaks = np.zeros(-(-total // size), dtype=np.float32)
+    for begin in range(0, total, block):
+        signal = as_float(samples[begin : begin + block], begin)
+        weighted, state = sosfilt(sections, signal, zi=state)
+        sample_peaks[begin // size : begin // size + -(-signal.size // size)] = true_peak.window_maxima(
+            np.abs(signal), size
+        )
+        narration.feed(begin, signal, weighted)
+        for index in np.flatnonzero((starts < begin + signal.size) & (ends > begin)):
+            pieces[index].feed(begin, signal, weighted)
+
+    # a passage's true peak is read from the windows it touches: at most 10 ms of the pause that
+    # joins it to its neighbour, which is silence
+    touched = [(p.start // size, -(-p.end // size)) for p in [narration, *pieces]]
+    window_peaks = true_peak.window_peaks(samples, rate, size, sample_peaks, touched, as_float)
+    figures: dict[str, Any] = narration.figures(window_peaks, rate)
+    figures["loudness_range_lu"] = _round(loudness_range(_block_power(narration.steps.steps, step, 3.0)))
+    measured = [
+        {"index": i, **p.figures(window_peaks[first:last], rate)}
+        for i, (p, (first, last)) in enumerate(zip(pieces, touched[1:], strict=True))
     ]
-    _flags(pieces)
-    return {"narration": narration, "passages": pieces, "verdict": verdict(narration)}
+    _flags(measured)
+    return {"narration": figures, "passages": measured, "verdict": verdict(figures)}
 
 
 def spans(lengths: Sequence[int], pause: int) -> list[tuple[int, int]]:
