@@ -2,7 +2,9 @@
 
 1. An hour of speech-like audio (noise shaped into syllables and words, with pauses; generated, not
    synthesized) in 180 passages of 20 s: `workers.qc.measure` vs encoding the same samples as WAV,
-   measured in the same run as the baseline. Goal: under 3 s.
+   measured in the same run as the baseline. Goal: under 3 s. Then the checks' peak memory on an
+   hour at 24 kHz (OpenAI's rate), beside the int16 samples the job already holds. Goal: well
+   under 400 MB.
 2. A short story on the local voice: the whole job (synthesis, join, encoding, checks) vs the
    checks alone on its audio. Goal: the checks at most 5 % of the job.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
@@ -29,6 +32,7 @@ from workers.providers.local import voice
 from workers.submit import Request, submit
 
 RATE = 22_050
+MEMORY_RATE = 24_000
 HOUR = 3_600
 PASSAGE_SECONDS = 20
 ROUNDS = 3
@@ -54,16 +58,37 @@ def _timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def _hour_passages(samples: np.ndarray, rate: int) -> list[qc.Passage]:
+    size = PASSAGE_SECONDS * rate
+    return [qc.Passage(start, start + size, "a" * 300) for start in range(0, samples.size, size)]
+
+
 def _hour() -> dict[str, float]:
     samples = speech_like(HOUR)
-    size = PASSAGE_SECONDS * RATE
-    passages = [qc.Passage(start, start + size, "a" * 300) for start in range(0, samples.size, size)]
+    passages = _hour_passages(samples, RATE)
     encoding = statistics.median(_timed(lambda: encode(samples, RATE, "wav")) for _ in range(ROUNDS))
     checks = statistics.median(_timed(lambda: qc.measure(samples, RATE, passages)) for _ in range(ROUNDS))
     return {
         "one hour: encoding as WAV (s, median of 3; baseline)": encoding,
         "one hour: quality checks (s, median of 3; goal < 3)": checks,
         "one hour: checks / WAV encoding": checks / encoding,
+    }
+
+
+def _hour_memory() -> dict[str, float]:
+    """Peak memory the checks allocate (Python and NumPy, by tracemalloc) on top of the samples."""
+    samples = speech_like(HOUR, rate=MEMORY_RATE)
+    passages = _hour_passages(samples, MEMORY_RATE)
+    tracemalloc.start()
+    try:
+        qc.measure(samples, MEMORY_RATE, passages)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return {
+        "one hour at 24 kHz: its int16 samples (MB; baseline)": samples.nbytes / 1e6,
+        "one hour at 24 kHz: checks' peak memory (MB; goal well < 400)": peak / 1e6,
+        "one hour at 24 kHz: checks' memory / samples": peak / samples.nbytes,
     }
 
 
@@ -89,4 +114,4 @@ def _story() -> dict[str, float]:
 
 
 def run(connection: Redis) -> dict[str, float]:
-    return {**_hour(), **_story()}
+    return {**_hour(), **_hour_memory(), **_story()}
