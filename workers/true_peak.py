@@ -27,11 +27,11 @@ than this; soxr's low quality cuts too much treble (−0.9 dB)."""
 MARGIN_DB = 6.0
 """A window is oversampled when the highest sample of it and its two neighbours is within 6 dB of
 the highest sample of a narration or passage it belongs to. For band-limited content the classic
-worst case is +3.01 dB (a full-scale sine at fs/4, 45° out of phase), but it is not a bound: white
-noise at 22.05 kHz showed 10 ms windows whose true peak is 4.8 dB over their own samples, and a
-3.1 dB margin misread the true peak of 10 min of it by up to 0.57 dB (4 dB read it exactly). 6 dB
-keeps that measured need plus 2 dB, and costs little on speech, where 1.5–8 % of windows are this
-close to their passage's top."""
+worst case is +3.01 dB (a full-scale sine at fs/4, 45° out of phase), but it is not a bound: in
+white noise at 22.05 kHz, 10 ms windows reached true peaks 4.8 dB over their own samples, and a
+3.1 dB margin misread half-second stretches of 10 min of it by up to 0.57 dB (4 dB read them
+exactly). 6 dB keeps that measured need plus 2 dB, and costs little on speech: 8 % of the
+benchmark's hour and 10–15 % of the local voice's windows come this close to their passage's top."""
 
 CONTEXT = 128
 """Samples of real signal on each side of a run of candidate windows: soxr MQ's 4× filter then sees
@@ -63,18 +63,17 @@ def candidates(sample_peaks: np.ndarray, pieces: Sequence[tuple[int, int]]) -> n
     return chosen
 
 
+Read = Callable[[int, int], np.ndarray]
+"""`read(begin, end)`: the signal's samples from `begin` to `end` as float32, as QC sees them."""
+
+
 def window_peaks(
-    samples: np.ndarray,
-    rate: int,
-    size: int,
-    sample_peaks: np.ndarray,
-    pieces: Sequence[tuple[int, int]],
-    as_float: Callable[[np.ndarray, int], np.ndarray],
+    read: Read, total: int, rate: int, size: int, sample_peaks: np.ndarray, pieces: Sequence[tuple[int, int]]
 ) -> np.ndarray:
-    """Each `size`-sample window's peak: its true peak where it could be the maximum of one of
-    `pieces` (window ranges), its sample peak (never above a piece's maximum) elsewhere.
-    `sample_peaks` holds each window's highest absolute sample; `as_float(part, start)` converts the
-    part of `samples` that begins at `start` as the rest of the checks see it."""
+    """Each `size`-sample window's peak in a signal of `total` samples: its true peak where it could
+    be the maximum of one of `pieces` (window ranges), its sample peak elsewhere (there it is below
+    the piece's maximum, so the piece reads its true peak all the same). `sample_peaks` holds each
+    window's highest absolute sample."""
     peaks = sample_peaks.copy()
     chosen = np.flatnonzero(candidates(sample_peaks, pieces))
     if chosen.size == 0:
@@ -88,28 +87,21 @@ def window_peaks(
         batch.append((first, last))
         held += (last - first) * size + 2 * CONTEXT
         if held >= BATCH_SAMPLES:
-            _oversample(samples, rate, size, batch, peaks, as_float)
+            _oversample(read, total, rate, size, batch, peaks)
             batch, held = [], 0
     if batch:
-        _oversample(samples, rate, size, batch, peaks, as_float)
+        _oversample(read, total, rate, size, batch, peaks)
     return peaks
 
 
-def _oversample(
-    samples: np.ndarray,
-    rate: int,
-    size: int,
-    runs: list[tuple[int, int]],
-    peaks: np.ndarray,
-    as_float: Callable[[np.ndarray, int], np.ndarray],
-) -> None:
+def _oversample(read: Read, total: int, rate: int, size: int, runs: list[tuple[int, int]], peaks: np.ndarray) -> None:
     """Oversample `runs` of windows in one call, each with its context, and write their true peaks."""
-    segments = [(max(0, first * size - CONTEXT), min(samples.size, last * size + CONTEXT)) for first, last in runs]
-    joined = np.concatenate([as_float(samples[begin:end], begin) for begin, end in segments])
+    segments = [(max(0, first * size - CONTEXT), min(total, last * size + CONTEXT)) for first, last in runs]
+    joined = np.concatenate([read(begin, end) for begin, end in segments])
     loud = np.abs(soxr.resample(joined, rate, rate * OVERSAMPLING, quality=OVERSAMPLER_QUALITY))
     offset = 0
     for (first, last), (begin, end) in zip(runs, segments, strict=True):
         start = offset + first * size - begin
-        stop = offset + min(last * size, samples.size) - begin
+        stop = offset + min(last * size, total) - begin
         peaks[first:last] = window_maxima(loud[start * OVERSAMPLING : stop * OVERSAMPLING], size * OVERSAMPLING)
         offset += end - begin
