@@ -256,25 +256,70 @@ def _flags(passages: list[dict[str, Any]]) -> None:
         passage["flags"] = flags
 
 
-def verdict(narration: dict[str, Any]) -> dict[str, Any]:
-    """The Standard profile's verdict: passed, or which check fails and by how much."""
+@dataclass(frozen=True)
+class Requirements:
+    """What a mastering profile promises, as ranges the verdict checks (None: not checked)."""
+
+    profile: str
+    """The profile's name as staff read it (Standard, ACX audiobook, ...)."""
+    true_peak_dbtp: float | None = None
+    """At most."""
+    loudness_lufs: tuple[float, float] | None = None
+    rms_dbfs: tuple[float, float] | None = None
+    noise_floor_dbfs: float | None = None
+    """At most."""
+    head_seconds: tuple[float, float] | None = None
+    tail_seconds: tuple[float, float] | None = None
+
+
+STANDARD = Requirements("Standard", true_peak_dbtp=STANDARD_MAX_TRUE_PEAK, loudness_lufs=(-19.0, -17.0))
+"""The default profile's checks: its −18 LUFS target within a LU, and headroom for lossy encoding."""
+
+
+def _failure(check: str, measured: float, limit: float, off_by: float, text: str) -> dict[str, Any]:
+    return {"check": check, "limit": limit, "measured": measured, "over_by": round(off_by, 2), "text": text}
+
+
+def _outside(check: str, measured: float | None, bounds: tuple[float, float], unit: str) -> list[dict[str, Any]]:
+    low, high = bounds
+    if measured is None:
+        return [_failure(check, FLOOR_DB, low, low - FLOOR_DB, f"{check} could not be measured (silence?)")]
+    if measured < low:
+        text = f"{check} {measured:.1f} {unit}, {low - measured:.1f} {unit} under the {low:g} to {high:g} {unit} range"
+        return [_failure(check, measured, low, low - measured, text)]
+    if measured > high:
+        text = f"{check} {measured:.1f} {unit}, {measured - high:.1f} {unit} over the {low:g} to {high:g} {unit} range"
+        return [_failure(check, measured, high, measured - high, text)]
+    return []
+
+
+def verdict(narration: dict[str, Any], required: Requirements = STANDARD) -> dict[str, Any]:
+    """The profile's verdict: passed, or which checks fail and by how much."""
     failures: list[dict[str, Any]] = []
     peak = narration["true_peak_dbtp"]
-    if peak > STANDARD_MAX_TRUE_PEAK:
-        over = round(peak - STANDARD_MAX_TRUE_PEAK, 2)
-        failures.append(
-            {
-                "check": "true peak",
-                "limit": STANDARD_MAX_TRUE_PEAK,
-                "measured": peak,
-                "over_by": over,
-                "text": f"true peak {peak:+.1f} dBTP, {over:.1f} dB over the {STANDARD_MAX_TRUE_PEAK:+.0f} dBTP limit",
-            }
-        )
-    return {"profile": "Standard", "passed": not failures, "failures": failures}
+    if required.true_peak_dbtp is not None and peak > required.true_peak_dbtp:
+        limit = required.true_peak_dbtp
+        text = f"true peak {peak:+.1f} dBTP, {peak - limit:.1f} dB over the {limit:+g} dBTP limit"
+        failures.append(_failure("true peak", peak, limit, peak - limit, text))
+    floor = narration["noise_floor_dbfs"]
+    if required.noise_floor_dbfs is not None and floor is not None and floor > required.noise_floor_dbfs:
+        limit = required.noise_floor_dbfs
+        text = f"noise floor {floor:.1f} dBFS, {floor - limit:.1f} dB over the {limit:g} dBFS limit"
+        failures.append(_failure("noise floor", floor, limit, floor - limit, text))
+    for check, key, bounds, unit in (
+        ("loudness", "loudness_lufs", required.loudness_lufs, "LUFS"),
+        ("RMS", "rms_dbfs", required.rms_dbfs, "dB"),
+        ("head", "head_silence_seconds", required.head_seconds, "s"),
+        ("tail", "tail_silence_seconds", required.tail_seconds, "s"),
+    ):
+        if bounds is not None:
+            failures += _outside(check, narration.get(key), bounds, unit)
+    return {"profile": required.profile, "passed": not failures, "failures": failures}
 
 
-def measure(samples: np.ndarray, rate: int, passages: Sequence[Passage]) -> dict[str, Any]:
+def measure(
+    samples: np.ndarray, rate: int, passages: Sequence[Passage], required: Requirements = STANDARD
+) -> dict[str, Any]:
     """Every figure for the narration and each passage, the passages' flags, and the verdict (JSON)."""
     signal = as_float(samples)
     weighted = k_weighted(signal, rate)  # once: a passage's slice of it differs only in its first ms
@@ -298,7 +343,7 @@ def measure(samples: np.ndarray, rate: int, passages: Sequence[Passage]) -> dict
         for i, p in enumerate(passages)
     ]
     _flags(pieces)
-    return {"narration": narration, "passages": pieces, "verdict": verdict(narration)}
+    return {"narration": narration, "passages": pieces, "verdict": verdict(narration, required)}
 
 
 def spans(lengths: Sequence[int], pause: int) -> list[tuple[int, int]]:
