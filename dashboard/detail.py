@@ -69,6 +69,7 @@ def _facts(detail: NarrationDetail) -> None:
             "theme": detail.theme or "—",
             "tags": ", ".join(detail.tags) or "—",
             "format": detail.output_format,
+            "mastering": labels.mastered(detail.metadata, detail.mastering),
             "characters billed": f"{detail.characters_billed:,}",
             "cost": "—" if detail.cost_usd is None else f"${detail.cost_usd:.4f}",
         }
