@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pyloudnorm
 import pytest
+import soundfile
 from redis import Redis
 from rq import Queue
 from sqlalchemy import text
@@ -233,6 +235,9 @@ def test_the_voice_sample_plays_and_is_made_once(page: AppTest) -> None:
     assert not page.exception and page.get("audio")
     samples = list((get_settings().media_path / "samples").rglob("*.wav"))
     assert len(samples) == 1 and samples[0].stat().st_size > 10_000
+    # mastered as narrations are, so two voices are compared at one loudness
+    audio, rate = soundfile.read(samples[0])
+    assert pyloudnorm.Meter(rate).integrated_loudness(audio) == pytest.approx(-18.0, abs=1.0)
 
 
 def test_a_megabyte_pasted_in_is_cut_at_the_limit_by_the_text_area(page: AppTest) -> None:
