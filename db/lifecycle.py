@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db import events
-from db.chunks import owned_by
+from db.chunks import owned_by, record_quality
 from db.models import Chunk, SceneAudio, Status, StoryAudio, WorkerBeat
 from db.narrations import MODELS, model_for, now
 
@@ -160,6 +160,8 @@ def complete(
         )
         .returning(model.id)
     ).first()
+    if done is not None:
+        record_quality(session, work.kind, work.row_id, metadata)
     if done is not None and work.kind == "story":
         _take_over_story(session, work.row_id)
     session.commit()

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from db import events
-from db.chunks import owned_by
+from db.chunks import owned_by, record_quality
 from db.lifecycle import ClaimedWork, WrongState, claimed_columns, with_passage
 from db.models import Chunk, Status
 from db.narrations import model_for, now
@@ -276,6 +276,7 @@ def swap(
             updated_at=now(),
         )
     )
+    record_quality(session, work.kind, work.row_id, metadata)
     events.record(
         session,
         work.kind,

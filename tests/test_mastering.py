@@ -20,7 +20,7 @@ from redis import Redis
 from scipy.signal import butter, resample_poly, sosfilt
 
 from db.engine import new_session
-from db.models import StoryAudio
+from db.models import Chunk, StoryAudio
 from db.settings import get_settings
 from tests.audio_checks import mp3_frames
 from tests.factories import LOCAL, demo_data, staff_user
@@ -237,6 +237,7 @@ def test_a_provider_returning_uneven_passages_with_edge_silence_gives_an_even_na
     assert head_and_tail(samples, rate)[0] == pytest.approx(0.25 + KEEP_SECONDS, abs=0.02)  # not 0.3 + 0.25
     qc = metadata["qc"]
     assert isinstance(qc, dict) and qc["verdict"]["passed"] and not any(p["flags"] for p in qc["passages"])
+    assert _passage_rows_qc(done.row_id) == qc["passages"]  # each passage row carries its own figures
 
     # The provider now sends passage 2 10 dB too loud: the redo is mastered with its neighbours.
     fake.quieter[planned[1]] = -10.0
@@ -245,6 +246,13 @@ def test_a_provider_returning_uneven_passages_with_edge_silence_gives_an_even_na
     samples, rate, metadata = _file_and_metadata(done.row_id)
     levels = _passage_levels(samples, rate, metadata)
     assert max(levels) - min(levels) <= 1.0, levels
+    assert _passage_rows_qc(done.row_id) == metadata["qc"]["passages"]  # type: ignore[index]
+
+
+def _passage_rows_qc(row_id: int) -> list[object]:
+    with new_session() as session:
+        rows = session.query(Chunk).filter(Chunk.story_audio_id == row_id).order_by(Chunk.idx).all()
+        return [row.qc for row in rows]
 
 
 @pytest.mark.slow
