@@ -5,7 +5,17 @@ from __future__ import annotations
 import logging
 import sys
 
-from bench import library_page, local_voice, long_story, monitoring, narration_memory, qc, splitter, worker_overhead
+from bench import (
+    library_page,
+    local_voice,
+    long_story,
+    mastering,
+    monitoring,
+    narration_memory,
+    qc,
+    splitter,
+    worker_overhead,
+)
 from bench.setup import bench_environment
 
 BENCHMARKS = {
@@ -17,6 +27,7 @@ BENCHMARKS = {
     "splitter": splitter.run,
     "qc": qc.run,
     "narration-memory": narration_memory.run,
+    "mastering": mastering.run,
 }
 
 

@@ -4,7 +4,8 @@ Before the audio route the card read the whole file into the dashboard on every 
 WAV is ~170 MB, per render, per session); now the page names the route and the browser streams the
 file from it. One dashboard process and one browser in one run: the baseline is the same page of a
 five-second narration, and the figure is how much more the process holds (RSS) after the one-hour
-page was opened three times, played from past the preview's end, and downloaded in full.
+page was opened three times, played from past the preview's end, and downloaded in full; then how
+much more after a three-hour file (over 500 MB) is downloaded through the same route.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def run(connection: Redis) -> dict[str, float]:
     with new_session() as session:
         create_user(session, username="bench", password=PASSWORD)
         session.commit()
-    short, hour = _narration(1, 5), _narration(2, HOUR)
+    short, hour, long = _narration(1, 5), _narration(2, HOUR), _narration(3, 3 * HOUR)
     size = (get_settings().media_path / f"tts/story/bench-{hour}.wav").stat().st_size / MB
     with headless_chromium() as browser, dashboard() as url:
         page = browser.new_page()
@@ -119,8 +120,11 @@ def run(connection: Redis) -> dict[str, float]:
         for _ in range(3):
             _open(page, url, hour)
         _open(page, url, hour, play_from=HOUR - 60)  # far past the 20 s preview
-        downloaded = _download(url, hour, str(session_cookie(page)["value"])) / MB
+        token = str(session_cookie(page)["value"])
+        downloaded = _download(url, hour, token) / MB
         after = _dashboard_rss()
+        big = _download(url, long, token) / MB
+        after_big = _dashboard_rss()
     return {
         "one-hour WAV (MB)": size,
         "downloaded through the route (MB)": downloaded,
@@ -128,4 +132,6 @@ def run(connection: Redis) -> dict[str, float]:
         "dashboard RSS after the one-hour page x4, play and download (MB)": after,
         "growth (MB, goal < 20)": after - baseline,
         "growth / file size (the old card held 1.0 per render)": (after - baseline) / size,
+        "three-hour WAV downloaded through the route (MB)": big,
+        "dashboard RSS growth over that download (MB; streamed: ~0)": after_big - after,
     }

@@ -12,7 +12,7 @@ from dashboard import labels
 from dashboard.plain import md
 from db.narrations import Kind
 from db.settings import get_settings
-from workers import catalogue
+from workers import catalogue, mastering
 from workers.samples import NoSample, voice_sample
 from workers.signin import SignedIn
 from workers.submit import Request
@@ -29,6 +29,7 @@ class VoiceChoice:
     priority: int
     instructions: str | None
     speed: float | None
+    mastering: str
     missing_key: str | None
 
     def request(self, *, kind: Kind, target_id: int, prompt: str, **rest: Any) -> Request:
@@ -44,6 +45,7 @@ class VoiceChoice:
             priority=self.priority,
             instructions=self.instructions,
             speed=self.speed,
+            mastering=self.mastering,
             **rest,
         )
 
@@ -62,6 +64,7 @@ def voice_choice(
     priority: int = 0,
     instructions: str | None = None,
     speed: float | None = None,
+    mastering_profile: str | None = None,
 ) -> VoiceChoice:
     """Render the controls (keys prefixed with `key`) starting from the given values."""
     providers = {p.id.value: p for p in catalogue.CATALOGUE}
@@ -102,9 +105,27 @@ def voice_choice(
         else None
     )
     pace = st.slider("Speed", 0.25, 4.0, speed or 1.0, 0.05, key=f"{key}-speed") if provider_id == "openai" else None
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
+    profiles = list(mastering.PROFILES)
+    profile = mastering.PROFILES[
+        str(
+            left.selectbox(
+                "Mastering",
+                profiles,
+                index=_index(profiles, mastering_profile or get_settings().mastering_profile),
+                format_func=lambda p: mastering.PROFILES[p].label,
+                help="How the passages are made into one narration: "
+                + "; ".join(f"**{p.label}**: {', '.join(p.requirements)}" for p in mastering.PROFILES.values()),
+                key=f"{key}-mastering",
+            )
+        )
+    ]
     formats = list(catalogue.OUTPUT_FORMATS)
-    fmt = left.selectbox("Save as", formats, index=_index(formats, output_format), key=f"{key}-format")
+    if profile.output_format:  # ACX takes one format only
+        fmt = profile.output_format
+        middle.selectbox("Save as", [fmt], key=f"{key}-format-{profile.name}", disabled=True, help=profile.label)
+    else:
+        fmt = middle.selectbox("Save as", formats, index=_index(formats, output_format), key=f"{key}-format")
     level = right.select_slider(
         "Priority",
         options=sorted(labels.PRIORITIES),
@@ -120,6 +141,7 @@ def voice_choice(
         priority=int(level),
         instructions=tone or None,
         speed=pace if pace != 1.0 else None,
+        mastering=profile.name,
         missing_key=catalogue.missing_key(info, get_settings()),
     )
 

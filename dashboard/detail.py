@@ -69,6 +69,7 @@ def _facts(detail: NarrationDetail) -> None:
             "theme": detail.theme or "—",
             "tags": ", ".join(detail.tags) or "—",
             "format": detail.output_format,
+            "mastering": labels.mastered(detail.metadata, detail.mastering),
             "characters billed": f"{detail.characters_billed:,}",
             "cost": "—" if detail.cost_usd is None else f"${detail.cost_usd:.4f}",
         }
@@ -93,7 +94,7 @@ def _passages(detail: NarrationDetail, user: SignedIn) -> None:
             {"#": c.idx + 1, "starts at": labels.length(at), "status": c.state,
              "seconds": c.seconds, "requests": c.provider_calls, "characters billed": c.characters_billed,
              "text": c.text[:120]}
-            for c, at in zip(detail.chunks, starts(detail.chunks), strict=True)
+            for c, at in zip(detail.chunks, starts(detail), strict=True)
         ],
         hide_index=True,
         width="stretch",
@@ -113,7 +114,7 @@ def _passages(detail: NarrationDetail, user: SignedIn) -> None:
             st.audio(wav, format="audio/wav")  # hear it alone, even while later passages are still narrated
         else:
             st.caption(f"Passage {chunk.idx + 1} is not narrated yet.")
-    at = starts(detail.chunks)[chunk.idx]
+    at = starts(detail)[chunk.idx]
     if detail.status == "completed" and at is not None:
         st.button(
             f"Play from {labels.length(at)} in the full player",
@@ -145,6 +146,7 @@ def _duplicate(detail: NarrationDetail, target_id: int, user: SignedIn) -> None:
         priority=detail.priority,
         instructions=detail.instructions,
         speed=detail.speed,
+        mastering_profile=detail.mastering,
     )
     if detail.kind == "story":
         st.caption("A story has one narration: the copy replaces this one when it completes.")

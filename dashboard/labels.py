@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -17,7 +18,7 @@ import streamlit as st
 from db.models import CANCELLED
 from db.settings import get_settings
 from db.window import zone
-from workers import catalogue
+from workers import catalogue, mastering
 
 PRIORITIES = {1: "high", 0: "normal", -1: "low"}
 """Django stores priority as a number; people pick and read it as a word."""
@@ -96,6 +97,22 @@ def voice(provider_id: str, voice_id: str | None) -> str:
     if not voice_id:
         return "default voice"
     return catalogue.voice_name(provider_id, voice_id)
+
+
+def mastered(metadata: dict[str, Any], asked: str | None) -> str:
+    """How the narration was mastered, from its metadata (JSON from the database: read defensively);
+    before it is done, the profile it will get; a narration made before mastering existed says so."""
+    done = metadata.get("mastering")
+    if isinstance(done, dict) and done.get("profile") in mastering.PROFILES:
+        said = mastering.PROFILES[done["profile"]].label
+        limited = done.get("limiter_max_reduction_db")
+        if isinstance(limited, int | float) and not isinstance(limited, bool) and limited > 0.05:
+            said += f" · peaks limited by up to {limited:.1f} dB"
+        return said
+    if metadata.get("format"):  # finished, with no record of mastering
+        return "not mastered (made before mastering existed)"
+    profile = mastering.PROFILES.get(asked or get_settings().mastering_profile)
+    return f"{profile.label} (when it is narrated)" if profile else "—"
 
 
 def download_name(subject: str, kind: str, row_id: int, fmt: str) -> str:

@@ -203,6 +203,7 @@ class NarrationDetail:
     output_format: str
     instructions: str | None
     speed: float | None
+    mastering: str | None
     priority: int
     attempts: int
     max_attempts: int
@@ -307,6 +308,7 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             output_format=row.output_format or "wav",
             instructions=row.instructions,
             speed=row.speed,
+            mastering=row.mastering,
             priority=row.priority,
             attempts=row.attempts,
             max_attempts=row.max_attempts,
@@ -327,10 +329,20 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
         )
 
 
-def starts(lines: list[ChunkLine]) -> list[float | None]:
-    """Where each passage begins in the full file, in seconds: the passages before it, each followed by
-    the pause `workers.encoding.join` puts between two. None from the first passage not narrated yet
-    (its length, and so every later start, is not known)."""
+def starts(detail: NarrationDetail) -> list[float | None]:
+    """Where each passage begins in the full file, in seconds. Mastering records it (trimmed edges,
+    pauses that follow the text, a head of room tone); a narration finished before mastering existed
+    was joined with a fixed pause, so its starts add up from the passages' lengths. None from the
+    first passage not narrated yet (its length, and so every later start, is not known)."""
+    lines = detail.chunks
+    recorded = (detail.metadata.get("mastering") or {}) if isinstance(detail.metadata, dict) else {}
+    stored = recorded.get("passage_starts") if isinstance(recorded, dict) else None
+    if (
+        isinstance(stored, list)
+        and len(stored) == len(lines)
+        and all(isinstance(s, int | float) and not isinstance(s, bool) and 0 <= s < 1e7 for s in stored)
+    ):  # from the database: used only when it is a list of plausible seconds, one per passage
+        return [float(s) for s in stored]
     at: float | None = 0.0
     begun: list[float | None] = []
     for passage in lines:

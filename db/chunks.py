@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy import text as sql
@@ -34,6 +35,17 @@ def _owner(kind: str, row_id: int) -> dict[str, int]:
 def owned_by(kind: str, row_id: int) -> ColumnElement[bool]:
     """The chunks of one narration."""
     return Chunk.story_audio_id == row_id if kind == "story" else Chunk.scene_audio_id == row_id
+
+
+def record_quality(session: Session, kind: str, row_id: int, metadata: dict[str, Any]) -> None:
+    """Copy each passage's quality figures from the narration's metadata onto its passage row (in
+    the caller's transaction: the one that stores the audio they describe)."""
+    measured = metadata.get("qc")
+    passages = measured.get("passages") if isinstance(measured, dict) else None
+    if not isinstance(passages, list):
+        return
+    for idx, figures in enumerate(passages):
+        session.execute(update(Chunk).where(owned_by(kind, row_id), Chunk.idx == idx).values(qc=figures))
 
 
 def stored_files(session: Session, kind: str, row_id: int) -> tuple[list[str], str | None]:

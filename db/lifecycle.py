@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db import events
-from db.chunks import owned_by
+from db.chunks import owned_by, record_quality
 from db.models import Chunk, SceneAudio, Status, StoryAudio, WorkerBeat
 from db.narrations import MODELS, model_for, now
 
@@ -36,9 +36,20 @@ class ClaimedWork:
     output_format: str | None
     instructions: str | None
     speed: float | None
+    mastering: str | None
+    listen_back: bool | None
     attempt: int
     max_attempts: int
     worker: str
+
+
+def claimed_columns(model: type[StoryAudio] | type[SceneAudio]) -> tuple[Any, ...]:
+    """The row's columns a claim returns, labelled as ClaimedWork's fields."""
+    return (
+        model.prompt, model.provider, model.model_backend.label("model"), model.voice_style.label("voice"),
+        model.output_format, model.instructions, model.speed, model.mastering, model.listen_back,
+        model.attempts.label("attempt"), model.max_attempts,
+    )  # fmt: skip
 
 
 def _mine(model: type[StoryAudio] | type[SceneAudio], work: ClaimedWork) -> ColumnElement[bool]:
@@ -91,17 +102,16 @@ def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWo
             next_attempt_at=None,
         )
         .returning(
-            model.prompt, model.provider, model.model_backend, model.voice_style, model.output_format,
-            model.instructions, model.speed, model.attempts, model.max_attempts,
+            *claimed_columns(model),
         )
     ).first()  # fmt: skip
-    if claimed is not None and claimed.attempts > 1:  # a later attempt of the same run
-        again = f"attempt {claimed.attempts}"
+    if claimed is not None and claimed.attempt > 1:  # a later attempt of the same run
+        again = f"attempt {claimed.attempt}"
         events.record(session, kind, row_id, events.What.RESTARTED, worker=worker, message=again)
     session.commit()
     if claimed is None:
         return None
-    return ClaimedWork(kind, row_id, *claimed, worker=worker)
+    return ClaimedWork(kind=kind, row_id=row_id, worker=worker, **claimed._asdict())
 
 
 def interruption(session: Session, work: ClaimedWork) -> str | None:
@@ -150,6 +160,8 @@ def complete(
         )
         .returning(model.id)
     ).first()
+    if done is not None:
+        record_quality(session, work.kind, work.row_id, metadata)
     if done is not None and work.kind == "story":
         _take_over_story(session, work.row_id)
     session.commit()

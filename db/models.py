@@ -397,6 +397,9 @@ class Chunk(Base):
     redo_sample_rate: Mapped[int | None] = mapped_column(Integer)
     redo_seconds: Mapped[float | None] = mapped_column(Float)
     redo_characters_billed: Mapped[int | None] = mapped_column(Integer)
+    # The passage's quality figures and flags in the finished narration (workers/qc.py), as in the
+    # narration's audio_metadata["qc"]["passages"]; None until it is measured.
+    qc: Mapped[dict[str, Any] | None]
 
 
 class Event(Base):

@@ -107,6 +107,8 @@ class NewNarration:
     speed: float | None = None
     theme: str | None = None
     tags: tuple[str, ...] = ()
+    mastering: str | None = None
+    listen_back: bool = False
 
 
 def add_narration(
@@ -145,6 +147,8 @@ def add_narration(
         scheduled_at=spec.scheduled_at,
         instructions=spec.instructions,
         speed=spec.speed,
+        mastering=spec.mastering,
+        listen_back=spec.listen_back or None,
         user_id=spec.user_id,
         created_by_id=spec.user_id,
         updated_by_id=spec.user_id,

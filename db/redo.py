@@ -22,8 +22,8 @@ from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from db import events
-from db.chunks import owned_by
-from db.lifecycle import ClaimedWork, WrongState, with_passage
+from db.chunks import owned_by, record_quality
+from db.lifecycle import ClaimedWork, WrongState, claimed_columns, with_passage
 from db.models import Chunk, Status
 from db.narrations import model_for, now
 
@@ -133,22 +133,12 @@ def claim(session: Session, kind: str, row_id: int, *, worker: str) -> tuple[Cla
         update(model)
         .where(model.id == row_id, model.status == Status.COMPLETED, model.redo_state == QUEUED)
         .values(redo_state=PROCESSING, processed_by=worker, attempts=model.attempts + 1, next_attempt_at=None)
-        .returning(
-            model.prompt,
-            model.provider,
-            model.model_backend,
-            model.voice_style,
-            model.output_format,
-            model.instructions,
-            model.speed,
-            model.attempts,
-            model.max_attempts,
-        )
+        .returning(*claimed_columns(model))
     ).first()
     if claimed is None:
         session.commit()
         return None
-    work = ClaimedWork(kind, row_id, *claimed, worker=worker)
+    work = ClaimedWork(kind=kind, row_id=row_id, worker=worker, **claimed._asdict())
     session.execute(update(Chunk).where(_redoing(kind, row_id, QUEUED, PROCESSING)).values(redo_state=PROCESSING))
     events.record(
         session,
@@ -286,6 +276,7 @@ def swap(
             updated_at=now(),
         )
     )
+    record_quality(session, work.kind, work.row_id, metadata)
     events.record(
         session,
         work.kind,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -105,6 +105,19 @@ class Settings(BaseSettings):
     )
     failed_retention_days: int = Field(
         default=30, ge=1, description="Failed jobs' audio and chunks are deleted after this many days (rows stay)."
+    )
+    mastering_profile: Literal["standard", "acx", "podcast", "raw"] = Field(
+        default="standard",
+        description="How narrations are mastered unless compose picks another profile (workers/mastering.py).",
+    )
+    pause_paragraph_seconds: float = Field(
+        default=0.9, ge=0, le=5, description="Mastered narrations: the pause between passages a paragraph break ends."
+    )
+    pause_sentence_seconds: float = Field(
+        default=0.5, ge=0, le=5, description="...between passages a sentence ends inside a paragraph."
+    )
+    pause_clause_seconds: float = Field(
+        default=0.15, ge=0, le=5, description="...between passages cut inside a sentence (one longer than a passage)."
     )
     dashboard_port: int = Field(default=8501, description="Port of the dashboard that `narration-desk run` starts.")
     session_hours: float = Field(

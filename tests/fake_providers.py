@@ -170,7 +170,8 @@ class FakeProviders:
     `elevenlabs_concurrency_limit` (when set, a request arriving while that many ElevenLabs requests
     are in flight gets 429 `too_many_concurrent_requests`, like a plan's concurrency limit) and
     `quieter` (text → dB: a request for exactly that text comes back that much quieter, as providers
-    return passages at uneven levels).
+    return passages at uneven levels) and `edge_silence` (seconds of silence before and after the
+    speech in every answer, as providers leave).
     """
 
     def __init__(
@@ -190,6 +191,7 @@ class FakeProviders:
         self.hang_seconds = hang_seconds
         self.elevenlabs_concurrency_limit = elevenlabs_concurrency_limit
         self.quieter: dict[str, float] = {}
+        self.edge_silence = 0.0
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._calls: list[Call] = []
@@ -404,9 +406,10 @@ class FakeProviders:
 
     def _speech(self, text: str, sample_rate: int) -> np.ndarray[Any, np.dtype[np.int16]]:
         samples = tone(len(text) * self.seconds_per_char, sample_rate)
-        if text not in self.quieter:
-            return samples
-        return (samples * 10 ** (-self.quieter[text] / 20)).astype("<i2")
+        if text in self.quieter:
+            samples = (samples * 10 ** (-self.quieter[text] / 20)).astype("<i2")
+        edge = np.zeros(round(self.edge_silence * sample_rate), dtype="<i2")
+        return np.concatenate((edge, samples, edge))
 
     def _answer(self, request: _Request) -> _Reply:
         if request.provider == "openai":

@@ -25,6 +25,7 @@ from tests.test_media_paths import CASES, good, plant, story_row
 from tests.workers_env import providers_on
 from workers import sessions
 from workers.jobs import synthesize
+from workers.mastering import PROFILES
 from workers.signin import Role, SignedIn
 from workers.submit import Request, submit
 
@@ -139,21 +140,22 @@ def test_the_passage_list_says_where_each_passage_starts_in_the_full_file(
         assert "completed" in synthesize("story", row_id)
     detail = load_detail("story", row_id)
     assert detail is not None and len(detail.chunks) >= 3
-    begun = starts(detail.chunks)
+    begun = starts(detail)
 
     # Heard in the file itself: the fake's tone starts at each start, after the silence between passages.
     with new_session() as session:
         row = session.get(StoryAudio, row_id)
         assert row is not None and row.audio_file
     samples, rate = soundfile.read(get_settings().media_path / row.audio_file, dtype="int16")
-    assert begun[0] == 0.0
+    assert begun[0] == PROFILES["standard"].head_seconds  # after the head the profile leaves
     for at in begun[1:]:
         assert at is not None
         frame = round(at * rate)
         assert not samples[frame - round(0.3 * rate) : frame - 2].any()  # the pause before it
         assert abs(samples[frame + 2 : frame + rate // 20]).max() > 1000  # the passage itself
     assert begun[-1] is not None and detail.chunks[-1].seconds is not None
-    assert len(samples) / rate == pytest.approx(begun[-1] + detail.chunks[-1].seconds, abs=2 / rate)
+    tail = PROFILES["standard"].tail_seconds
+    assert len(samples) / rate == pytest.approx(begun[-1] + detail.chunks[-1].seconds + tail, abs=2 / rate)
 
     page = open_narration(staff_user(), "story", row_id)
     (passages,) = [frame.value for frame in page.dataframe if "starts at" in frame.value.columns]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pyloudnorm
 import pytest
+import soundfile
 from redis import Redis
 from rq import Queue
 from sqlalchemy import text
@@ -233,6 +235,9 @@ def test_the_voice_sample_plays_and_is_made_once(page: AppTest) -> None:
     assert not page.exception and page.get("audio")
     samples = list((get_settings().media_path / "samples").rglob("*.wav"))
     assert len(samples) == 1 and samples[0].stat().st_size > 10_000
+    # mastered as narrations are, so two voices are compared at one loudness
+    audio, rate = soundfile.read(samples[0])
+    assert pyloudnorm.Meter(rate).integrated_loudness(audio) == pytest.approx(-18.0, abs=1.0)
 
 
 def test_a_megabyte_pasted_in_is_cut_at_the_limit_by_the_text_area(page: AppTest) -> None:
@@ -274,3 +279,37 @@ def test_a_paid_estimate_shows_the_months_spend_against_the_budget(
     expected = "9%" if not over else "101%"  # the lighthouse story adds about a cent
     assert len(said) == 1 and f"about $0.90 of the ${float(budget):,.2f} budget; {expected}" in said[0]
     assert ("passes the budget" in said[0]) is over
+
+
+def test_the_mastering_profile_is_chosen_per_narration_and_acx_takes_its_own_format(
+    page: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mastering = next(s for s in page.selectbox if s.label == "Mastering")
+    assert mastering.value == "standard"  # the desk's default (MASTERING_PROFILE)
+    assert "ACX audiobook" in mastering.options
+    mastering.set_value("acx").run()
+    save_as = next(s for s in page.selectbox if s.label == "Save as")
+    assert save_as.value == "mp3" and save_as.disabled  # ACX accepts 44.1 kHz MP3 at 192 kbps only
+    button(page, "Submit narration").click().run()
+    assert not page.exception
+
+    with new_session() as session:
+        row = session.query(StoryAudio).one()
+        assert (row.mastering, row.output_format) == ("acx", "mp3")
+    synthesize("story", row.id)
+    with new_session() as session:
+        metadata = session.get(StoryAudio, row.id).audio_metadata  # type: ignore[union-attr]
+    assert metadata is not None
+    assert (metadata["mastering"]["profile"], metadata["format"], metadata["sample_rate"]) == ("acx", "mp3", 44_100)
+    verdict = metadata["qc"]["verdict"]
+    assert verdict["profile"] == "ACX audiobook" and verdict["passed"], verdict["failures"]
+
+
+def test_the_default_profile_comes_from_the_settings(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASTERING_PROFILE", "podcast")
+    get_settings.cache_clear()
+    demo_data()
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.session_state[KEY] = staff_user()
+    app.run()
+    assert next(s for s in app.selectbox if s.label == "Mastering").value == "podcast"

@@ -52,3 +52,16 @@ def test_downloads_are_named_after_what_they_narrate() -> None:
     assert labels.download_name("Éclair: «Zoë»", "scene", 3, "wav") == "eclair-zoe-scene-3.wav"
     assert labels.download_name("../../etc/passwd", "story", 1, "wav") == "etc-passwd-story-1.wav"
     assert labels.download_name("", "scene", 4, "ogg") == "scene-4.ogg"
+
+
+def test_how_a_narration_was_mastered_reads_from_its_metadata_and_never_trusts_it() -> None:
+    done = {"format": "wav", "mastering": {"profile": "acx", "limiter_max_reduction_db": 2.34}}
+    assert labels.mastered(done, "acx") == "ACX audiobook · peaks limited by up to 2.3 dB"
+    assert labels.mastered({"format": "wav", "mastering": {"profile": "raw"}}, "raw") == "Raw"
+    assert labels.mastered({"format": "mp3"}, None) == "not mastered (made before mastering existed)"
+    assert labels.mastered({}, "podcast") == "Podcast (when it is narrated)"
+    assert labels.mastered({}, None) == "Standard (when it is narrated)"  # the desk's default
+    # whatever another program wrote into the JSON column
+    junk = {"format": "wav", "mastering": {"profile": "<b>x</b>", "limiter_max_reduction_db": "lots"}}
+    assert labels.mastered(junk, None) == "not mastered (made before mastering existed)"
+    assert labels.mastered({"mastering": {"profile": "standard", "limiter_max_reduction_db": True}}, None) == "Standard"

@@ -19,7 +19,6 @@ from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.workers_env import providers_on
 from workers import catalogue
-from workers.encoding import PAUSE_SECONDS
 from workers.jobs import synthesize
 from workers.submit import Request, submit
 
@@ -105,13 +104,22 @@ def test_a_long_story_becomes_one_file(
         assert sorted(sent) == sorted(texts)  # one paid request per chunk, no more
         assert max(len(c.text) for c in fake.calls) <= limit
 
-    # One joined file whose length is the sum of its chunks plus the pauses between them.
+    # One mastered file whose length is its chunks, less the edge silence trimmed from each, plus the
+    # pauses between them and the profile's head and tail.
     path = get_settings().media_path / row.audio_file
     with soundfile.SoundFile(path) as audio:
         seconds = audio.frames / audio.samplerate
-        rate = audio.samplerate
-    expected = sum(c.seconds or 0.0 for c in chunks) + PAUSE_SECONDS * (len(chunks) - 1)
-    assert seconds == pytest.approx(expected, abs=len(chunks) / rate)
+    mastered = metadata["mastering"]
+    assert mastered["profile"] == "standard" and len(mastered["pauses"]) == len(chunks) - 1
+    trimmed = sum(head + tail for head, tail in mastered["trimmed"])
+    expected = (
+        mastered["head_seconds"]
+        + sum(c.seconds or 0.0 for c in chunks)
+        - trimmed
+        + sum(mastered["pauses"])
+        + mastered["tail_seconds"]
+    )
+    assert seconds == pytest.approx(expected, abs=0.002 * len(chunks))  # metadata keeps milliseconds
     assert row.duration_seconds == pytest.approx(seconds, abs=1e-3)
     assert metadata["chunks"] == len(chunks)
     assert [round(c.seconds or 0.0, 3) for c in chunks] == metadata["chunk_seconds"]

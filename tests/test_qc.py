@@ -4,6 +4,7 @@ narrations (the local voice, and the fake provider returning one passage much qu
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pyloudnorm
@@ -81,8 +82,7 @@ def test_a_full_scale_inter_sample_peak_reads_3_db_over_its_samples_and_fails_st
     assert any(flag.startswith("clips") for flag in result["passages"][0]["flags"])
     verdict = result["verdict"]
     assert verdict["profile"] == "Standard" and not verdict["passed"]
-    [failure] = verdict["failures"]
-    assert failure["check"] == "true peak"
+    [failure] = [f for f in verdict["failures"] if f["check"] == "true peak"]  # (and far too loud)
     assert failure["over_by"] == pytest.approx(5.01, abs=0.2)
 
 
@@ -123,7 +123,7 @@ def test_a_passage_10_db_quieter_than_its_neighbours_is_flagged_and_only_it() ->
     assert "10.0 LU quieter than its neighbours" in passages[2]["flags"][0]
     assert [p["seconds"] for p in passages] == [3.0] * 4
     assert qc.flagged(result) == [{"passage": "3", "flags": passages[2]["flags"][0]}]
-    assert result["verdict"]["passed"]
+    assert "true peak" not in [f["check"] for f in result["verdict"]["failures"]]
 
 
 def test_a_passage_speaking_far_faster_than_the_median_is_flagged() -> None:
@@ -177,7 +177,7 @@ def test_the_true_peak_of_local_voice_speech_is_the_fully_oversampled_one(
     size = round(qc.WINDOW_SECONDS * rate)
     sample_peaks = true_peak.window_maxima(np.abs(qc.as_float(signal)), size)
     touched = [(p.start // size, -(-p.end // size)) for p in pieces]
-    assert true_peak.candidates(sample_peaks, touched).mean() < 0.25
+    assert true_peak.candidates(sample_peaks, true_peak.tops(sample_peaks, touched)).mean() < 0.25
 
 
 @pytest.mark.parametrize("rate", [22_050, 24_000, 44_100])
@@ -259,12 +259,15 @@ def test_the_local_voice_narration_carries_plausible_quality_figures(narrating: 
 def test_a_passage_the_provider_returned_much_quieter_is_flagged_until_it_is_narrated_again(
     narrating: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Unmastered (the Raw profile keeps the passages as sent), so QC sees what the provider did;
+    mastering evens such a passage out (tests/test_mastering.py)."""
     text = long_story(11_000)
     planned = split(text, catalogue.model("openai", "tts-1").max_chars)  # type: ignore[union-attr]
     assert len(planned) == 3
     with FakeProviders(seconds_per_char=0.01) as fake, providers_on(fake, monkeypatch):
         fake.quieter[planned[1]] = 20.0
-        done = submit(Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova"))
+        asked = Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova")
+        done = submit(replace(asked, mastering="raw"))
         assert "completed" in synthesize("story", done.row_id)
 
         passages = _qc_of(done.row_id)["passages"]
@@ -281,7 +284,7 @@ def test_a_passage_the_provider_returned_much_quieter_is_flagged_until_it_is_nar
         figures = next(t for t in tables if "true peak" in set(t.iloc[:, 0]))
         shown = dict(zip(figures.iloc[:, 0], figures["value"], strict=True))
         assert shown["loudness"].endswith(" LUFS") and shown["true peak"].endswith(" dBTP")
-        assert shown["Standard"] == "passes"  # the fake's tone peaks at −20 dBFS
+        assert shown["Raw"] == "passes"  # Raw holds the narration to nothing
         flagged = next(t for t in tables if list(t.columns) == ["passage", "flags"])
         assert flagged.to_dict("records") == [{"passage": "2", "flags": passages[1]["flags"][0]}]
 

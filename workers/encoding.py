@@ -1,8 +1,6 @@
-"""Joining chunk PCM into one narration and encoding it once, in the format the user asked for.
+"""Encoding the mastered narration once, in the format the user (or the profile) asked for.
 
-Chunks arrive as mono 16-bit PCM at one sample rate, so joining is exact: the narration's
-duration is the sum of the chunks plus the pauses between them. `soundfile` (libsndfile) encodes
-WAV, MP3, FLAC and Ogg/Opus without any external program.
+`soundfile` (libsndfile) encodes WAV, MP3, FLAC and Ogg/Opus without any external program.
 """
 
 from __future__ import annotations
@@ -13,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import soundfile
+import soxr
 
 PAUSE_SECONDS = 0.4
-"""Silence between chunks: about the pause a narrator leaves between paragraphs."""
+"""The pause between passages joined as they are (the raw profile): about a paragraph's."""
 
 _FORMATS = {
     "wav": ("WAV", "PCM_16", "pcm_s16le"),
@@ -23,7 +22,7 @@ _FORMATS = {
     "flac": ("FLAC", "PCM_16", "flac"),
     "ogg": ("OGG", "OPUS", "opus"),
 }
-# Opus only takes these rates; other PCM is resampled (linearly) to the nearest one above.
+# Opus only takes these rates; other PCM is resampled (soxr) to the nearest one above.
 _OPUS_RATES = (8_000, 12_000, 16_000, 24_000, 48_000)
 
 
@@ -67,20 +66,32 @@ def join(pcm_chunks: list[bytes], sample_rate: int, pause_seconds: float = PAUSE
 def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     if rate == target or samples.size == 0:
         return samples
-    positions = np.arange(round(samples.size * target / rate)) * (rate / target)
-    resampled: np.ndarray = np.interp(positions, np.arange(samples.size), samples.astype(np.float64))
-    return resampled.astype(np.int16)
+    resampled: np.ndarray = soxr.resample(samples, rate, target, quality="HQ")
+    return resampled
 
 
-def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> Encoded:
-    """Encode int16 mono samples as `fmt` (one of wav, mp3, flac, ogg)."""
+def _mp3_level(kbps: int) -> float:
+    """libsndfile's compression level for a constant MP3 bitrate: it maps 0..1 linearly onto
+    320..32 kbps and LAME takes the nearest standard rate at or below (0.444 gives 192)."""
+    return (320 - kbps) / (320 - 32)
+
+
+def encode(samples: np.ndarray, sample_rate: int, fmt: str, *, mp3_kbps: int | None = None) -> Encoded:
+    """Encode int16 mono samples as `fmt` (one of wav, mp3, flac, ogg); `mp3_kbps` asks for a
+    constant MP3 bitrate (ACX requires 192 kbps CBR) instead of LAME's variable default."""
     container, subtype, codec = _FORMATS[fmt]
     rate = sample_rate
     if fmt == "ogg" and rate not in _OPUS_RATES:
         rate = next((r for r in _OPUS_RATES if r >= sample_rate), _OPUS_RATES[-1])
         samples = _resample(samples, sample_rate, rate)
     out = io.BytesIO()
-    soundfile.write(out, samples, rate, format=container, subtype=subtype)
+    if fmt == "mp3" and mp3_kbps is not None:
+        level = _mp3_level(mp3_kbps)
+        soundfile.write(
+            out, samples, rate, format=container, subtype=subtype, bitrate_mode="CONSTANT", compression_level=level
+        )
+    else:
+        soundfile.write(out, samples, rate, format=container, subtype=subtype)
     return Encoded(out.getvalue(), fmt, codec, rate, int(samples.size))
 
 
@@ -93,7 +104,15 @@ class Preview:
     truncated: bool
 
 
-def preview(samples: np.ndarray, sample_rate: int, fmt: str, full: Encoded, max_base64_chars: int) -> Preview:
+def preview(
+    samples: np.ndarray,
+    sample_rate: int,
+    fmt: str,
+    full: Encoded,
+    max_base64_chars: int,
+    *,
+    mp3_kbps: int | None = None,
+) -> Preview:
     """The whole file as base64 if it fits; else the opening, encoded the same way, as long as fits."""
     encoded = base64.b64encode(full.data).decode("ascii")
     if len(encoded) <= max_base64_chars:
@@ -101,7 +120,7 @@ def preview(samples: np.ndarray, sample_rate: int, fmt: str, full: Encoded, max_
     seconds = full.seconds * (max_base64_chars * 3 / 4) / len(full.data)
     while True:
         seconds *= 0.9  # headers and variable bitrates: aim a little short, shrink until it fits
-        opening = encode(samples[: int(seconds * sample_rate)], sample_rate, fmt)
+        opening = encode(samples[: int(seconds * sample_rate)], sample_rate, fmt, mp3_kbps=mp3_kbps)
         encoded = base64.b64encode(opening.data).decode("ascii")
         if len(encoded) <= max_base64_chars:
             return Preview(encoded, opening.seconds, truncated=True)

@@ -26,7 +26,7 @@ from db import redo
 from db.engine import new_session
 from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, release, retry_later
 from db.settings import get_settings
-from workers import catalogue, qc, storage, validation
+from workers import qc, storage, validation
 from workers.encoding import Encoded, Preview, encode, preview
 from workers.narrate import Interrupted, Narration, narrate
 from workers.providers import registry
@@ -54,14 +54,14 @@ def _stop_reason(work: ClaimedWork) -> str | None:
         return interruption(session, work)
 
 
-def _resolve(work: ClaimedWork) -> tuple[catalogue.Model, str]:
-    """The model and voice to use, after the checks submit makes (`workers.validation`): rows the
-    Django side wrote never went through submit. A row that fails them fails before any request."""
+def _resolve(work: ClaimedWork) -> validation.Checked:
+    """The model, voice, format and mastering profile to use, after the checks submit makes
+    (`workers.validation`): rows the Django side wrote never went through submit. A row that
+    fails them fails before any request."""
     try:
-        checked = validation.check_asked(get_settings(), work)
+        return validation.check_asked(get_settings(), work)
     except validation.Invalid as invalid:
         raise Permanent(str(invalid)) from None
-    return checked.model, checked.voice
 
 
 def _release(work: ClaimedWork) -> None:
@@ -95,19 +95,18 @@ def synthesize(kind: str, row_id: int) -> str:
     if work is None:
         return _redo(kind, row_id)
     try:
-        model, voice = _resolve(work)
+        checked = _resolve(work)
         narration = narrate(
             work,
             provider=registry.get(work.provider),
-            model=model,
-            voice=voice,
+            checked=checked,
             media_root=settings.media_path,
             concurrency=registry.concurrency(work.provider),
             tries=settings.chunk_tries,
             interruption=lambda: _stop_reason(work),
             slots=registry.account_slots(work.provider),
         )
-        encoded, shown, relative = _store(work, narration)
+        encoded, shown, relative = _store(work, narration, checked)
     except DBAPIError as error:
         # PostgreSQL went away mid-job. Keep the chunks, and hand the row back as soon as the
         # database answers again, so the reconciler re-enqueues it; this attempt does not count.
@@ -140,7 +139,7 @@ def synthesize(kind: str, row_id: int) -> str:
                 "the workers and quote this narration's id.",
             )
         raise
-    metadata = _metadata(work, model, voice, narration, encoded, shown)
+    metadata = _metadata(work, checked, narration, encoded, shown)
     with new_session() as session:
         kept = complete(
             session,
@@ -156,26 +155,28 @@ def synthesize(kind: str, row_id: int) -> str:
     return f"{kind} #{row_id}: completed, {encoded.seconds:.1f} s"
 
 
-def _store(work: ClaimedWork, narration: Narration) -> tuple[Encoded, Preview, str]:
-    """Encode the joined audio in the row's format, cut its preview, and write the file (atomically,
-    so a reader sees the old file or the new one); the row is pointed at it only afterwards."""
+def _store(work: ClaimedWork, narration: Narration, checked: validation.Checked) -> tuple[Encoded, Preview, str]:
+    """Encode the mastered audio in the row's format (or the one its profile requires), cut its
+    preview, and write the file (atomically, so a reader sees the old file or the new one); the row
+    is pointed at it only afterwards."""
     settings = get_settings()
-    fmt = work.output_format or "wav"
-    encoded = encode(narration.samples, narration.sample_rate, fmt)
-    shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes)
+    fmt = checked.output_format
+    kbps = checked.profile.mp3_kbps
+    encoded = encode(narration.samples, narration.sample_rate, fmt, mp3_kbps=kbps)
+    shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes, mp3_kbps=kbps)
     relative = storage.relative_path(work.kind, work.row_id, fmt)
     storage.write_atomically(settings.media_path, relative, encoded.data, "audio")
     return encoded, shown, relative
 
 
 def _metadata(
-    work: ClaimedWork, model: catalogue.Model, voice: str, narration: Narration, encoded: Encoded, shown: Preview
+    work: ClaimedWork, checked: validation.Checked, narration: Narration, encoded: Encoded, shown: Preview
 ) -> dict[str, object]:
     return {
         **encoded.metadata(),
         "provider": work.provider,
-        "model": model.id,
-        "voice": voice,
+        "model": checked.model.id,
+        "voice": checked.voice,
         "characters": len(work.prompt),
         "characters_billed": narration.characters_billed,
         "chunks": len(narration.chunk_seconds),
@@ -184,15 +185,16 @@ def _metadata(
         "preview_seconds": round(shown.seconds, 3),
         "preview_truncated": shown.truncated,
         "attempt": work.attempt,
-        "qc": _quality(work, narration),
+        "mastering": narration.mastering,
+        "qc": _quality(work, narration, checked.profile.checks),
     }
 
 
-def _quality(work: ClaimedWork, narration: Narration) -> dict[str, object] | None:
+def _quality(work: ClaimedWork, narration: Narration, required: qc.Requirements) -> dict[str, object] | None:
     """The quality checks (`workers.qc`) on the joined samples, or None if measuring crashed: a
     narration that was paid for and encoded is kept even when its measurement fails."""
     try:
-        return qc.measure(narration.samples, narration.sample_rate, narration.passages)
+        return qc.measure(narration.samples, narration.sample_rate, narration.passages, required)
     except Exception:
         log.exception("the quality checks of %s #%s crashed; the narration is kept", work.kind, work.row_id)
         return None
@@ -228,20 +230,19 @@ def _redo(kind: str, row_id: int) -> str:
     work, passages = claimed
     written: list[str] = []
     try:
-        model, voice = _resolve(work)
+        checked = _resolve(work)
         narration = renarrate(
             work,
             passages,
             provider=registry.get(work.provider),
-            model=model,
-            voice=voice,
+            checked=checked,
             media_root=settings.media_path,
             tries=settings.chunk_tries,
             interruption=lambda: _redo_stop(work),
             slots=registry.account_slots(work.provider),
             written=written,
         )
-        encoded, shown, relative = _store(work, narration)
+        encoded, shown, relative = _store(work, narration, checked)
     except DBAPIError as error:
         log.warning("database error during the redo of %s #%s (%s); handing it back", kind, row_id, error)
         _when_database_is_back(lambda: _redo_release(work))
@@ -273,7 +274,7 @@ def _redo(kind: str, row_id: int) -> str:
             audio_file=relative,
             base64_audio=shown.base64,
             duration_seconds=encoded.seconds,
-            metadata=_metadata(work, model, voice, narration, encoded, shown),
+            metadata=_metadata(work, checked, narration, encoded, shown),
             characters_billed=narration.characters_billed,
         )
     if replaced is None:

@@ -24,13 +24,15 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 from db import chunks
 from db.engine import new_session
 from db.lifecycle import ClaimedWork
-from workers import qc, storage
+from db.settings import get_settings
+from workers import mastering, qc, storage
 from workers.catalogue import Model
 from workers.chunking import split, still_fits
-from workers.encoding import join
+from workers.mastering import Profile
 from workers.media import RefusedPath, resolve
 from workers.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, Provider, Transient
 from workers.slots import AccountSlots
+from workers.validation import Checked
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,34 @@ class Narration:
     provider_calls: int
     passages: list[qc.Passage]
     """Where each passage lies in `samples` and what it reads, for the quality checks."""
+    mastering: dict[str, object]
+    """What mastering did (workers/mastering.py), for the row's metadata."""
+
+    @classmethod
+    def mastered(
+        cls,
+        work: ClaimedWork,
+        profile: Profile,
+        pieces: list[tuple[bytes, int]],
+        texts: list[str],
+        *,
+        chunk_seconds: list[float],
+        characters_billed: int,
+        provider_calls: int,
+    ) -> Narration:
+        """The passages (PCM, sample rate), mastered with `profile` into one narration."""
+        done = mastering.master_passages(
+            [pcm for pcm, _ in pieces], [rate for _, rate in pieces], texts, work.prompt, profile, get_settings()
+        )
+        return cls(
+            done.samples,
+            done.sample_rate,
+            chunk_seconds,
+            characters_billed,
+            provider_calls,
+            [qc.Passage(start, end, text) for (start, end), text in zip(done.spans, texts, strict=True)],
+            done.metadata,
+        )
 
 
 @dataclass
@@ -177,15 +207,15 @@ def narrate(
     work: ClaimedWork,
     *,
     provider: Provider,
-    model: Model,
-    voice: str,
+    checked: Checked,
     media_root: Path,
     concurrency: int,
     tries: int,
     interruption: Callable[[], str | None],
     slots: AccountSlots | None = None,
 ) -> Narration:
-    """Synthesize every chunk not yet done (up to `concurrency` at once), then join all of them."""
+    """Synthesize every chunk not yet done (up to `concurrency` at once), then master all of them."""
+    model = checked.model
     with new_session() as session:
         earlier = chunks.texts(session, work.kind, work.row_id)
         texts = earlier if still_fits(earlier, work.prompt, model.max_chars) else split(work.prompt, model.max_chars)
@@ -195,7 +225,7 @@ def narrate(
     for refusal in storage.remove(media_root, [("chunk", p) for p in stale]).refused:
         log.warning("%s #%s: a dropped chunk's file was left in place: %s", work.kind, work.row_id, refusal)
 
-    job = ChunkJob(work, provider, model, voice, media_root, tries, interruption, slots)
+    job = ChunkJob(work, provider, model, checked.voice, media_root, tries, interruption, slots)
     # A chunk whose file did not survive (a machine crash before the disk caught up), or whose stored
     # path is refused (written by someone else), is redone into a file of our own.
     todo = [c for c in planned if not c.done or on_disk(media_root, c.audio_path) is None]
@@ -215,16 +245,14 @@ def narrate(
             finished.update((c.idx, c) for c in (f.result() for f in futures))
     ordered = [finished[idx] for idx in sorted(finished)]
 
-    rates = {c.sample_rate for c in ordered}
-    if len(rates) != 1 or None in rates:
-        raise Permanent("The chunks came back at different sample rates and cannot be joined. Re-narrate it.")
-    rate = int(next(iter(rates)))  # type: ignore[arg-type]
-    pcm = [resolve(c.audio_path, "chunk", media_root).read_bytes() for c in ordered]
-    return Narration(
-        join(pcm, rate),
-        rate,
-        [float(c.seconds or 0.0) for c in ordered],
-        sum(c.characters_billed or 0 for c in ordered),
-        sum(c.provider_calls for c in ordered),
-        qc.passages(pcm, [texts[c.idx] for c in ordered], rate),
+    if any(c.sample_rate is None for c in ordered):
+        raise Permanent("A passage's sample rate was not recorded, so it cannot be joined. Re-narrate it.")
+    return Narration.mastered(
+        work,
+        checked.profile,
+        [(resolve(c.audio_path, "chunk", media_root).read_bytes(), int(c.sample_rate or 0)) for c in ordered],
+        [texts[c.idx] for c in ordered],
+        chunk_seconds=[float(c.seconds or 0.0) for c in ordered],
+        characters_billed=sum(c.characters_billed or 0 for c in ordered),
+        provider_calls=sum(c.provider_calls for c in ordered),
     )

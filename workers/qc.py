@@ -112,6 +112,30 @@ def k_weighting(rate: int) -> np.ndarray:
     return np.array(sections, dtype=np.float32)
 
 
+def k_weighted(samples: np.ndarray, rate: int) -> np.ndarray:
+    """A whole signal through K-weighting at once, for mastering's per-passage loudness (GUARD added:
+    the pauses between passages are digital silence)."""
+    weighted: np.ndarray = sosfilt(k_weighting(rate), as_float(samples))
+    return weighted
+
+
+def gated_loudness(weighted: np.ndarray, rate: int) -> float | None:
+    """Integrated loudness in LUFS of K-weighted samples, or None when too short or silent."""
+    step = max(1, round(0.1 * rate))
+    sums = _Sums(step)
+    sums.feed(weighted)
+    return _gated(_block_power(sums.steps, step, 0.4))
+
+
+def peaks(samples: np.ndarray, rate: int, reach: float = 0.0) -> np.ndarray:
+    """The true peak (linear) of each 10 ms window of a float signal, for mastering's limiter; a
+    window whose true peak cannot reach `reach` (a ceiling) reads its sample peak instead, which
+    is all a limiter needs to know of it and spares oversampling it."""
+    size = max(1, round(WINDOW_SECONDS * rate))
+    sample_peaks = true_peak.window_maxima(np.abs(samples), size)
+    return true_peak.window_peaks(lambda begin, end: samples[begin:end], samples.size, rate, size, sample_peaks, reach)
+
+
 @dataclass
 class _Sums:
     """Sums of squares over consecutive `size`-sample steps of one piece, fed its samples in order
@@ -165,7 +189,7 @@ def _lufs(power: np.ndarray | float) -> Any:
         return -0.691 + 10 * np.log10(power)
 
 
-def gated_loudness(power: np.ndarray) -> float | None:
+def _gated(power: np.ndarray) -> float | None:
     """Integrated loudness in LUFS of 400 ms blocks' `power` (BS.1770-4: 75 % overlap, gates at
     −70 LUFS and 10 LU under the ungated mean), or None when too short or silent. The same figure as
     pyloudnorm's `integrated_loudness` (the tests check it), without its per-block Python loop."""
@@ -240,7 +264,7 @@ class _Piece:
         speech = seconds - head - tail
         return {
             "seconds": _round(seconds),
-            "loudness_lufs": _round(gated_loudness(_block_power(self.steps.steps, self.steps.size, 0.4))),
+            "loudness_lufs": _round(_gated(_block_power(self.steps.steps, self.steps.size, 0.4))),
             "true_peak_dbtp": _round(_peak_db(window_peaks)),
             "rms_dbfs": _round(_db(self.windows.energy / length) if length else FLOOR_DB),
             "noise_floor_dbfs": _round(windows.noise_floor()),
@@ -271,25 +295,70 @@ def _flags(passages: list[dict[str, Any]]) -> None:
         passage["flags"] = flags
 
 
-def verdict(narration: dict[str, Any]) -> dict[str, Any]:
-    """The Standard profile's verdict: passed, or which check fails and by how much."""
+@dataclass(frozen=True)
+class Requirements:
+    """What a mastering profile promises, as ranges the verdict checks (None: not checked)."""
+
+    profile: str
+    """The profile's name as staff read it (Standard, ACX audiobook, ...)."""
+    true_peak_dbtp: float | None = None
+    """At most."""
+    loudness_lufs: tuple[float, float] | None = None
+    rms_dbfs: tuple[float, float] | None = None
+    noise_floor_dbfs: float | None = None
+    """At most."""
+    head_seconds: tuple[float, float] | None = None
+    tail_seconds: tuple[float, float] | None = None
+
+
+STANDARD = Requirements("Standard", true_peak_dbtp=STANDARD_MAX_TRUE_PEAK, loudness_lufs=(-19.0, -17.0))
+"""The default profile's checks: its −18 LUFS target within a LU, and headroom for lossy encoding."""
+
+
+def _failure(check: str, measured: float, limit: float, off_by: float, text: str) -> dict[str, Any]:
+    return {"check": check, "limit": limit, "measured": measured, "over_by": round(off_by, 2), "text": text}
+
+
+def _outside(check: str, measured: float | None, bounds: tuple[float, float], unit: str) -> list[dict[str, Any]]:
+    low, high = bounds
+    if measured is None:
+        return [_failure(check, FLOOR_DB, low, low - FLOOR_DB, f"{check} could not be measured (silence?)")]
+    if measured < low:
+        text = f"{check} {measured:.1f} {unit}, {low - measured:.1f} {unit} under the {low:g} to {high:g} {unit} range"
+        return [_failure(check, measured, low, low - measured, text)]
+    if measured > high:
+        text = f"{check} {measured:.1f} {unit}, {measured - high:.1f} {unit} over the {low:g} to {high:g} {unit} range"
+        return [_failure(check, measured, high, measured - high, text)]
+    return []
+
+
+def verdict(narration: dict[str, Any], required: Requirements = STANDARD) -> dict[str, Any]:
+    """The profile's verdict: passed, or which checks fail and by how much."""
     failures: list[dict[str, Any]] = []
     peak = narration["true_peak_dbtp"]
-    if peak > STANDARD_MAX_TRUE_PEAK:
-        over = round(peak - STANDARD_MAX_TRUE_PEAK, 2)
-        failures.append(
-            {
-                "check": "true peak",
-                "limit": STANDARD_MAX_TRUE_PEAK,
-                "measured": peak,
-                "over_by": over,
-                "text": f"true peak {peak:+.1f} dBTP, {over:.1f} dB over the {STANDARD_MAX_TRUE_PEAK:+.0f} dBTP limit",
-            }
-        )
-    return {"profile": "Standard", "passed": not failures, "failures": failures}
+    if required.true_peak_dbtp is not None and peak > required.true_peak_dbtp:
+        limit = required.true_peak_dbtp
+        text = f"true peak {peak:+.1f} dBTP, {peak - limit:.1f} dB over the {limit:+g} dBTP limit"
+        failures.append(_failure("true peak", peak, limit, peak - limit, text))
+    floor = narration["noise_floor_dbfs"]
+    if required.noise_floor_dbfs is not None and floor is not None and floor > required.noise_floor_dbfs:
+        limit = required.noise_floor_dbfs
+        text = f"noise floor {floor:.1f} dBFS, {floor - limit:.1f} dB over the {limit:g} dBFS limit"
+        failures.append(_failure("noise floor", floor, limit, floor - limit, text))
+    for check, key, bounds, unit in (
+        ("loudness", "loudness_lufs", required.loudness_lufs, "LUFS"),
+        ("RMS", "rms_dbfs", required.rms_dbfs, "dB"),
+        ("head", "head_silence_seconds", required.head_seconds, "s"),
+        ("tail", "tail_silence_seconds", required.tail_seconds, "s"),
+    ):
+        if bounds is not None:
+            failures += _outside(check, narration.get(key), bounds, unit)
+    return {"profile": required.profile, "passed": not failures, "failures": failures}
 
 
-def measure(samples: np.ndarray, rate: int, passages: Sequence[Passage]) -> dict[str, Any]:
+def measure(
+    samples: np.ndarray, rate: int, passages: Sequence[Passage], required: Requirements = STANDARD
+) -> dict[str, Any]:
     """Every figure for the narration and each passage, the passages' flags, and the verdict (JSON).
 
     One pass over the audio in blocks: each block is converted to floats and K-weighted once (the
@@ -326,7 +395,12 @@ def measure(samples: np.ndarray, rate: int, passages: Sequence[Passage]) -> dict
     # joins it to its neighbour, which is silence
     touched = [(p.start // size, -(-p.end // size)) for p in [narration, *pieces]]
     window_peaks = true_peak.window_peaks(
-        lambda begin, end: as_float(samples[begin:end], begin), total, rate, size, sample_peaks, touched
+        lambda begin, end: as_float(samples[begin:end], begin),
+        total,
+        rate,
+        size,
+        sample_peaks,
+        true_peak.tops(sample_peaks, touched),
     )
     figures: dict[str, Any] = narration.figures(window_peaks, rate)
     figures["loudness_range_lu"] = _round(loudness_range(_block_power(narration.steps.steps, step, 3.0)))
@@ -335,7 +409,7 @@ def measure(samples: np.ndarray, rate: int, passages: Sequence[Passage]) -> dict
         for i, (p, (first, last)) in enumerate(zip(pieces, touched[1:], strict=True))
     ]
     _flags(measured)
-    return {"narration": figures, "passages": measured, "verdict": verdict(figures)}
+    return {"narration": figures, "passages": measured, "verdict": verdict(figures, required)}
 
 
 def spans(lengths: Sequence[int], pause: int) -> list[tuple[int, int]]:

@@ -16,12 +16,11 @@ from pathlib import Path
 from db.engine import new_session
 from db.lifecycle import ClaimedWork
 from db.redo import Passage, store_passage
-from workers import qc, storage
-from workers.catalogue import Model
-from workers.encoding import join
+from workers import storage
 from workers.narrate import ChunkJob, Interrupted, Narration, on_disk
 from workers.providers.base import Permanent, Provider
 from workers.slots import AccountSlots
+from workers.validation import Checked
 
 
 @dataclass(frozen=True)
@@ -59,18 +58,17 @@ def renarrate(
     passages: list[Passage],
     *,
     provider: Provider,
-    model: Model,
-    voice: str,
+    checked: Checked,
     media_root: Path,
     tries: int,
     interruption: Callable[[], str | None],
     slots: AccountSlots | None,
     written: list[str],
 ) -> Narration:
-    """Synthesize the redone passages (one after another: a redo is one or a few) and join all of
-    them. Each new file's path is appended to `written` as soon as it exists, so the caller can
-    delete it if the redo does not complete."""
-    job = ChunkJob(work, provider, model, voice, media_root, tries, interruption, slots)
+    """Synthesize the redone passages (one after another: a redo is one or a few) and master all of
+    them again, so the new passage matches its neighbours. Each new file's path is appended to
+    `written` as soon as it exists, so the caller can delete it if the redo does not complete."""
+    job = ChunkJob(work, provider, checked.model, checked.voice, media_root, tries, interruption, slots)
     texts = [p.text for p in passages]
     ready: list[_Ready] = []
     for passage in passages:
@@ -115,15 +113,12 @@ def renarrate(
                 passage.provider_calls + calls,
             )
         )
-    rates = {r.sample_rate for r in ready}
-    if len(rates) != 1:
-        raise Permanent("The redone passage came back at another sample rate and cannot be joined. Re-narrate it.")
-    rate = rates.pop()
-    return Narration(
-        join([r.pcm for r in ready], rate),
-        rate,
-        [r.seconds for r in ready],
-        sum(r.characters_billed for r in ready),
-        sum(r.provider_calls for r in ready),
-        qc.passages([r.pcm for r in ready], texts, rate),
+    return Narration.mastered(
+        work,
+        checked.profile,
+        [(r.pcm, r.sample_rate) for r in ready],
+        texts,
+        chunk_seconds=[r.seconds for r in ready],
+        characters_billed=sum(r.characters_billed for r in ready),
+        provider_calls=sum(r.provider_calls for r in ready),
     )

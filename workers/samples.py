@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from db.settings import get_settings
-from workers import catalogue, storage
-from workers.encoding import encode, join
+from workers import catalogue, mastering, storage
+from workers.encoding import encode
 from workers.media import RefusedPath, resolve
 from workers.providers import registry
 from workers.providers.base import ChunkRequest, ProviderError
@@ -50,6 +50,8 @@ def voice_sample(provider: str, model: str, voice: str) -> bytes:
         audio = registry.get(provider).synthesize(ChunkRequest(text=SAMPLE_TEXT, model=model, voice=voice))
     except ProviderError as error:
         raise NoSample(f"No sample right now: {error}") from None
-    data = encode(join([audio.pcm], audio.sample_rate), audio.sample_rate, "wav").data
+    # mastered like a narration, so voices are compared at one loudness, not by who is louder
+    sample = mastering.master([mastering.Piece(audio.pcm, audio.sample_rate)], [], mastering.PROFILES["standard"])
+    data = encode(sample.samples, sample.sample_rate, "wav").data
     storage.write_atomically(settings.media_path, relative, data, "sample", durable=False)
     return data

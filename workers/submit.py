@@ -60,6 +60,10 @@ class Request:
     """For a story that already has a narration: make a replacement (the old audio stays until it completes)."""
     once_key: str | None = None
     """The page's token for this form: a second submit with the same token (a double-click) is refused."""
+    mastering: str | None = None
+    """The mastering profile (workers/mastering.py); None: the desk's default when the worker runs it."""
+    listen_back: bool = False
+    """Transcribe each passage after synthesis and compare it with its text (needs an OpenAI key)."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,8 @@ def submit(request: Request) -> Submitted:
         speed=request.speed,
         theme=(request.theme or "").strip() or None,
         tags=tuple(dict.fromkeys(t.strip() for t in request.tags if t.strip())),
+        mastering=request.mastering,
+        listen_back=request.listen_back,
     )
     try:
         row_id = _save(request, spec)

@@ -47,19 +47,23 @@ def window_maxima(values: np.ndarray, size: int) -> np.ndarray:
     return np.maximum.reduceat(values, np.arange(0, values.size, size)) if values.size else values[:0]
 
 
-def candidates(sample_peaks: np.ndarray, pieces: Sequence[tuple[int, int]]) -> np.ndarray:
-    """Which windows to oversample: those whose highest sample, or a neighbour's, is within MARGIN_DB
-    of the highest sample of the tightest piece (`pieces`: window ranges, the narration included)
-    that holds them."""
+def tops(sample_peaks: np.ndarray, pieces: Sequence[tuple[int, int]]) -> np.ndarray:
+    """For each window, the highest sample of the tightest of `pieces` (window ranges, the
+    narration's included) that holds it: what its true peak must come near to matter."""
+    top = np.full(sample_peaks.size, np.inf, dtype=np.float32)
+    for first, last in pieces:
+        if first < last:
+            np.minimum(top[first:last], sample_peaks[first:last].max(), out=top[first:last])
+    return top
+
+
+def candidates(sample_peaks: np.ndarray, reach: np.ndarray | float) -> np.ndarray:
+    """Which windows could have a true peak at or over `reach` (per window, or one for all): those
+    whose highest sample, or a neighbour's, is within MARGIN_DB of it."""
     neighbours = sample_peaks.copy()
     np.maximum(neighbours[1:], sample_peaks[:-1], out=neighbours[1:])
     np.maximum(neighbours[:-1], sample_peaks[1:], out=neighbours[:-1])
-    factor = 10 ** (-MARGIN_DB / 20)
-    threshold = np.full(sample_peaks.size, np.inf, dtype=np.float32)
-    for first, last in pieces:
-        if first < last:
-            np.minimum(threshold[first:last], sample_peaks[first:last].max() * factor, out=threshold[first:last])
-    chosen: np.ndarray = neighbours >= threshold
+    chosen: np.ndarray = neighbours >= np.multiply(reach, 10 ** (-MARGIN_DB / 20), dtype=np.float32)
     return chosen
 
 
@@ -68,27 +72,30 @@ Read = Callable[[int, int], np.ndarray]
 
 
 def window_peaks(
-    read: Read, total: int, rate: int, size: int, sample_peaks: np.ndarray, pieces: Sequence[tuple[int, int]]
+    read: Read, total: int, rate: int, size: int, sample_peaks: np.ndarray, reach: np.ndarray | float
 ) -> np.ndarray:
     """Each `size`-sample window's peak in a signal of `total` samples: its true peak where it could
-    be the maximum of one of `pieces` (window ranges), its sample peak elsewhere (there it is below
-    the piece's maximum, so the piece reads its true peak all the same). `sample_peaks` holds each
-    window's highest absolute sample."""
+    reach `reach` (`tops` for the maxima of pieces; 0 for every window), its sample peak elsewhere
+    (there the true peak is below `reach`, so a maximum or a ceiling reads the same). `sample_peaks`
+    holds each window's highest absolute sample."""
     peaks = sample_peaks.copy()
-    chosen = np.flatnonzero(candidates(sample_peaks, pieces))
+    chosen = np.flatnonzero(candidates(sample_peaks, reach))
     if chosen.size == 0:
         return peaks
-    # runs of consecutive candidates, joined when their contexts would overlap anyway
+    # runs of consecutive candidates, joined when their contexts would overlap anyway, and cut to
+    # at most a batch each
     breaks = np.flatnonzero(np.diff(chosen) * size > 2 * CONTEXT + size) + 1
     firsts, lasts = chosen[np.r_[0, breaks]], chosen[np.r_[breaks - 1, chosen.size - 1]] + 1
+    longest = max(1, BATCH_SAMPLES // size)
     batch: list[tuple[int, int]] = []
     held = 0
     for first, last in zip(firsts.tolist(), lasts.tolist(), strict=True):
-        batch.append((first, last))
-        held += (last - first) * size + 2 * CONTEXT
-        if held >= BATCH_SAMPLES:
-            _oversample(read, total, rate, size, batch, peaks)
-            batch, held = [], 0
+        for part in range(first, last, longest):
+            batch.append((part, min(last, part + longest)))
+            held += (batch[-1][1] - part) * size + 2 * CONTEXT
+            if held >= BATCH_SAMPLES:
+                _oversample(read, total, rate, size, batch, peaks)
+                batch, held = [], 0
     if batch:
         _oversample(read, total, rate, size, batch, peaks)
     return peaks

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from db.settings import Settings
-from workers import catalogue
+from workers import catalogue, mastering
 
 MAX_PROMPT_CHARS = 100_000
 DEFAULT_FORMAT = "wav"
@@ -31,6 +31,8 @@ class Checked:
     model: catalogue.Model
     voice: str
     output_format: str
+    """The narration's own format, or the one its mastering profile requires (ACX: MP3)."""
+    profile: mastering.Profile
 
 
 class Asked(Protocol):
@@ -50,6 +52,8 @@ class Asked(Protocol):
     def instructions(self) -> str | None: ...
     @property
     def speed(self) -> float | None: ...
+    @property
+    def mastering(self) -> str | None: ...
 
 
 def is_blank(text: str) -> bool:
@@ -78,6 +82,7 @@ def check(
     output_format: str | None,
     instructions: str | None = None,
     speed: float | None = None,
+    mastering_profile: str | None = None,
 ) -> Checked:
     """Raise Invalid with a sentence for the first thing wrong; a blank model, voice or format
     (the Django app leaves them blank) means the catalogue's default."""
@@ -97,6 +102,10 @@ def check(
     fmt = output_format or DEFAULT_FORMAT
     if fmt not in catalogue.OUTPUT_FORMATS:
         raise Invalid(f"Unknown output format {fmt!r}; pick one of {', '.join(catalogue.OUTPUT_FORMATS)}.")
+    if mastering_profile is not None and mastering_profile not in mastering.PROFILES:
+        names = ", ".join(mastering.PROFILES)
+        raise Invalid(f"Unknown mastering profile {mastering_profile!r}; pick one of {names}.")
+    profile = mastering.profile_for(mastering_profile, settings)
     chosen = info.model(model) if model else info.models[0]
     if chosen is None:
         raise Invalid(f"{info.label} has no model {model!r}. Pick one from the list.")
@@ -107,7 +116,7 @@ def check(
     chosen_voice = voice or chosen.voices[0]
     if chosen_voice not in chosen.voices:
         raise Invalid(f"{info.label} {chosen.label} has no voice {chosen_voice!r}. Pick one from the list.")
-    return Checked(chosen, chosen_voice, fmt)
+    return Checked(chosen, chosen_voice, profile.output_format or fmt, profile)
 
 
 def check_asked(settings: Settings, asked: Asked) -> Checked:
@@ -121,4 +130,5 @@ def check_asked(settings: Settings, asked: Asked) -> Checked:
         output_format=asked.output_format,
         instructions=asked.instructions,
         speed=asked.speed,
+        mastering_profile=asked.mastering,
     )
