@@ -259,7 +259,7 @@ def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float) -> tuple[np.ndarr
     smoothed gain never exceeds what any window needs: no overshoot, and no per-sample loop."""
     ceiling = 10 ** ((ceiling_dbtp - LIMITER_MARGIN_DB) / 20)
     size = max(1, round(qc.WINDOW_SECONDS * rate))
-    need = np.minimum(1.0, ceiling / np.maximum(qc.peaks(samples, rate), 1e-12)).astype(np.float32)
+    need = np.minimum(1.0, ceiling / np.maximum(qc.peaks(samples, rate, reach=ceiling), 1e-12)).astype(np.float32)
     if need.size == 0 or float(need.min()) >= 1.0:
         return samples, 0.0
     hold = math.ceil(RELEASE_SECONDS / qc.WINDOW_SECONDS)
@@ -278,7 +278,7 @@ def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float) -> tuple[np.ndarr
 
 def true_peak(samples: np.ndarray, rate: int) -> float:
     """True peak in dBTP, as the quality checks read it."""
-    window_peaks = qc.peaks(samples, rate)
+    window_peaks = qc.peaks(samples, rate, reach=float(np.abs(samples).max()) if samples.size else 0.0)
     peak = float(window_peaks.max()) if window_peaks.size else 0.0
     return 20 * math.log10(peak) if peak > 0 else qc.FLOOR_DB
 
