@@ -1,12 +1,15 @@
-"""Quality checks: their cost on a one-hour narration and next to the local voice's synthesis.
+"""Quality checks and mastering: their cost on a one-hour narration and beside the local voice's synthesis.
 
 1. An hour of speech-like audio (noise shaped into syllables and words, with pauses; generated, not
    synthesized) in 180 passages of 20 s: `workers.qc.measure` vs encoding the same samples as WAV,
    measured in the same run as the baseline. Goal: under 3 s. Then the checks' peak memory on an
    hour at 24 kHz (OpenAI's rate), beside the int16 samples the job already holds. Goal: well
    under 400 MB.
-2. A short story on the local voice: the whole job (synthesis, join, encoding, checks) vs the
-   checks alone on its audio. Goal: the checks at most 5 % of the job.
+2. A story on the local voice: synthesizing its passages (Piper, as the job asks it) is the
+   baseline; mastering them (Standard, with the pauses its text calls for) and checking the result
+   are timed on that audio. Goal: mastering and checks together at most 5 % of the synthesis.
+3. Mastering the hour of 1. (Standard), and checking it: seconds, and their share of what the local
+   voice would take to synthesize an hour (the story's synthesis time per second of audio, × 3,600).
 """
 
 from __future__ import annotations
@@ -17,19 +20,16 @@ import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
-import soundfile
 from redis import Redis
 
-from db.engine import new_session
-from db.models import SceneAudio
 from db.settings import get_settings
 from tests.factories import LOCAL
 from tests.test_long_text import long_story
-from workers import qc
+from workers import catalogue, mastering, qc
+from workers.chunking import split
 from workers.encoding import PAUSE_SECONDS, encode
-from workers.jobs import synthesize
-from workers.providers.local import voice
-from workers.submit import Request, submit
+from workers.providers.base import ChunkRequest
+from workers.providers.local import LocalProvider, voice
 
 RATE = 22_050
 MEMORY_RATE = 24_000
@@ -37,6 +37,7 @@ HOUR = 3_600
 PASSAGE_SECONDS = 20
 ROUNDS = 3
 STORY_CHARACTERS = 3_000
+STANDARD = mastering.PROFILES["standard"]
 
 
 def speech_like(seconds: int, rate: int = RATE, seed: int = 11) -> np.ndarray:
@@ -92,26 +93,56 @@ def _hour_memory() -> dict[str, float]:
     }
 
 
-def _story() -> dict[str, float]:
+def _story() -> tuple[dict[str, float], float]:
+    """The story's figures, and the local voice's synthesis seconds per second of audio."""
     text = long_story(STORY_CHARACTERS, seed=5)
+    model = catalogue.model("local", LOCAL["model"])
+    assert model is not None
+    texts = split(text, model.max_chars)
+    provider = LocalProvider()
     voice()  # loaded once, outside the timings
-    done = submit(Request(kind="scene", target_id=1, prompt=text, **LOCAL))
-    job = _timed(lambda: synthesize("scene", done.row_id))
-    with new_session() as session:
-        row = session.get(SceneAudio, done.row_id)
-        assert row is not None and row.audio_file and row.audio_metadata, "the narration did not complete"
-        seconds = list(row.audio_metadata["chunk_seconds"])
-        path = get_settings().media_path / row.audio_file
-    samples, rate = soundfile.read(path, dtype="int16")
-    starts = np.cumsum([0.0] + [s + PAUSE_SECONDS for s in seconds[:-1]])
-    passages = [qc.Passage(round(a * rate), round((a + s) * rate), "a") for a, s in zip(starts, seconds, strict=True)]
-    checks = statistics.median(_timed(lambda: qc.measure(samples, rate, passages)) for _ in range(ROUNDS))
-    return {
-        f"local voice, {STORY_CHARACTERS:,} characters: whole job (s; baseline)": job,
+    started = time.perf_counter()
+    audio = [provider.synthesize(ChunkRequest(text=t, model=LOCAL["model"], voice=LOCAL["voice"])) for t in texts]
+    synthesis = time.perf_counter() - started
+    settings = get_settings()
+    pcm, rates = [a.pcm for a in audio], [a.sample_rate for a in audio]
+    done = mastering.master_passages(pcm, rates, texts, text, STANDARD, settings)
+    master = statistics.median(
+        _timed(lambda: mastering.master_passages(pcm, rates, texts, text, STANDARD, settings)) for _ in range(ROUNDS)
+    )
+    passages = [qc.Passage(start, end, t) for (start, end), t in zip(done.spans, texts, strict=True)]
+    checks = statistics.median(
+        _timed(lambda: qc.measure(done.samples, done.sample_rate, passages, STANDARD.checks)) for _ in range(ROUNDS)
+    )
+    seconds = done.samples.size / done.sample_rate
+    figures = {
+        f"local voice, {STORY_CHARACTERS:,} characters ({seconds:.0f} s): synthesis (s; baseline)": synthesis,
+        "local voice: mastering, Standard (s, median of 3)": master,
         "local voice: quality checks (s, median of 3)": checks,
-        "local voice: checks / job, % (goal <= 5)": 100 * checks / job,
+        "local voice: mastering / synthesis, %": 100 * master / synthesis,
+        "local voice: mastering + checks / synthesis, % (goal <= 5)": 100 * (master + checks) / synthesis,
+    }
+    return figures, synthesis / seconds
+
+
+def _hour_mastering(synthesis_per_second: float) -> dict[str, float]:
+    samples = speech_like(HOUR)
+    size = PASSAGE_SECONDS * RATE
+    pieces = [mastering.Piece(samples[start : start + size].tobytes(), RATE) for start in range(0, samples.size, size)]
+    started = time.perf_counter()
+    done = mastering.master(pieces, [PAUSE_SECONDS] * (len(pieces) - 1), STANDARD)
+    master = time.perf_counter() - started
+    passages = [qc.Passage(start, end, "a" * 300) for start, end in done.spans]
+    checks = _timed(lambda: qc.measure(done.samples, done.sample_rate, passages, STANDARD.checks))
+    synthesis = synthesis_per_second * HOUR
+    return {
+        "one hour: local voice synthesis, estimated (s; baseline)": synthesis,
+        "one hour: mastering, Standard (s, once)": master,
+        "one hour: mastering + checks (s)": master + checks,
+        "one hour: mastering + checks / synthesis, % (goal <= 5)": 100 * (master + checks) / synthesis,
     }
 
 
 def run(connection: Redis) -> dict[str, float]:
-    return {**_hour(), **_hour_memory(), **_story()}
+    story, synthesis_per_second = _story()
+    return {**_hour(), **_hour_memory(), **story, **_hour_mastering(synthesis_per_second)}
