@@ -180,6 +180,26 @@ def test_the_true_peak_of_local_voice_speech_is_the_fully_oversampled_one(
     assert true_peak.candidates(sample_peaks, true_peak.tops(sample_peaks, touched)).mean() < 0.25
 
 
+def test_a_limiter_reads_every_window_that_could_reach_its_ceiling_as_fully_oversampled(
+    local_speech: tuple[np.ndarray, int, list[qc.Passage]],
+) -> None:
+    """What mastering's limiter relies on: `peaks(..., reach=ceiling)` gives the oversampled true
+    peak of every window at or over the ceiling, and leaves every other window under it."""
+    signal, rate, _ = local_speech
+    samples = qc.as_float(signal)
+    size = round(qc.WINDOW_SECONDS * rate)
+    loud = np.abs(soxr.resample(samples, rate, rate * 4, quality=true_peak.OVERSAMPLER_QUALITY))
+    full = true_peak.window_maxima(loud, size * 4)
+    ceiling = 10 ** (-8 / 20)
+
+    read = qc.peaks(samples, rate, reach=ceiling)
+
+    over = full >= ceiling
+    assert 0 < over.sum() < over.size
+    assert read[over] == pytest.approx(full[over], abs=1e-5)
+    assert (read[~over] < ceiling).all()
+
+
 @pytest.mark.parametrize("rate", [22_050, 24_000, 44_100])
 def test_the_true_peak_of_white_noise_is_the_fully_oversampled_one(rate: int) -> None:
     """Full-band noise is the hard case: its inter-sample peaks can rise more than 3 dB over every
