@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from db.models import CANCELLED
+from db.quality import Quality
 from db.settings import get_settings
 from db.window import zone
 from workers import catalogue, mastering
@@ -120,3 +121,24 @@ def download_name(subject: str, kind: str, row_id: int, fmt: str) -> str:
     ascii_only = unicodedata.normalize("NFKD", subject).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")[:60].rstrip("-")
     return f"{slug + '-' if slug else ''}{kind}-{row_id}.{fmt}"
+
+
+QUALITY_FILTER = {
+    None: "any quality",
+    Quality.PASSES: "passes",
+    Quality.FAILS: "fails",
+    Quality.FLAGGED: "has flagged passages",
+    Quality.UNMEASURED: "not measured",
+}
+"""The library's "Quality" filter as people read it; the URL carries these words (`?quality=fails`)."""
+
+
+def quality(status: str, passed: bool | None, failing: tuple[str, ...], flagged: int) -> str:
+    """A narration's QC badge in the library: "✓ passes", "fails: true peak", "2 flagged", or "—" when
+    it has no checks to show (not completed, or finished before the checks existed)."""
+    if status != "completed" or passed is None:
+        return "—"
+    marks = [] if passed else [f"fails: {', '.join(failing) or 'a check'}"]
+    if flagged:
+        marks.append(f"{flagged} flagged")
+    return " · ".join(marks) or "✓ passes"
