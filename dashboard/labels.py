@@ -134,11 +134,12 @@ QUALITY_FILTER = {
 
 
 def quality(status: str, passed: bool | None, failing: tuple[str, ...], flagged: int) -> str:
-    """A narration's QC badge in the library: "✓ passes", "fails: true peak", "2 flagged", or "—" when
-    it has no checks to show (not completed, or finished before the checks existed)."""
+    """A narration's QC badge in the library: "✓ passes", "✗ true peak" (fails that check), "2 flagged",
+    "✗ true peak · 1 flagged", or "—" when it has no checks to show (not completed, or finished before
+    the checks existed). Short, to fit its column beside the rest at 1280 px."""
     if status != "completed" or passed is None:
         return "—"
-    marks = [] if passed else [f"fails: {', '.join(failing) or 'a check'}"]
+    marks = [] if passed else [f"✗ {', '.join(failing) or 'fails'}"]
     if flagged:
         marks.append(f"{flagged} flagged")
     return " · ".join(marks) or "✓ passes"

@@ -18,12 +18,14 @@ ROW_HEIGHT = 35
 """Pixels per row (Streamlit's default, said here so a browser test can click a row by position)."""
 COLUMNS: dict[str, Any] = {
     "narration": st.column_config.TextColumn("narration", width=78, help="Open it with a click on its row"),
-    "narrates": st.column_config.TextColumn("narrates", width=140, help="The story, or the scene and its story"),
+    "narrates": st.column_config.TextColumn("narrates", width=120, help="The story, or the scene and its story"),
     "status": st.column_config.TextColumn("status", width=80),
     "quality": st.column_config.TextColumn(
-        "quality", width=100, help="The quality checks' verdict and how many passages they flagged (— not measured)"
+        "quality",
+        width=140,
+        help="Quality checks: ✓ passes, or ✗ and the check it fails; how many passages are flagged; — not measured",
     ),
-    "voice": st.column_config.TextColumn("voice", width=140, help="Voice · provider and model"),
+    "voice": st.column_config.TextColumn("voice", width=120, help="Voice · provider and model"),
     "length": st.column_config.TextColumn("length", width=55),
     "created": st.column_config.TextColumn("created", width=135),
     "by": st.column_config.TextColumn("by", width=62),

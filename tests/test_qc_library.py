@@ -55,7 +55,7 @@ ROWS: dict[str, tuple[str, Any]] = {
 
 BADGES = {
     "passes": "✓ passes",
-    "fails, flagged": "fails: true peak · 1 flagged",
+    "fails, flagged": "✗ true peak · 1 flagged",
     "two flagged": "2 flagged",
     "never measured": "—",
     "qc a string": "—",
