@@ -38,6 +38,12 @@ def state(status: str, cancelled_at: datetime | None) -> str:
     return CANCELLED if status == "failed" and cancelled_at is not None else status
 
 
+def passages(numbers: tuple[int, ...]) -> str:
+    """The start of a sentence naming the passages a redo takes: "Passage 2 is", "Passages 2, 4 are"."""
+    which = ", ".join(map(str, numbers))
+    return f"Passages {which} are" if len(numbers) > 1 else f"Passage {which} is"
+
+
 def priority(value: int) -> str:
     """high / normal / low; a number the Django side wrote outside those reads as itself."""
     if value in PRIORITIES:

@@ -123,6 +123,7 @@ def test_re_narrating_the_flagged_passages_redoes_exactly_those_in_one_redo(
     with new_session() as session:
         assert session.get_one(StoryAudio, row_id).status == "completed"  # still plays what it had
     assert not any(label.startswith("Re-narrate") for label in labels(app))  # not offered twice meanwhile
+    assert "Passages 2, 4 are being narrated again; this audio plays until the new one is ready." in texts(app, "info")
 
     fake.quieter.clear()  # the provider now returns them at their usual level
     before = len(fake.calls)
