@@ -7,8 +7,8 @@ object should be, a passage without flags) reads as "not there" instead of raisi
 the library never fails on one odd row. Only what the badge needs is selected (a verdict, the
 failing checks' names, a count), never the per-passage figures, which run to many kB on a long story.
 
-The filter's conditions here and the badge's figures are the same expressions, so "has flagged
-passages" lists exactly the rows whose badge counts flagged passages.
+The filter and the badge read the same jsonpaths, so "has flagged passages" lists exactly the rows
+whose badge counts flagged passages.
 """
 
 from __future__ import annotations
@@ -49,27 +49,27 @@ _FLAGGED = _path(
 _NO_VARS: ColumnElement[Any] = literal_column("'{}'::jsonb")
 _SILENT: ColumnElement[Any] = literal_column("true")
 
-Narration = type[StoryAudio] | type[SceneAudio]
+NarrationModel = type[StoryAudio] | type[SceneAudio]
 
 
-def verdict(model: Narration) -> ColumnElement[bool | None]:
+def verdict(model: NarrationModel) -> ColumnElement[bool | None]:
     """True when the verdict passed, False when it failed, NULL when there is none to read."""
     found = func.jsonb_path_query_first(model.audio_metadata, _VERDICT, _NO_VARS, _SILENT, type_=JSONB)
     return found.op("=")(literal_column("'true'::jsonb"))
 
 
-def failing(model: Narration) -> ColumnElement[list[str]]:
+def failing(model: NarrationModel) -> ColumnElement[list[str]]:
     """The names of the verdict's failing checks ("true peak"), as a JSON list of strings."""
     return func.jsonb_path_query_array(model.audio_metadata, _FAILING, _NO_VARS, _SILENT, type_=JSONB)
 
 
-def flagged(model: Narration) -> ColumnElement[int]:
+def flagged(model: NarrationModel) -> ColumnElement[int]:
     """How many passages are flagged (0 when none, or nothing readable)."""
     found = func.jsonb_path_query_array(model.audio_metadata, _FLAGGED, _NO_VARS, _SILENT, type_=JSONB)
     return func.coalesce(func.jsonb_array_length(found), 0)
 
 
-def condition(model: Narration, quality: Quality) -> ColumnElement[bool]:
+def condition(model: NarrationModel, quality: Quality) -> ColumnElement[bool]:
     """The rows the filter keeps for `quality`; every one of them is a completed narration."""
     completed = model.status == Status.COMPLETED
     if quality == Quality.FLAGGED:
