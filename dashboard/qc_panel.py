@@ -73,7 +73,7 @@ def _seek(detail: NarrationDetail, passages: list[PassagePoint], key: str) -> No
 
 def quality_panel(detail: NarrationDetail, user: SignedIn) -> None:
     """The chart and the action; nothing before the narration is measured."""
-    passages = qc_chart.points(detail.metadata, starts(detail.chunks))
+    passages = qc_chart.points(detail.metadata, starts(detail))
     if not passages:
         return
     key = f"qc-chart-{detail.kind}-{detail.row_id}"

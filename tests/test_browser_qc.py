@@ -28,19 +28,22 @@ OPENAI_NOVA: dict[str, Any] = {"provider": "openai", "model": "tts-1", "voice": 
 
 def _narrations(monkeypatch: pytest.MonkeyPatch) -> int:
     """A story in five passages whose second and fourth the provider sent 20 dB quieter (flagged),
-    beside a scene that passes, one the local voice narrated and one still queued: the story's id."""
+    beside a scene that passes, one the local voice narrated unmastered (it clips) and one still
+    queued: the story's id."""
     demo_data()
     text = long_story(19_000)
     planned = split(text, catalogue.model("openai", "tts-1").max_chars)  # type: ignore[union-attr]
     # 0.066 s a character: 15 characters a second, as people speak (the chart's rates read true)
     with FakeProviders(seconds_per_char=0.066) as fake, providers_on(fake, monkeypatch):
         fake.quieter.update({planned[1]: 20.0, planned[3]: 20.0})
-        story = Request(kind="story", target_id=1, prompt=text, **OPENAI_NOVA)
+        # Raw (not mastered), so the passages stay as the provider sent them: mastering would even them out
+        story = Request(kind="story", target_id=1, prompt=text, mastering="raw", **OPENAI_NOVA)
         row_id = submit(story).row_id
         assert "completed" in synthesize("story", row_id)
         even = Request(kind="scene", target_id=3, prompt="A lamp turns over a quiet sea.", **OPENAI_NOVA)
         assert "completed" in synthesize("scene", submit(even).row_id)  # one passage at a steady level: passes
-    scene = submit(Request(kind="scene", target_id=1, prompt="A tall white lighthouse at dusk.", **LOCAL)).row_id
+    lighthouse = "A tall white lighthouse at dusk."
+    scene = submit(Request(kind="scene", target_id=1, prompt=lighthouse, mastering="raw", **LOCAL)).row_id
     assert "completed" in synthesize("scene", scene)
     submit(Request(kind="scene", target_id=2, prompt="The fishermen climb the hill.", **LOCAL))
     return row_id
@@ -53,7 +56,7 @@ def test_the_badge_the_filter_and_the_chart(
     staff_user("editor")
     detail = load_detail("story", row_id)
     assert detail is not None
-    fourth = starts(detail.chunks)[3]
+    fourth = starts(detail)[3]
     assert fourth is not None and fourth > 60
 
     with dashboard() as url:

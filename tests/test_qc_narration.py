@@ -74,7 +74,8 @@ def flagged_story(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Ite
     assert len(planned) == 5
     with FakeProviders(seconds_per_char=0.002) as fake, providers_on(fake, monkeypatch):
         fake.quieter.update({planned[1]: 20.0, planned[3]: 20.0})
-        row_id = submit(Request(kind="story", target_id=1, prompt=story, **OPENAI)).row_id
+        # Raw: kept as the provider sent it (mastering would even the two passages out), so QC flags them
+        row_id = submit(Request(kind="story", target_id=1, prompt=story, mastering="raw", **OPENAI)).row_id
         assert "completed" in synthesize("story", row_id)
         yield row_id, fake
 
