@@ -11,6 +11,7 @@ from dashboard import labels, links
 from dashboard.choices import not_set_up, submit_label, voice_choice
 from dashboard.plain import md
 from dashboard.player import play_from, report
+from dashboard.qc_panel import quality_panel
 from dashboard.views import NarrationDetail, load_detail, passage_audio, starts
 from db.narrations import Kind
 from workers import actions, qc
@@ -31,11 +32,14 @@ def _quality(detail: NarrationDetail) -> None:
     if not isinstance(measured, dict):
         return
     st.caption("Quality")
-    figures = qc.summary(measured)
+    try:
+        figures, flagged = qc.summary(measured), qc.flagged(measured)
+    except (KeyError, TypeError, ValueError, AttributeError):  # written by hand or by the Django app, not by us
+        st.caption("The stored checks are not in the form this desk writes them; see the audio metadata below.")
+        return
     st.dataframe(
         [{"": k, "value": v} for k, v in figures.items()], hide_index=True, width="stretch", height=_fit(len(figures))
     )
-    flagged = qc.flagged(measured)
     if flagged:
         st.dataframe(flagged, hide_index=True, width="stretch", height=_fit(len(flagged)))
 
@@ -89,6 +93,7 @@ def _facts(detail: NarrationDetail) -> None:
 
 
 def _passages(detail: NarrationDetail, user: SignedIn) -> None:
+    quality_panel(detail, user)
     st.dataframe(
         [
             {"#": c.idx + 1, "starts at": labels.length(at), "status": c.state,

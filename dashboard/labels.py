@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from db.models import CANCELLED
+from db.quality import Quality
 from db.settings import get_settings
 from db.window import zone
 from workers import catalogue, mastering
@@ -35,6 +36,12 @@ BADGES = {
 def state(status: str, cancelled_at: datetime | None) -> str:
     """What a person calls the row's state: Django's status, except that a cancel reads `cancelled`."""
     return CANCELLED if status == "failed" and cancelled_at is not None else status
+
+
+def passages(numbers: tuple[int, ...]) -> str:
+    """The start of a sentence naming the passages a redo takes: "Passage 2 is", "Passages 2, 4 are"."""
+    which = ", ".join(map(str, numbers))
+    return f"Passages {which} are" if len(numbers) > 1 else f"Passage {which} is"
 
 
 def priority(value: int) -> str:
@@ -120,3 +127,25 @@ def download_name(subject: str, kind: str, row_id: int, fmt: str) -> str:
     ascii_only = unicodedata.normalize("NFKD", subject).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")[:60].rstrip("-")
     return f"{slug + '-' if slug else ''}{kind}-{row_id}.{fmt}"
+
+
+QUALITY_FILTER = {
+    None: "any quality",
+    Quality.PASSES: "passes",
+    Quality.FAILS: "fails",
+    Quality.FLAGGED: "has flagged passages",
+    Quality.UNMEASURED: "not measured",
+}
+"""The library's "Quality" filter as people read it; the URL carries these words (`?quality=fails`)."""
+
+
+def quality(status: str, passed: bool | None, failing: tuple[str, ...], flagged: int) -> str:
+    """A narration's QC badge in the library: "✓ passes", "✗ true peak" (fails that check), "2 flagged",
+    "✗ true peak · 1 flagged", or "—" when it has no checks to show (not completed, or finished before
+    the checks existed). Short, to fit its column beside the rest at 1280 px."""
+    if status != "completed" or passed is None:
+        return "—"
+    marks = [] if passed else [f"✗ {', '.join(failing) or 'fails'}"]
+    if flagged:
+        marks.append(f"{flagged} flagged")
+    return " · ".join(marks) or "✓ passes"

@@ -18,9 +18,14 @@ ROW_HEIGHT = 35
 """Pixels per row (Streamlit's default, said here so a browser test can click a row by position)."""
 COLUMNS: dict[str, Any] = {
     "narration": st.column_config.TextColumn("narration", width=78, help="Open it with a click on its row"),
-    "narrates": st.column_config.TextColumn("narrates", width=205, help="The story, or the scene and its story"),
+    "narrates": st.column_config.TextColumn("narrates", width=120, help="The story, or the scene and its story"),
     "status": st.column_config.TextColumn("status", width=80),
-    "voice": st.column_config.TextColumn("voice", width=175, help="Voice · provider and model"),
+    "quality": st.column_config.TextColumn(
+        "quality",
+        width=140,
+        help="Quality checks: ✓ passes, or ✗ and the check it fails; how many passages are flagged; — not measured",
+    ),
+    "voice": st.column_config.TextColumn("voice", width=120, help="Voice · provider and model"),
     "length": st.column_config.TextColumn("length", width=55),
     "created": st.column_config.TextColumn("created", width=135),
     "by": st.column_config.TextColumn("by", width=62),
@@ -51,6 +56,7 @@ def lines(rows: list[LibraryRow], zone: ZoneInfo) -> list[dict[str, str]]:
             "narration": f"{row.kind} #{row.id}",
             "narrates": narrates(row),
             "status": labels.state(row.status, row.cancelled_at),
+            "quality": labels.quality(row.status, row.qc_passed, row.qc_failing, row.qc_flagged),
             "voice": voice(row),
             "length": labels.length(row.duration_seconds),
             "created": labels.when(row.created_at, zone),

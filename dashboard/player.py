@@ -77,8 +77,9 @@ def _actions(view: NarrationView, shown_state: str, user: SignedIn) -> None:
     if view.pending and user.can_compose and st.button("Cancel", key=f"cancel-{key}"):
         report(key, actions.cancel(view.kind, view.row_id, user))
     if view.redo_in_flight:
-        which = ", ".join(map(str, view.redo_passages))
-        st.info(f"Passage {which} is being narrated again; this audio plays until the new one is ready.")
+        st.info(
+            f"{labels.passages(view.redo_passages)} being narrated again; this audio plays until the new one is ready."
+        )
         if user.can_compose and st.button("Cancel the redo", key=f"cancel-redo-{key}"):
             report(key, actions.cancel(view.kind, view.row_id, user))
     if shown_state in ("failed", CANCELLED) and user.can_compose and st.button("Retry", key=f"retry-{key}"):

@@ -227,8 +227,10 @@ class NarrationDetail:
         if self.status in ("queued", "processing"):
             return f"The narration is {self.status}; a passage can be redone once it has completed or failed."
         if self.redo_passages:
-            which = ", ".join(map(str, self.redo_passages))
-            return f"Passage {which} is being narrated again; wait for it, or cancel that redo, to redo another."
+            return (
+                f"{labels.passages(self.redo_passages)} being narrated again; wait for it, or cancel that redo, "
+                "to redo another."
+            )
         return None
 
 

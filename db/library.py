@@ -30,6 +30,7 @@ from db.models import (
     storyaudio_tags,
 )
 from db.narrations import model_for
+from db.quality import Quality, condition, failing, flagged, verdict
 
 TITLE_PREVIEW = 80
 
@@ -51,6 +52,8 @@ class Filters:
     until: datetime | None = None
     search: str | None = None
     """Text in the prompt, a row id (`123`, `story 123`, `scene 123`) or a task id."""
+    quality: Quality | None = None
+    """What the stored quality checks say (`db.quality`)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,12 @@ class LibraryRow:
     username: str | None
     created_at: datetime
     duration_seconds: float | None
+    qc_passed: bool | None = None
+    """The quality checks' verdict; None when there is none to read (`db.quality`)."""
+    qc_failing: tuple[str, ...] = ()
+    """The failing checks' names ("true peak")."""
+    qc_flagged: int = 0
+    """How many passages the checks flagged."""
 
 
 _ROW_ID = re.compile(r"^\s*(?:(story|scene)\s*#?\s*)?#?(\d{1,18})\s*$", re.IGNORECASE)
@@ -142,6 +151,8 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
         conditions.append(model.created_at < filters.until)
     if filters.theme:
         conditions.append(model.theme_id == select(Theme.id).where(Theme.name == filters.theme).scalar_subquery())
+    if filters.quality:
+        conditions.append(condition(model, filters.quality))
     if filters.tag:
         conditions.append(exists().where(link_column == model.id, links.c.tag_id == Tag.id, Tag.name == filters.tag))
     search = (filters.search or "").strip()
@@ -172,7 +183,29 @@ def page(session: Session, filters: Filters, *, number: int = 1, size: int = 50)
     rows = session.execute(
         select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(size).offset((number - 1) * size)
     ).all()
-    return [replace(LibraryRow(*row), title=_cut(row.title), story_title=_cut(row.story_title)) for row in rows], total
+    found = [replace(LibraryRow(*row), title=_cut(row.title), story_title=_cut(row.story_title)) for row in rows]
+    return _with_checks(session, found), total
+
+
+def _with_checks(session: Session, rows: list[LibraryRow]) -> list[LibraryRow]:
+    """The page's rows with what their quality checks say, read for those rows only: evaluated in
+    the paging query, the JSON paths would run on every row the count and the sort pass over."""
+    checks: dict[tuple[str, int], tuple[bool | None, tuple[str, ...], int]] = {}
+    for kind in ("story", "scene"):
+        ids = [row.id for row in rows if row.kind == kind]
+        if not ids:
+            continue
+        model = model_for(kind)
+        query = select(model.id, verdict(model), failing(model), flagged(model)).where(model.id.in_(ids))
+        for row_id, passed, failing_checks, count in session.execute(query):
+            names = tuple(failing_checks) if isinstance(failing_checks, list) else ()  # strings only (the jsonpath)
+            checks[kind, row_id] = (passed, names, int(count))
+    return [
+        replace(row, qc_passed=found[0], qc_failing=found[1], qc_flagged=found[2])
+        if (found := checks.get((row.kind, row.id)))
+        else row
+        for row in rows
+    ]
 
 
 def matching(session: Session, filters: Filters, *, limit: int) -> list[tuple[str, int]]:

@@ -14,6 +14,7 @@ partitioned can never overwrite what its successor or a cancel did.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -80,6 +81,15 @@ def queue(
     """Queue a redo of passage `idx` of a completed narration (with new text if given); returns the
     row's priority. Raises WrongState with the reason when the row is not completed, another redo
     of it is in flight, or it has no such passage."""
+    return queue_several(session, kind, row_id, {idx: passage}, task_id=task_id, user_id=user_id)
+
+
+def queue_several(
+    session: Session, kind: str, row_id: int, edits: Mapping[int, str | None], *, task_id: str, user_id: int | None
+) -> int:
+    """Queue one redo of several passages (index → new text, or None to narrate it as it is): the
+    worker narrates them one after another and re-joins once, so the narration changes once and
+    re-masters once. Refused as a whole, as `queue` is, when any passage is missing."""
     model = model_for(kind)
     row = session.execute(
         select(model.status, model.redo_state, model.prompt).where(model.id == row_id).with_for_update()
@@ -94,20 +104,27 @@ def queue(
             f"Passage {busy} of {kind} narration #{row_id} is already being narrated again; "
             "wait for it, or cancel that redo first."
         )
+    if not edits:
+        raise WrongState(f"No passage of {kind} narration #{row_id} was chosen to narrate again.")
     stored = list(session.scalars(select(Chunk).where(owned_by(kind, row_id)).order_by(Chunk.idx)))
-    chunk = next((c for c in stored if c.idx == idx), None)
-    if chunk is None:
-        raise WrongState(f"{kind.title()} narration #{row_id} has no chunk {idx + 1}.")
-    new_text = passage if passage is not None and passage != chunk.text else None
-    if new_text is not None:
-        with_passage(row.prompt, [c.text for c in stored], idx, new_text)  # refuses an edited-elsewhere text now
-    chunk.redo_state, chunk.redo_text, chunk.redo_error = QUEUED, new_text, None
-    chunk.redo_audio_path, chunk.redo_sample_rate, chunk.redo_seconds, chunk.redo_characters_billed = (
-        None,
-        None,
-        None,
-        None,
-    )
+    by_index = {c.idx: c for c in stored}
+    if missing := sorted(set(edits) - set(by_index)):
+        raise WrongState(f"{kind.title()} narration #{row_id} has no chunk {', '.join(str(i + 1) for i in missing)}.")
+    texts, prompt = [c.text for c in stored], row.prompt
+    for idx in sorted(edits):
+        chunk, passage = by_index[idx], edits[idx]
+        new_text = passage if passage is not None and passage != chunk.text else None
+        if new_text is not None:
+            # refuses an edited-elsewhere text now; each edit applies to the text the earlier ones made
+            prompt = with_passage(prompt, texts, idx, new_text)
+            texts[stored.index(chunk)] = new_text
+        chunk.redo_state, chunk.redo_text, chunk.redo_error = QUEUED, new_text, None
+        chunk.redo_audio_path, chunk.redo_sample_rate, chunk.redo_seconds, chunk.redo_characters_billed = (
+            None,
+            None,
+            None,
+            None,
+        )
     priority = session.execute(
         update(model)
         .where(model.id == row_id)
@@ -121,7 +138,8 @@ def queue(
         )
         .returning(model.priority)
     ).scalar_one()
-    events.record(session, kind, row_id, events.What.REDO_QUEUED, passage=idx, user_id=user_id)
+    for idx in sorted(edits):
+        events.record(session, kind, row_id, events.What.REDO_QUEUED, passage=idx, user_id=user_id)
     session.commit()
     return int(priority)
 

@@ -169,7 +169,7 @@ def test_the_table_reads_as_people_say_it(db: str, redis: Redis, monkeypatch: py
 
     app = _library()
     table = app.dataframe[0].value
-    assert list(table.columns) == ["narration", "narrates", "status", "voice", "length", "created", "by"]
+    assert list(table.columns) == ["narration", "narrates", "status", "quality", "voice", "length", "created", "by"]
     by_row = {line["narration"]: line for line in table.to_dict("records")}
     told, named = by_row[f"story #{story}"], by_row[f"scene #{scene}"]
     assert told["narrates"] == "The Clockmaker's Apprentice"
@@ -180,7 +180,7 @@ def test_the_table_reads_as_people_say_it(db: str, redis: Redis, monkeypatch: py
         "A tall white lighthouse on a rocky island at dusk, its lamp just beginning to g… "
         "in “The Lighthouse Keeper's Cat”"
     )  # a scene names its story
-    assert named["status"] == "cancelled" and named["length"] == "—"
+    assert named["status"] == "cancelled" and named["length"] == "—" and named["quality"] == "—"
     assert named["voice"] == "joe · Local voice Piper en_US joe (medium)"
     assert named["created"] == when(created, paris)
     assert named["created"].endswith(("CET", "CEST")) and "+00:00" not in named["created"]

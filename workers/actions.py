@@ -7,6 +7,7 @@ Each returns a sentence saying what happened or why it was refused. Who may act 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from redis.exceptions import RedisError
@@ -158,6 +159,31 @@ def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: Sign
     else:
         said = f"{queued}; the other passages are reused and the audio is re-joined."
     return " ".join([said, *(kept.not_done("deleted") for kept in removal.refused)])
+
+
+def redo_passages(kind: str, row_id: int, indexes: Sequence[int], user: SignedIn) -> str:
+    """Narrate several passages of a completed narration again as they are (the flagged ones, say),
+    in one redo: re-joined once, the rest reused and not paid for again. The narration stays
+    completed, with the audio it has, until the new audio is ready (`db.redo`)."""
+    if refused := refusal(user.user_id, "redo a passage"):
+        return refused
+    chosen = sorted(set(indexes))
+    task_id = new_task_id()
+    try:
+        with new_session() as session:
+            priority = redo.queue_several(
+                session, kind, row_id, dict.fromkeys(chosen), task_id=task_id, user_id=user.user_id
+            )
+    except lifecycle.WrongState as refused:
+        return str(refused)
+    which = ", ".join(str(i + 1) for i in chosen)
+    queued = f"Queued {_plural(len(chosen), 'passage')} ({which}) of {kind} narration #{row_id} again"
+    if not _sent(kind, row_id, task_id, priority):
+        return f"{queued}; {LATER}"
+    return (
+        f"{queued}; the other passages are reused and the audio is re-joined. The narration stays completed "
+        "and its current audio plays until the new one is ready."
+    )
 
 
 def cancel(kind: str, row_id: int, user: SignedIn) -> str:

@@ -248,8 +248,9 @@ def _room_tone(count: int, level_dbfs: float | None, rng: np.random.Generator) -
     return noise
 
 
-def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float) -> tuple[np.ndarray, float]:
-    """The samples with true peaks at or under `ceiling_dbtp`, and the deepest gain reduction (dB).
+def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float) -> float:
+    """Bring the samples' true peaks to at most `ceiling_dbtp`, in place (an hour at 44.1 kHz is
+    600 MB of float32: no copy of it is made); returns the deepest gain reduction (dB).
 
     True peaks are read per 10 ms window with the quality checks' own meter (`qc.peaks`), so what
     the limiter promises is what QC measures. Each window needs gain min(1, ceiling / its peak);
@@ -261,19 +262,18 @@ def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float) -> tuple[np.ndarr
     size = max(1, round(qc.WINDOW_SECONDS * rate))
     need = np.minimum(1.0, ceiling / np.maximum(qc.peaks(samples, rate, reach=ceiling), 1e-12)).astype(np.float32)
     if need.size == 0 or float(need.min()) >= 1.0:
-        return samples, 0.0
+        return 0.0
     hold = math.ceil(RELEASE_SECONDS / qc.WINDOW_SECONDS)
     reach = hold + 3  # windows [w − 1 − hold, w + 1]: origin shifts scipy's centred window
     spread = minimum_filter1d(need, size=reach, origin=(reach - 1) // 2 - 1, mode="nearest")
     stepped = np.repeat(spread, size)[: samples.size]
     ahead = min(size - 1, max(1, round(LOOKAHEAD_SECONDS * rate)))
-    gain = uniform_filter1d(stepped, size=2 * ahead + 1, mode="nearest")
-    limited = samples * gain
+    samples *= uniform_filter1d(stepped, size=2 * ahead + 1, mode="nearest", output=stepped)
     reduction = -20 * math.log10(max(float(spread.min()), 1e-12))
-    over = true_peak(limited, rate) - ceiling_dbtp
+    over = true_peak(samples, rate) - ceiling_dbtp
     if over > 0:  # the ramps' own sidebands, rarely a few hundredths of a dB: one static trim
-        limited *= np.float32(10 ** (-(over + 0.01) / 20))
-    return limited, reduction
+        samples *= np.float32(10 ** (-(over + 0.01) / 20))
+    return reduction
 
 
 def true_peak(samples: np.ndarray, rate: int) -> float:
@@ -299,9 +299,9 @@ def _off_target(samples: np.ndarray, rate: int, profile: Profile) -> float:
     return min(target - level, MAX_GAIN_DB) if math.isfinite(level) else 0.0
 
 
-def _finish(joined: np.ndarray, rate: int, spans: list[tuple[int, int]], profile: Profile) -> tuple[np.ndarray, float]:
-    """Bring the joined narration to its target under its ceiling; returns it and the deepest gain
-    reduction. Limiting lowers loudness (more for speech with sharp peaks: the local voice loses
+def _finish(joined: np.ndarray, rate: int, spans: list[tuple[int, int]], profile: Profile) -> float:
+    """Bring the joined narration to its target under its ceiling, in place; returns the deepest
+    gain reduction. Limiting lowers loudness (more for speech with sharp peaks: the local voice loses
     about 1.5 LU at −18 LUFS and −2 dBTP), so the lost level is made up and the result limited
     again, until it is within ON_TARGET_DB of the target."""
     reduction, evened = 0.0, False
@@ -311,15 +311,13 @@ def _finish(joined: np.ndarray, rate: int, spans: list[tuple[int, int]], profile
             joined *= np.float32(10 ** (off / 20))
         if profile.true_peak_dbtp is None:
             break
-        joined, deepest = limit(joined, rate, profile.true_peak_dbtp)
-        reduction = max(reduction, deepest)
+        reduction = max(reduction, limit(joined, rate, profile.true_peak_dbtp))
         evened = profile.loudness_lufs is not None and _even_out(joined, rate, spans)
         if not evened and abs(_off_target(joined, rate, profile)) <= ON_TARGET_DB:
             break
     if evened and profile.true_peak_dbtp is not None:  # the last round left a passage raised: limit it
-        joined, deepest = limit(joined, rate, profile.true_peak_dbtp)
-        reduction = max(reduction, deepest)
-    return joined, reduction
+        reduction = max(reduction, limit(joined, rate, profile.true_peak_dbtp))
+    return reduction
 
 
 def _even_out(samples: np.ndarray, rate: int, spans: list[tuple[int, int]]) -> bool:
@@ -371,7 +369,7 @@ def master(pieces: Sequence[Piece], pauses: Sequence[float], profile: Profile) -
     parts.append(_room_tone(round(profile.tail_seconds * rate), profile.room_tone_dbfs, rng))
     joined = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
-    joined, reduction = _finish(joined, rate, spans, profile)
+    reduction = _finish(joined, rate, spans, profile)
     samples16 = np.clip(np.round(joined * 32768), -32768, 32767).astype(np.int16)
     metadata: dict[str, Any] = {
         "profile": profile.name,

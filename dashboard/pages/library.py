@@ -7,7 +7,7 @@ from typing import Any, Literal
 import streamlit as st
 
 from dashboard import links
-from dashboard.labels import display_zone
+from dashboard.labels import QUALITY_FILTER, display_zone
 from dashboard.library_table import COLUMNS, ROW_HEIGHT, lines
 from dashboard.plain import md
 from dashboard.session import require
@@ -62,6 +62,9 @@ with st.form("filters"):
     tag = a.selectbox("Tag", [None, *options.tags], format_func=_any("tag"), key="tag", bind=URL)
     theme = b.selectbox("Theme", [None, *options.themes], format_func=_any("theme"), key="theme", bind=URL)
     dates = c.date_input("Created between", value=[], format="YYYY-MM-DD", key="created", bind=URL)
+    quality = a.selectbox(
+        "Quality", list(QUALITY_FILTER), format_func=QUALITY_FILTER.__getitem__, key="quality", bind=URL
+    )
     applied = st.form_submit_button("Apply")
 
 since = until = None
@@ -80,6 +83,7 @@ filters = Filters(
     search=search or None,
     since=since,
     until=until,
+    quality=quality,
 )
 if applied or st.session_state.get("library-filters") != filters:
     st.session_state["library-filters"] = filters
