@@ -102,13 +102,23 @@ def window_peaks(
 
 
 def _oversample(read: Read, total: int, rate: int, size: int, runs: list[tuple[int, int]], peaks: np.ndarray) -> None:
-    """Oversample `runs` of windows in one call, each with its context, and write their true peaks."""
-    segments = [(max(0, first * size - CONTEXT), min(total, last * size + CONTEXT)) for first, last in runs]
-    joined = np.concatenate([read(begin, end) for begin, end in segments])
+    """Oversample `runs` of windows in one call, each with its context, and write their true peaks
+    (one reduction over the whole batch, cut at each window and where each run's windows end)."""
+    firsts, lasts = np.array(runs, dtype=np.int64).T
+    begins = np.maximum(0, firsts * size - CONTEXT)
+    ends = np.minimum(total, lasts * size + CONTEXT)
+    joined = np.concatenate([read(begin, end) for begin, end in zip(begins.tolist(), ends.tolist(), strict=True)])
     loud = np.abs(soxr.resample(joined, rate, rate * OVERSAMPLING, quality=OVERSAMPLER_QUALITY))
-    offset = 0
-    for (first, last), (begin, end) in zip(runs, segments, strict=True):
-        start = offset + first * size - begin
-        stop = offset + min(last * size, total) - begin
-        peaks[first:last] = window_maxima(loud[start * OVERSAMPLING : stop * OVERSAMPLING], size * OVERSAMPLING)
-        offset += end - begin
+    offsets = np.cumsum(ends - begins) - (ends - begins)  # where each run's segment starts in `joined`
+    counts = lasts - firsts
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)  # window's place in its run
+    windows = np.repeat(firsts, counts) + within
+    starts = np.repeat(offsets - begins, counts) + windows * size
+    stops = offsets + np.minimum(lasts * size, total) - begins  # each run's last window ends here
+    cuts = np.concatenate((starts, stops))
+    order = np.argsort(cuts, kind="stable")
+    if cuts[order[-1]] * OVERSAMPLING >= loud.size:  # the signal's end: nothing after the last window
+        order = order[:-1]
+    keep = order < starts.size  # the reductions that are windows, not the stretch after a run
+    maxima = np.maximum.reduceat(loud, cuts[order] * OVERSAMPLING)
+    peaks[windows[order[keep]]] = maxima[keep]
