@@ -216,9 +216,13 @@ def trim(samples: np.ndarray, rate: int) -> tuple[np.ndarray, float, float]:
 
 
 def loudness(samples: np.ndarray, rate: int) -> float:
-    """Integrated loudness (BS.1770, gated) in LUFS; for a passage under 0.4 s, which has no gating
-    block, the ungated mean of its K-weighted power; −inf for silence."""
-    weighted = qc.k_weighted(samples, rate)
+    """Integrated loudness (BS.1770, gated) in LUFS; −inf for silence."""
+    return _loudness_of(qc.k_weighted(samples, rate), rate)
+
+
+def _loudness_of(weighted: np.ndarray, rate: int) -> float:
+    """Loudness of K-weighted samples: gated, or for a piece under 0.4 s (no gating block) the
+    ungated mean of its power; −inf for silence."""
     gated = qc.gated_loudness(weighted, rate)
     if gated is not None:
         return gated
@@ -288,54 +292,61 @@ def rms_dbfs(samples: np.ndarray) -> float:
     return 10 * math.log10(power) if power > 0 else SILENCE
 
 
-def _off_target(samples: np.ndarray, rate: int, profile: Profile) -> float:
+def _gain(db: float) -> np.float32:
+    return np.float32(10 ** (db / 20))
+
+
+def _off_target(samples: np.ndarray, rate: int, profile: Profile, weighted: np.ndarray | None = None) -> float:
     """How many dB the whole narration is under its profile's target (RMS for ACX, else loudness)."""
     if profile.rms_dbfs is not None:
         level, target = rms_dbfs(samples), profile.rms_dbfs
     elif profile.loudness_lufs is not None:
-        level, target = loudness(samples, rate), profile.loudness_lufs
+        level = _loudness_of(qc.k_weighted(samples, rate) if weighted is None else weighted, rate)
+        target = profile.loudness_lufs
     else:
         return 0.0
     return min(target - level, MAX_GAIN_DB) if math.isfinite(level) else 0.0
 
 
-def _finish(joined: np.ndarray, rate: int, spans: list[tuple[int, int]], profile: Profile) -> float:
-    """Bring the joined narration to its target under its ceiling, in place; returns the deepest
-    gain reduction. Limiting lowers loudness (more for speech with sharp peaks: the local voice loses
-    about 1.5 LU at −18 LUFS and −2 dBTP), so the lost level is made up and the result limited
-    again, until it is within ON_TARGET_DB of the target."""
-    reduction, evened = 0.0, False
-    for _ in range(ROUNDS):
-        off = _off_target(joined, rate, profile)
-        if abs(off) > ON_TARGET_DB:
-            joined *= np.float32(10 ** (off / 20))
-        if profile.true_peak_dbtp is None:
-            break
-        reduction = max(reduction, limit(joined, rate, profile.true_peak_dbtp))
-        evened = profile.loudness_lufs is not None and _even_out(joined, rate, spans)
-        if not evened and abs(_off_target(joined, rate, profile)) <= ON_TARGET_DB:
-            break
-    if evened and profile.true_peak_dbtp is not None:  # the last round left a passage raised: limit it
-        reduction = max(reduction, limit(joined, rate, profile.true_peak_dbtp))
-    return reduction
-
-
-def _even_out(samples: np.ndarray, rate: int, spans: list[tuple[int, int]]) -> bool:
-    """Bring passages the limiter pressed harder than others back to the median loudness (in place);
-    whether any moved. Speech with sharper peaks loses more to the limiter, so after a few dB of
-    limiting (ACX) passages can drift apart by a LU; one correction and a second, milder limiting
-    pass bring them back."""
-    levels = [loudness(samples[a:b], rate) for a, b in spans]
+def _uneven(weighted: np.ndarray, rate: int, spans: list[tuple[int, int]]) -> list[float]:
+    """The correction (dB) that brings each passage to the passages' median loudness; 0 for those
+    already within EVEN_WITHIN_LU of it, or not measurable."""
+    levels = [_loudness_of(weighted[a:b], rate) for a, b in spans]
     finite = [level for level in levels if math.isfinite(level)]
     if len(finite) < 2:
-        return False
+        return [0.0] * len(spans)
     middle = float(np.median(finite))
-    moved = False
-    for (a, b), level in zip(spans, levels, strict=True):
-        if math.isfinite(level) and abs(middle - level) > EVEN_WITHIN_LU:
-            samples[a:b] *= np.float32(10 ** ((middle - level) / 20))
-            moved = True
-    return moved
+    return [middle - v if math.isfinite(v) and abs(middle - v) > EVEN_WITHIN_LU else 0.0 for v in levels]
+
+
+def _finish(joined: np.ndarray, rate: int, spans: list[tuple[int, int]], profile: Profile) -> float:
+    """Bring the joined narration to its target under its ceiling, in place; returns the deepest
+    gain reduction.
+
+    Limiting lowers loudness, and not evenly: speech with sharper peaks loses more (the local voice
+    about 1.5 LU at −18 LUFS and −2 dBTP; passages drift a LU apart under ACX's limiting). So after
+    each limiting pass the narration is measured once (one K-weighting, sliced per passage), the
+    lost level made up, drifted passages brought back to the median, and it is limited again,
+    until it is within ON_TARGET_DB of the target with every passage within EVEN_WITHIN_LU."""
+    off = _off_target(joined, rate, profile)
+    if abs(off) > ON_TARGET_DB:
+        joined *= _gain(off)
+    if profile.true_peak_dbtp is None:
+        return 0.0
+    reduction = 0.0
+    for _ in range(ROUNDS):
+        reduction = max(reduction, limit(joined, rate, profile.true_peak_dbtp))
+        weighted = qc.k_weighted(joined, rate)
+        off = _off_target(joined, rate, profile, weighted)
+        fixes = _uneven(weighted, rate, spans) if profile.loudness_lufs is not None else []
+        del weighted
+        if abs(off) <= ON_TARGET_DB and not any(fixes):
+            return reduction
+        joined *= _gain(off)
+        for (a, b), fix in zip(spans, fixes, strict=False):
+            if fix:
+                joined[a:b] *= _gain(fix)
+    return max(reduction, limit(joined, rate, profile.true_peak_dbtp))  # the last changes, limited
 
 
 def master(pieces: Sequence[Piece], pauses: Sequence[float], profile: Profile) -> Mastered:
@@ -358,7 +369,7 @@ def master(pieces: Sequence[Piece], pauses: Sequence[float], profile: Profile) -
             trimmed.append([round(head, 3), round(tail, 3)])
             measured = loudness(samples, rate)
             gain = min(profile.loudness_lufs - measured, MAX_GAIN_DB) if math.isfinite(measured) else 0.0
-            samples = _fade(samples * np.float32(10 ** (gain / 20)), rate)
+            samples = _fade(samples * _gain(gain), rate)
             gains.append(round(gain, 2))
         parts.append(samples)
         spans.append((at, at + samples.size))
