@@ -4,6 +4,7 @@ never fails the narration."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -83,6 +84,21 @@ def test_differences_name_the_words_substituted_missing_and_added() -> None:
     assert result.wer == pytest.approx(3 / 7)
     skipped = compare(" ".join(f"w{i}" for i in range(30)), "w0 w29")
     assert [d.said() for d in skipped.differences] == ["'w1 w2 w3 … w27 w28 (28 words)' missing"]
+
+
+def test_a_passage_longer_than_one_request_is_heard_in_windows_cut_between_words() -> None:
+    """An ElevenLabs passage can run 40 minutes; OpenAI takes 25 MB a request, so it goes in pieces,
+    each cut where the speech pauses, and nothing is lost or heard twice."""
+    rate = 1_000  # the cutting does not depend on the rate; a low one keeps the test fast
+    second = np.full(rate, 8_000, dtype=np.int16)
+    pause = np.zeros(rate // 5, dtype=np.int16)
+    speech = np.concatenate([np.concatenate((second * (1 + i % 3), pause)) for i in range(1_500)])  # 30 min
+    pieces = listen_back.windows(speech, rate)
+
+    assert len(pieces) == 4 and np.array_equal(np.concatenate(pieces), speech)  # 30 min in 4 of under 10
+    assert all(piece.size <= listen_back.WINDOW_SECONDS * rate for piece in pieces)
+    for piece, following in itertools.pairwise(pieces):  # each cut inside a pause, not in a word
+        assert piece[-rate // 100 :].max() == 0 and following[: rate // 100].max() == 0
 
 
 # --- through the worker, against the fake's transcription endpoint ---------------------------------

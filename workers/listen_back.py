@@ -85,7 +85,7 @@ class Heard:
         return f"listen-back: {round(self.wer * 100)} % of words differ: " + ", ".join(self.said)
 
 
-def _windows(samples: np.ndarray, rate: int) -> list[np.ndarray]:
+def windows(samples: np.ndarray, rate: int) -> list[np.ndarray]:
     """The passage in pieces of at most WINDOW_SECONDS, each cut at the quietest 20 ms of its last 10 s."""
     size, frame = round(WINDOW_SECONDS * rate), max(1, rate // 50)
     pieces: list[np.ndarray] = []
@@ -101,7 +101,7 @@ def _windows(samples: np.ndarray, rate: int) -> list[np.ndarray]:
 def uploads(samples: np.ndarray, rate: int) -> list[bytes]:
     """A passage's int16 samples as the MP3 files sent to be heard (one per window)."""
     hearing: np.ndarray = soxr.resample(samples, rate, HEARING_RATE) if rate != HEARING_RATE else samples
-    files = [encode(piece, HEARING_RATE, "mp3").data for piece in _windows(hearing, HEARING_RATE)]
+    files = [encode(piece, HEARING_RATE, "mp3").data for piece in windows(hearing, HEARING_RATE)]
     if any(len(data) > MAX_UPLOAD_BYTES for data in files):
         raise NotChecked("its audio is larger than the 25 MB OpenAI takes in one request")
     return files
