@@ -18,7 +18,7 @@ from dashboard.session import KEY
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
-from tests.apptest import APP, button
+from tests.apptest import APP, button, open_narration, texts
 from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import TRANSCRIPTIONS_PATH, FakeProviders
 from tests.test_long_text import long_story
@@ -133,12 +133,19 @@ def test_only_the_passage_the_fake_mistranscribed_is_flagged_with_the_words_that
         "model": "gpt-4o-mini-transcribe", "max_wer": 0.15, "checked": 3, "flagged": 1, "not_checked": 0,
     }  # fmt: skip
     assert _transcriptions(fake) == 3
-    # qc's own flag list (what the narration page shows) carries it, numbered as the passages are
-    assert [row["passage"] for row in qc.flagged(_qc("story", done.row_id))] == ["2"]
+    # The narration's Details list it among the flagged passages, and say what was heard back.
+    editor = staff_user()
+    page = open_narration(editor, "story", done.row_id)
+    flagged = next(frame.value for frame in page.dataframe if list(frame.value.columns) == ["passage", "flags"])
+    assert flagged.to_dict("records") == [{"passage": "2", "flags": flag}]
+    assert (
+        "Listen-back (gpt-4o-mini-transcribe): 3 of 3 passages heard, 1 with more than 15 % of words differing."
+        in texts(page, "caption")
+    )
 
     # Narrated again (the model now reads it right), every passage is heard again and the flag goes.
     fake.mistranscribe.clear()
-    actions.redo_chunk("story", done.row_id, 1, None, staff_user())
+    actions.redo_chunk("story", done.row_id, 1, None, editor)
     assert "redo completed" in synthesize("story", done.row_id)
     assert [p["flags"] for p in _passages("story", done.row_id)] == [[], [], []]
     assert _transcriptions(fake) == 6
@@ -177,6 +184,12 @@ def test_when_transcription_keeps_failing_the_narration_completes_and_passages_s
     assert [p["listen_back"] for p in passages] == [{"not_checked": "not checked: OpenAI had a server error (500)"}] * 2
     assert [p["flags"] for p in passages] == [[], []]  # nothing is known to be wrong with them
     assert _transcriptions(fake) == 2 * (1 + listen_back.SDK_RETRIES)  # each retried by the SDK, then given up
+    # The narration's Details say so.
+    page = open_narration(staff_user(), "story", done.row_id)
+    assert (
+        "Listen-back (gpt-4o-mini-transcribe): 0 of 2 passages heard, 0 with more than 15 % of words differing; "
+        "passages 1, 2 not checked: OpenAI had a server error (500)."
+    ) in texts(page, "caption")
     with new_session() as session:
         row = session.get(StoryAudio, done.row_id)
         assert row is not None and fake.api_key not in json.dumps(row.audio_metadata)

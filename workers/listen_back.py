@@ -26,7 +26,6 @@ import soxr
 from db.settings import Settings
 from workers import catalogue, qc
 from workers.encoding import encode
-from workers.providers.base import scrub
 from workers.word_errors import MAX_DIFFERENCES, compare
 
 log = logging.getLogger(__name__)
@@ -107,7 +106,9 @@ def uploads(samples: np.ndarray, rate: int) -> list[bytes]:
     return files
 
 
-def _transcribe(client: openai.OpenAI, model: str, audio: bytes, key: str) -> str:
+def _transcribe(client: openai.OpenAI, model: str, audio: bytes) -> str:
+    """The transcript of one upload; NotChecked with a reason of our own words (OpenAI's messages can
+    echo the request, so none is copied into the row)."""
     try:
         return client.audio.transcriptions.create(model=model, file=("passage.mp3", audio, "audio/mpeg")).text
     except openai.APITimeoutError:
@@ -121,16 +122,15 @@ def _transcribe(client: openai.OpenAI, model: str, audio: bytes, key: str) -> st
         raise NotChecked("OpenAI's quota is exhausted" if quota else "OpenAI kept rate-limiting the check") from None
     except openai.APIStatusError as error:
         kind = "had a server error" if error.status_code >= 500 else "refused the transcription"
-        raise NotChecked(scrub(f"OpenAI {kind} ({error.status_code})", key)) from None
+        raise NotChecked(f"OpenAI {kind} ({error.status_code})") from None
 
 
 def hear_passage(client: openai.OpenAI, settings: Settings, samples: np.ndarray, rate: int, text: str) -> Heard:
     """Transcribe one passage's samples and compare the transcript with `text`."""
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     try:
         if samples.size == 0:
             raise NotChecked("the passage has no audio")
-        heard = " ".join(_transcribe(client, settings.listen_back_model, f, key) for f in uploads(samples, rate))
+        heard = " ".join(_transcribe(client, settings.listen_back_model, f) for f in uploads(samples, rate))
     except NotChecked as reason:
         return Heard(not_checked=str(reason))
     except Exception as error:  # the check is advisory: whatever breaks, the narration is kept

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import just_submitted, labels, links, schedule
 from dashboard.batch import batch_progress
 from dashboard.choices import not_set_up, sample_player, submit_label, voice_choice
-from dashboard.listen_back_box import listen_back_box
+from dashboard.listen_back import listen_back_box
 from dashboard.plain import md
 from dashboard.player import narration_card
 from dashboard.session import require
