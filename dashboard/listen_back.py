@@ -49,10 +49,11 @@ def heard_back(measured: dict[str, Any]) -> str | None:
     passages = measured.get("passages")
     if not isinstance(summary, dict) or not isinstance(passages, list):
         return None
+    max_wer = summary.get("max_wer")
+    threshold = f"{round(max_wer * 100)} %" if isinstance(max_wer, int | float) else "the allowed share"
     said = (
         f"Listen-back ({summary.get('model')}): {summary.get('checked')} of {len(passages)} passages heard, "
-        f"{summary.get('flagged')} with more than {round(float(summary.get('max_wer') or 0) * 100)} % of words "
-        "differing"
+        f"{summary.get('flagged')} with more than {threshold} of words differing"
     )
     unheard: dict[str, list[str]] = {}
     for number, passage in enumerate(passages, start=1):

@@ -14,6 +14,7 @@ import pytest
 from redis import Redis
 from streamlit.testing.v1 import AppTest
 
+from dashboard.listen_back import heard_back
 from dashboard.session import KEY
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
@@ -99,6 +100,16 @@ def test_a_passage_longer_than_one_request_is_heard_in_windows_cut_between_words
     assert all(piece.size <= listen_back.WINDOW_SECONDS * rate for piece in pieces)
     for piece, following in itertools.pairwise(pieces):  # each cut inside a pause, not in a word
         assert piece[-rate // 100 :].max() == 0 and following[: rate // 100].max() == 0
+
+
+def test_the_pages_sentence_survives_checks_written_by_someone_else() -> None:
+    """audio_metadata is shared with the Django app: a hand-written `listen_back` must not break the page."""
+    odd = {"listen_back": {"model": "?", "max_wer": "high", "checked": 1}, "passages": [{"listen_back": "junk"}, 3]}
+    assert (
+        heard_back(odd)
+        == "Listen-back (?): 1 of 2 passages heard, None with more than the allowed share of words differing."
+    )
+    assert heard_back({"passages": []}) is None
 
 
 # --- through the worker, against the fake's transcription endpoint ---------------------------------
