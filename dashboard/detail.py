@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import labels, links
 from dashboard.choices import not_set_up, submit_label, voice_choice
+from dashboard.listen_back import heard_back
 from dashboard.plain import md
 from dashboard.player import play_from, report
 from dashboard.qc_panel import quality_panel
@@ -42,6 +43,8 @@ def _quality(detail: NarrationDetail) -> None:
     )
     if flagged:
         st.dataframe(flagged, hide_index=True, width="stretch", height=_fit(len(flagged)))
+    if said := heard_back(measured):
+        st.caption(md(said))
 
 
 def _facts(detail: NarrationDetail) -> None:

@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     pause_clause_seconds: float = Field(
         default=0.15, ge=0, le=5, description="...between passages cut inside a sentence (one longer than a passage)."
     )
+    listen_back_model: Literal["gpt-4o-mini-transcribe", "gpt-4o-transcribe", "whisper-1"] = Field(
+        default="gpt-4o-mini-transcribe",
+        description="OpenAI transcription model the listen-back check hears each passage with (needs OPENAI_API_KEY).",
+    )
+    listen_back_max_wer: float = Field(
+        default=0.15,
+        gt=0,
+        le=1,
+        description="Listen-back flags a passage when more than this share of its words differ.",
+    )
     dashboard_port: int = Field(default=8501, description="Port of the dashboard that `narration-desk run` starts.")
     session_hours: float = Field(
         default=12, gt=0, description="A password sign-in holds this long in that browser (reloads and new tabs too)."

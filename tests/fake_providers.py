@@ -5,6 +5,12 @@ send and how they really fail: status codes, error bodies, headers, cut connecti
 Requests are validated like the real APIs (limits from /work/shared/providers.md), answers are
 deterministic PCM whose length follows the text, and faults can be scripted per request.
 
+OpenAI's transcription endpoint is faked too, for the listen-back check: each text the fake speaks
+gets its own tone frequency (the first text 220 Hz, as before), a frequency survives everything
+mastering does (gain, trimming, fades, resampling, MP3), so the transcription endpoint finds the
+dominant frequency with an FFT and answers with the text spoken at it, or with what
+`mistranscribe` says it is heard as.
+
     with FakeProviders() as fake:
         provider = OpenAIProvider(api_key="test-key", base_url=fake.openai_base_url)
         fake.fail_next("429")
@@ -15,6 +21,7 @@ deterministic PCM whose length follows the text, and faults can be scripted per 
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import io
 import json
 import random
@@ -24,6 +31,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, cast, get_args
@@ -43,6 +51,8 @@ OPENAI_VOICES = (
     *("marin", "cedar"),
 )
 OPENAI_MAX_INPUT = 4_096
+OPENAI_TRANSCRIPTION_MODELS = ("gpt-4o-mini-transcribe", "gpt-4o-transcribe", "whisper-1")
+OPENAI_MAX_UPLOAD = 25 * 1024 * 1024
 OPENAI_PCM_RATE = 24_000
 
 ELEVENLABS_LIMITS = {
@@ -63,6 +73,11 @@ _ELEVENLABS_RATES = {"pcm": {8_000, 16_000, 22_050, 24_000, 44_100, 48_000}, "mp
 TONE_HZ = 220.0
 TONE_LEVEL = 0.1
 """A quiet (-20 dBFS) but clearly non-silent tone: a 'did it speak?' check passes, ears survive."""
+TONE_STEP_HZ = 4.0
+TONE_SLOTS = 55
+"""Texts are told apart by TONE_HZ + k × TONE_STEP_HZ, k = 0..54 in the order first spoken (then
+round again): all under 440 Hz, where K-weighting is flat within 0.1 dB, so loudness stays as it was."""
+TRANSCRIPTIONS_PATH = "/v1/audio/transcriptions"
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,8 @@ class _Request:
     headers: dict[str, str]
     body: dict[str, Any]
     query: dict[str, str]
+    upload: bytes = b""
+    """The audio file of a transcription request (multipart `file`)."""
 
     @property
     def text(self) -> str:
@@ -124,11 +141,25 @@ class _Request:
         return self.path.rsplit("/", 1)[-1]
 
 
-def tone(seconds: float, sample_rate: int) -> np.ndarray[Any, np.dtype[np.int16]]:
+def tone(seconds: float, sample_rate: int, hz: float = TONE_HZ) -> np.ndarray[Any, np.dtype[np.int16]]:
     """The fake's speech: `seconds` of a quiet tone, rounded to whole samples."""
     count = round(seconds * sample_rate)
-    phase = 2 * np.pi * TONE_HZ * np.arange(count) / sample_rate
+    phase = 2 * np.pi * hz * np.arange(count) / sample_rate
     return (np.sin(phase) * TONE_LEVEL * 32767).astype("<i2")
+
+
+def dominant_hz(samples: np.ndarray[Any, Any], sample_rate: int) -> float | None:
+    """The strongest frequency in `samples` (Hann window, FFT, parabolic peak), None for silence."""
+    signal = np.asarray(samples, dtype=np.float64)
+    if signal.ndim > 1:
+        signal = signal.mean(axis=1)
+    if signal.size < 64 or not np.any(signal):
+        return None
+    spectrum = np.abs(np.fft.rfft(signal * np.hanning(signal.size)))
+    peak = int(np.argmax(spectrum[1:-1])) + 1
+    left, middle, right = np.log(spectrum[peak - 1 : peak + 2] + 1e-12)
+    shift = 0.5 * (left - right) / (left - 2 * middle + right) if left - 2 * middle + right else 0.0
+    return float((peak + shift) * sample_rate / signal.size)
 
 
 def _encode(samples: np.ndarray[Any, np.dtype[np.int16]], sample_rate: int, codec: str) -> bytes:
@@ -171,7 +202,8 @@ class FakeProviders:
     are in flight gets 429 `too_many_concurrent_requests`, like a plan's concurrency limit) and
     `quieter` (text → dB: a request for exactly that text comes back that much quieter, as providers
     return passages at uneven levels) and `edge_silence` (seconds of silence before and after the
-    speech in every answer, as providers leave).
+    speech in every answer, as providers leave) and `mistranscribe` (text → what the transcription
+    endpoint hears in the audio of exactly that text; other audio is heard as its text).
     """
 
     def __init__(
@@ -192,6 +224,9 @@ class FakeProviders:
         self.elevenlabs_concurrency_limit = elevenlabs_concurrency_limit
         self.quieter: dict[str, float] = {}
         self.edge_silence = 0.0
+        self.mistranscribe: dict[str, str] = {}
+        self._tone_slots: dict[str, int] = {}
+        self._spoken_at: dict[int, str] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._calls: list[Call] = []
@@ -404,8 +439,24 @@ class FakeProviders:
             return _eleven_error(401, "needs_authorization", "Neither authorization header nor xi-api-key received.")
         return _eleven_error(401, "invalid_api_key", "Invalid API key")
 
+    def _tone_hz(self, text: str) -> float:
+        """The frequency `text` is spoken at: its own slot, taken when it is first spoken."""
+        with self._lock:
+            slot = self._tone_slots.setdefault(text, len(self._tone_slots) % TONE_SLOTS)
+            self._spoken_at[slot] = text
+        return TONE_HZ + slot * TONE_STEP_HZ
+
+    def _heard(self, audio: bytes) -> str:
+        """What a listener makes of `audio`: the text last spoken at its tone, or nothing."""
+        samples, rate = soundfile.read(io.BytesIO(audio))
+        hz = dominant_hz(samples, rate)
+        slot = round((hz - TONE_HZ) / TONE_STEP_HZ) if hz is not None else -1
+        with self._lock:
+            text = self._spoken_at.get(slot, "")
+        return self.mistranscribe.get(text, text)
+
     def _speech(self, text: str, sample_rate: int) -> np.ndarray[Any, np.dtype[np.int16]]:
-        samples = tone(len(text) * self.seconds_per_char, sample_rate)
+        samples = tone(len(text) * self.seconds_per_char, sample_rate, self._tone_hz(text))
         if text in self.quieter:
             samples = (samples * 10 ** (-self.quieter[text] / 20)).astype("<i2")
         edge = np.zeros(round(self.edge_silence * sample_rate), dtype="<i2")
@@ -419,6 +470,8 @@ class FakeProviders:
     def _answer_openai(self, request: _Request) -> _Reply:
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self._unauthorized(request)
+        if request.path == TRANSCRIPTIONS_PATH:
+            return self._answer_transcription(request)
         body, text, model = request.body, request.text, request.model
         codec = str(body.get("response_format") or "mp3")
         speed = body.get("speed")
@@ -444,6 +497,22 @@ class FakeProviders:
             return _openai_error(400, f"Instructions are not supported by {model}.", "unsupported_parameter")
         audio = _encode(self._speech(text, OPENAI_PCM_RATE), OPENAI_PCM_RATE, codec)
         return _Reply(200, audio, _CONTENT_TYPES[codec], {"x-request-id": f"req_{uuid.uuid4().hex}"})
+
+    def _answer_transcription(self, request: _Request) -> _Reply:
+        """OpenAI's `POST /v1/audio/transcriptions` (multipart: `model`, `file`), answered as JSON."""
+        model = request.model
+        if model not in OPENAI_TRANSCRIPTION_MODELS:
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            return _openai_error(404, message, "model_not_found")
+        if not request.upload:
+            return _openai_error(400, "Missing required parameter: 'file'.", "missing_required_parameter")
+        if len(request.upload) > OPENAI_MAX_UPLOAD:
+            return _openai_error(413, "Maximum content size limit (26214400) exceeded.", None)
+        try:
+            heard = self._heard(request.upload)
+        except (soundfile.LibsndfileError, RuntimeError, ValueError):
+            return _openai_error(400, "Audio file might be corrupted or unsupported", "invalid_value")
+        return _json(200, {"text": heard}, {"x-request-id": f"req_{uuid.uuid4().hex}"})
 
     def _answer_elevenlabs(self, request: _Request) -> _Reply:
         if request.headers.get("xi-api-key") != self.api_key:
@@ -476,6 +545,26 @@ class FakeProviders:
         cost = len(text) // 2 if ("flash" in model or "turbo" in model) else len(text)
         headers = {"request-id": uuid.uuid4().hex[:20], "character-cost": str(cost)}
         return _Reply(200, audio, _CONTENT_TYPES[match["codec"]], headers)
+
+
+def _form(content_type: str, raw: bytes) -> tuple[dict[str, Any] | None, bytes]:
+    """A multipart/form-data body as the SDK sends it: its text fields, and the `file` part's bytes."""
+    if not content_type.startswith("multipart/form-data"):
+        return None, b""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    fields: dict[str, Any] = {}
+    upload = b""
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        if name == "file":
+            upload = payload
+        else:
+            fields[name] = payload.decode(errors="replace")
+    return fields, upload
 
 
 class _Server(ThreadingHTTPServer):
@@ -512,19 +601,24 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         provider: ProviderName | None = None
-        if url.path == "/v1/audio/speech":
+        if url.path in ("/v1/audio/speech", TRANSCRIPTIONS_PATH):
             provider = "openai"
         elif re.fullmatch(r"/v1/text-to-speech/[^/]+", url.path):
             provider = "elevenlabs"
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
+        upload = b""
+        body: dict[str, Any] | None
+        if url.path == TRANSCRIPTIONS_PATH:
+            body, upload = _form(self.headers.get("Content-Type", ""), raw)
+        else:
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = None
         if provider is None or not isinstance(body, dict):
             self.send(_json(404 if provider is None else 400, {"error": f"cannot handle POST {url.path}"}))
             return
         headers = {name.lower(): value for name, value in self.headers.items()}
-        request = _Request(provider, url.path, headers, body, dict(parse_qsl(url.query)))
+        request = _Request(provider, url.path, headers, body, dict(parse_qsl(url.query)), upload)
         try:
             self.fake._serve(self, request)
         except OSError:  # the client gave up (timeout) or the fake is closing

@@ -132,6 +132,11 @@ def test_a_running_job_stops_at_its_next_chunk_when_cancelled(fake: FakeProvider
     assert not (get_settings().media_path / "tts/story").exists()
 
 
+def _all_chunks(row_id: int) -> int:
+    with new_session() as session:
+        return session.query(Chunk).filter(Chunk.story_audio_id == row_id).count()
+
+
 def _done_chunks(row_id: int) -> int:
     with new_session() as session:
         return session.query(Chunk).filter(Chunk.story_audio_id == row_id, Chunk.status == "done").count()
@@ -144,18 +149,19 @@ def test_sigterm_hands_the_row_back_and_the_next_worker_resumes(fake: FakeProvid
         first = running.start(OPENAI_CONCURRENCY="1")
         wait_until(lambda: _done_chunks(done.row_id) >= 2, timeout=60, what="two chunks done")
         first.send_signal(signal.SIGTERM)
-        asked_at = time.monotonic()
         assert first.wait(timeout=10) == 0
-        stopped_in = time.monotonic() - asked_at
         with new_session() as session:
             row = session.get(StoryAudio, done.row_id)
             assert row is not None and (row.status, row.attempts) == ("queued", 0)
         kept = _done_chunks(done.row_id)
+        total = _all_chunks(done.row_id)
         running.start()
         wait_until(lambda: statuses("story", [done.row_id])[done.row_id] == "completed", timeout=60, what="completion")
     paid = [c.text for c in fake.calls if c.status == 200]
     assert len(paid) == len(set(paid))  # the chunks done before the shutdown were not asked for again
-    assert stopped_in < 2.0 and kept >= 2
+    # It stopped at its next chunk, handing back a job half done, rather than finishing it first
+    # (how fast is the benchmarks' business: a timed assertion only measured the machine's load).
+    assert 2 <= kept < total
 
 
 def test_a_scheduled_narration_waits_for_its_time(fake: FakeProviders, redis: Redis) -> None:

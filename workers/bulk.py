@@ -93,7 +93,9 @@ def narrate_scenes(story_id: int, template: Request, *, redo_completed: bool = F
     batch = Batch(title, skipped=skipped, left=max(0, len(todo) - most), most=most)
     todo = todo[:most]
     model = catalogue.model(template.provider, template.model)
-    cost = catalogue.estimated_cost_usd(model, sum(len(caption) for _, caption in todo)) if model else 0.0
+    heard_with = get_settings().listen_back_model if template.listen_back else None
+    characters = sum(len(caption) for _, caption in todo)
+    cost = catalogue.narration_cost_usd(model, characters, listen_back_model=heard_with) if model else 0.0
     over = budget.refusal(get_settings(), cost)
     if over:
         raise Refused(f"These {len(todo):,} scenes cost about ${cost:,.2f} together. {over}")

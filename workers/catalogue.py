@@ -3,7 +3,8 @@
 The page lists from here and submit validates against it, so a voice nobody can synthesize is
 refused before a row is written; the engine chunks text to each model's per-request limit.
 Prices are list prices in USD per million characters (ElevenLabs: credits at $0.30 per 1,000;
-gpt-4o-mini-tts is billed by tokens, about $16.70 per million characters of English).
+gpt-4o-mini-tts is billed by tokens, about $16.70 per million characters of English). The
+listen-back check's transcription is billed per minute of audio heard.
 """
 
 from __future__ import annotations
@@ -121,21 +122,41 @@ SPOKEN_CHARS_PER_SECOND = 15.0
 """English narration runs at about 150 words a minute, about 15 characters a second."""
 
 
+TRANSCRIPTION_USD_PER_MINUTE = {"gpt-4o-mini-transcribe": 0.003, "gpt-4o-transcribe": 0.006, "whisper-1": 0.006}
+"""OpenAI's list prices per minute of audio for the listen-back models (LISTEN_BACK_MODEL); the
+gpt-4o ones are billed by tokens, and these are OpenAI's own per-minute estimates of them."""
+
+
+def listen_back_cost_usd(transcription_model: str, characters: int) -> float:
+    """What hearing back the narration of `characters` costs: every passage is transcribed once."""
+    minutes = characters / SPOKEN_CHARS_PER_SECOND / 60
+    return TRANSCRIPTION_USD_PER_MINUTE[transcription_model] * minutes
+
+
+def narration_cost_usd(model: Model, characters: int, *, listen_back_model: str | None) -> float:
+    """The synthesis, plus the listen-back when `listen_back_model` is given: what the budget counts."""
+    heard = listen_back_cost_usd(listen_back_model, characters) if listen_back_model else 0.0
+    return estimated_cost_usd(model, characters) + heard
+
+
 @dataclass(frozen=True)
 class Estimate:
-    """What the page shows before submit: size, chunks, length and price."""
+    """What the page shows before submit: size, chunks, length and price (the listen-back's included)."""
 
     characters: int
     chunks: int
     seconds: float
     cost_usd: float
+    listen_back_usd: float = 0.0
 
 
-def estimate(model: Model, text: str) -> Estimate:
+def estimate(model: Model, text: str, *, listen_back_model: str | None = None) -> Estimate:
+    """`listen_back_model`: the transcription model when the listen-back check is asked for."""
     characters = len(text)
     return Estimate(
         characters,
         len(split(text, model.max_chars)),
         characters / SPOKEN_CHARS_PER_SECOND,
-        estimated_cost_usd(model, characters),
+        narration_cost_usd(model, characters, listen_back_model=listen_back_model),
+        listen_back_cost_usd(listen_back_model, characters) if listen_back_model else 0.0,
     )

@@ -191,13 +191,23 @@ def _metadata(
 
 
 def _quality(work: ClaimedWork, narration: Narration, required: qc.Requirements) -> dict[str, object] | None:
-    """The quality checks (`workers.qc`) on the joined samples, or None if measuring crashed: a
-    narration that was paid for and encoded is kept even when its measurement fails."""
+    """The quality checks (`workers.qc`) on the joined samples, then, when the row asks for it, the
+    listen-back check on every passage (a redo hears them all again: the stored check then describes
+    the audio now stored, under today's model and threshold); None if measuring crashed: a narration
+    that was paid for and encoded is kept even when its measurement fails."""
     try:
-        return qc.measure(narration.samples, narration.sample_rate, narration.passages, required)
+        quality = qc.measure(narration.samples, narration.sample_rate, narration.passages, required)
     except Exception:
         log.exception("the quality checks of %s #%s crashed; the narration is kept", work.kind, work.row_id)
         return None
+    if work.listen_back:
+        from workers import listen_back  # imports the OpenAI SDK: only a worker that hears back pays for it
+
+        try:
+            listen_back.annotate(quality, narration.samples, narration.sample_rate, narration.passages, get_settings())
+        except Exception:
+            log.exception("the listen-back check of %s #%s crashed; the narration is kept", work.kind, work.row_id)
+    return quality
 
 
 def _redo_stop(work: ClaimedWork) -> str | None:

@@ -106,6 +106,9 @@ def validate(request: Request) -> catalogue.Model:
             raise Refused(f"“{label[:40]}…” is {len(label)} characters; themes and tags take at most {LABEL_CHARS}.")
     if request.scheduled_at is not None and request.scheduled_at.tzinfo is None:
         raise Refused("The start time needs a time zone.")
+    openai = catalogue.provider("openai")
+    if request.listen_back and openai is not None and catalogue.missing_key(openai, get_settings()):
+        raise Refused("The listen-back check needs OpenAI, which is not set up on this desk: untick “Listen back”.")
     return checked.model
 
 
@@ -209,7 +212,11 @@ def submit(request: Request) -> Submitted:
     if request.user_id is not None and (refused := access.refusal(request.user_id, "submit narrations")):
         raise Refused(refused)
     model = validate(request)
-    over = budget.refusal(get_settings(), catalogue.estimated_cost_usd(model, len(request.prompt)))
+    settings = get_settings()
+    heard_with = settings.listen_back_model if request.listen_back else None
+    over = budget.refusal(
+        settings, catalogue.narration_cost_usd(model, len(request.prompt), listen_back_model=heard_with)
+    )
     if over:
         raise Refused(over)
     _only_once(request.once_key)

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import just_submitted, labels, links, schedule
 from dashboard.batch import batch_progress
 from dashboard.choices import not_set_up, sample_player, submit_label, voice_choice
+from dashboard.listen_back import listen_back_box
 from dashboard.plain import md
 from dashboard.player import narration_card
 from dashboard.session import require
@@ -107,16 +108,20 @@ theme = left.selectbox(
 )
 tags = right.multiselect("Tags", known_tags, accept_new_options=True, placeholder="pick or type new tags")
 start_at = schedule.start_time_input()
+listen_back = listen_back_box("compose")
 
 if length_problem := too_long(prompt):
     st.error(md(length_problem))  # before estimating: a megabyte is not split just to be refused
 else:
-    estimate = catalogue.estimate(choice.model, prompt)
+    estimate = catalogue.estimate(
+        choice.model, prompt, listen_back_model=get_settings().listen_back_model if listen_back else None
+    )
     a, b, c, d = st.columns(4)
     a.metric("Characters", f"{estimate.characters:,}")
     b.metric("Chunks", estimate.chunks)
     c.metric("Estimated length", labels.length(estimate.seconds))
-    d.metric("Estimated cost", f"${estimate.cost_usd:.4f}")
+    heard = f"includes about ${estimate.listen_back_usd:.4f} for the listen-back" if listen_back else None
+    d.metric("Estimated cost", f"${estimate.cost_usd:.4f}", help=heard)
     if estimate.cost_usd and (budget := this_month(get_settings())):
         (st.warning if budget.after(estimate.cost_usd) > 1 else st.caption)(budget.before_submit(estimate.cost_usd))
 
@@ -131,6 +136,7 @@ request = choice.request(
     tags=tuple(str(t) for t in tags),
     replace=replace_current,
     user_id=user.user_id,
+    listen_back=listen_back,
 )
 form = (kind, target_id)
 about = f"story “{story.title}”" if kind == "story" else f"scene #{target_id}: {default_text[:70]}"
