@@ -282,7 +282,9 @@ def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float) -> float:
 
 def true_peak(samples: np.ndarray, rate: int) -> float:
     """True peak in dBTP, as the quality checks read it."""
-    window_peaks = qc.peaks(samples, rate, reach=float(np.abs(samples).max()) if samples.size else 0.0)
+    window_peaks = qc.peaks(
+        samples, rate, reach=max(float(samples.max()), -float(samples.min())) if samples.size else 0.0
+    )
     peak = float(window_peaks.max()) if window_peaks.size else 0.0
     return 20 * math.log10(peak) if peak > 0 else qc.FLOOR_DB
 

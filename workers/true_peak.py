@@ -47,6 +47,14 @@ def window_maxima(values: np.ndarray, size: int) -> np.ndarray:
     return np.maximum.reduceat(values, np.arange(0, values.size, size)) if values.size else values[:0]
 
 
+def sample_peaks(samples: np.ndarray, size: int) -> np.ndarray:
+    """The highest absolute sample of each `size`-long window, a batch at a time (no absolute copy
+    of a whole hour)."""
+    step = size * max(1, BATCH_SAMPLES // size)
+    parts = [window_maxima(np.abs(samples[begin : begin + step]), size) for begin in range(0, samples.size, step)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
 def tops(sample_peaks: np.ndarray, pieces: Sequence[tuple[int, int]]) -> np.ndarray:
     """For each window, the highest sample of the tightest of `pieces` (window ranges, the
     narration's included) that holds it: what its true peak must come near to matter."""
@@ -108,7 +116,8 @@ def _oversample(read: Read, total: int, rate: int, size: int, runs: list[tuple[i
     begins = np.maximum(0, firsts * size - CONTEXT)
     ends = np.minimum(total, lasts * size + CONTEXT)
     joined = np.concatenate([read(begin, end) for begin, end in zip(begins.tolist(), ends.tolist(), strict=True)])
-    loud = np.abs(soxr.resample(joined, rate, rate * OVERSAMPLING, quality=OVERSAMPLER_QUALITY))
+    loud = soxr.resample(joined, rate, rate * OVERSAMPLING, quality=OVERSAMPLER_QUALITY)
+    np.abs(loud, out=loud)
     offsets = np.cumsum(ends - begins) - (ends - begins)  # where each run's segment starts in `joined`
     counts = lasts - firsts
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)  # window's place in its run
