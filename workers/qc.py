@@ -132,7 +132,7 @@ def peaks(samples: np.ndarray, rate: int, reach: float = 0.0) -> np.ndarray:
     window whose true peak cannot reach `reach` (a ceiling) reads its sample peak instead, which
     is all a limiter needs to know of it and spares oversampling it."""
     size = max(1, round(WINDOW_SECONDS * rate))
-    sample_peaks = true_peak.sample_peaks(samples, size)
+    sample_peaks = true_peak.absolute_maxima(samples, size)
     return true_peak.window_peaks(lambda begin, end: samples[begin:end], samples.size, rate, size, sample_peaks, reach)
 
 

@@ -47,7 +47,7 @@ def window_maxima(values: np.ndarray, size: int) -> np.ndarray:
     return np.maximum.reduceat(values, np.arange(0, values.size, size)) if values.size else values[:0]
 
 
-def sample_peaks(samples: np.ndarray, size: int) -> np.ndarray:
+def absolute_maxima(samples: np.ndarray, size: int) -> np.ndarray:
     """The highest absolute sample of each `size`-long window, a batch at a time (no absolute copy
     of a whole hour)."""
     step = size * max(1, BATCH_SAMPLES // size)
