@@ -17,6 +17,7 @@ import pyloudnorm
 import pytest
 import soundfile
 from redis import Redis
+from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, resample_poly, sosfilt
 
 from db.engine import new_session
@@ -31,7 +32,7 @@ from workers import actions, catalogue
 from workers.chunking import split
 from workers.encoding import encode, join
 from workers.jobs import synthesize
-from workers.mastering import KEEP_SECONDS, PROFILES, Piece, master
+from workers.mastering import KEEP_SECONDS, PROFILES, Piece, master, ramped
 from workers.pauses import Break, breaks
 from workers.submit import Request, submit
 
@@ -265,3 +266,21 @@ def test_the_local_voice_no_longer_clips(narrating: FakeProviders) -> None:
     assert lufs(samples, rate) == pytest.approx(-18.0, abs=1.0)
     levels = _passage_levels(samples, rate, metadata)
     assert max(levels) - min(levels) <= 1.0, levels
+
+
+@pytest.mark.parametrize(
+    ("size", "ahead", "total"), [(220, 110, 220 * 300), (441, 220, 441 * 300 - 17), (240, 120, 240 * 300 - 239)]
+)
+def test_the_limiters_gain_ramps_are_the_moving_average_of_its_steps(size: int, ahead: int, total: int) -> None:
+    """The limiter averages its gain only near the windows where it changes: the result is what a
+    moving average over every sample gives, with changes in adjacent windows, at both ends, and long
+    stretches of no change (as speech gives it)."""
+    rng = np.random.default_rng(size)
+    steps = np.ones(-(-total // size), dtype=np.float32)
+    for start in rng.choice(steps.size - 10, 25, replace=False):
+        steps[start : start + rng.integers(1, 10)] = rng.uniform(0.3, 1.0)
+    steps[:2], steps[-1] = (0.5, 0.7), 0.4
+
+    expected = uniform_filter1d(np.repeat(steps, size)[:total], size=2 * ahead + 1, mode="nearest")
+
+    assert ramped(steps, size, ahead, total) == pytest.approx(expected, abs=1e-6)
