@@ -114,7 +114,7 @@ def mastered(metadata: dict[str, Any], asked: str | None) -> str:
         said = mastering.PROFILES[done["profile"]].label
         limited = done.get("limiter_max_reduction_db")
         if isinstance(limited, int | float) and not isinstance(limited, bool) and limited > 0.05:
-            said += f" · peaks limited by up to {limited:.1f} dB"
+            said += f" · limiter {limited:.1f} dB"
         return said
     if metadata.get("format"):  # finished, with no record of mastering
         return "not mastered (made before mastering existed)"

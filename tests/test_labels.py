@@ -56,7 +56,7 @@ def test_downloads_are_named_after_what_they_narrate() -> None:
 
 def test_how_a_narration_was_mastered_reads_from_its_metadata_and_never_trusts_it() -> None:
     done = {"format": "wav", "mastering": {"profile": "acx", "limiter_max_reduction_db": 2.34}}
-    assert labels.mastered(done, "acx") == "ACX audiobook · peaks limited by up to 2.3 dB"
+    assert labels.mastered(done, "acx") == "ACX audiobook · limiter 2.3 dB"
     assert labels.mastered({"format": "wav", "mastering": {"profile": "raw"}}, "raw") == "Raw"
     assert labels.mastered({"format": "mp3"}, None) == "not mastered (made before mastering existed)"
     assert labels.mastered({}, "podcast") == "Podcast (when it is narrated)"
