@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from db.models import Chunk, Image, Narration, Story, StoryAudio, User
 from db.narrations import Kind, get
 from db.settings import get_settings
 from workers import catalogue
-from workers.encoding import PAUSE_SECONDS, encode, join
+from workers.encoding import PAUSE_SECONDS, encode
 from workers.media import RefusedPath, resolve
 
 MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
@@ -362,7 +363,7 @@ def passage_audio(line: ChunkLine) -> bytes | None:
     path = resolve(line.audio_path, "chunk")
     if not path.is_file():
         return None
-    return encode(join([path.read_bytes()], line.sample_rate), line.sample_rate, "wav").data
+    return encode(np.frombuffer(path.read_bytes(), dtype="<i2"), line.sample_rate, "wav").data
 
 
 def thumbnail(stored: str | None) -> Path | None:

@@ -15,13 +15,13 @@ from redis import Redis
 from db.engine import new_session
 from db.models import StoryAudio
 from tests.apptest import open_narration, texts
+from tests.audio_checks import raw_narration
 from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
 from workers import actions, catalogue, qc, true_peak
 from workers.chunking import split
-from workers.encoding import join
 from workers.jobs import synthesize
 from workers.providers.base import ChunkRequest
 from workers.providers.local import LocalProvider
@@ -113,8 +113,8 @@ def test_a_passage_10_db_quieter_than_its_neighbours_is_flagged_and_only_it() ->
     levels = [-20, -20, -30, -20]
     pcm = [(sine(3.0, level, hz=300) * 32767).astype("<i2").tobytes() for level in levels]
     texts = ["y" * 45] * len(levels)
-    joined = join(pcm, RATE)
-    result = qc.measure(joined, RATE, qc.passages(pcm, texts, RATE))
+    joined, passages = raw_narration(pcm, texts, RATE)
+    result = qc.measure(joined, RATE, passages)
 
     passages = result["passages"]
     loudness = [p["loudness_lufs"] for p in passages]
@@ -131,7 +131,8 @@ def test_a_passage_speaking_far_faster_than_the_median_is_flagged() -> None:
     skipped half its text), one reads 10 % more (ordinary variation, not flagged)."""
     pcm = [(sine(3.0, -20, hz=300) * 32767).astype("<i2").tobytes() for _ in range(4)]
     texts = ["z" * 45, "z" * 90, "z" * 45, "z" * 50]
-    result = qc.measure(join(pcm, RATE), RATE, qc.passages(pcm, texts, RATE))
+    joined, passages = raw_narration(pcm, texts, RATE)
+    result = qc.measure(joined, RATE, passages)
 
     assert [p["speaking_rate_cps"] for p in result["passages"]] == pytest.approx([15, 30, 15, 16.67], abs=0.05)
     assert [bool(p["flags"]) for p in result["passages"]] == [False, True, False, False]
@@ -161,7 +162,8 @@ def local_speech() -> tuple[np.ndarray, int, list[qc.Passage]]:
     audio = [provider.synthesize(ChunkRequest(text=t, model=LOCAL["model"], voice=LOCAL["voice"])) for t in texts]
     rate = audio[0].sample_rate
     pcm = [a.pcm for a in audio]
-    return join(pcm, rate), rate, qc.passages(pcm, texts, rate)
+    samples, passages = raw_narration(pcm, texts, rate)
+    return samples, rate, passages
 
 
 def test_the_true_peak_of_local_voice_speech_is_the_fully_oversampled_one(

@@ -52,17 +52,6 @@ class Encoded:
         }
 
 
-def join(pcm_chunks: list[bytes], sample_rate: int, pause_seconds: float = PAUSE_SECONDS) -> np.ndarray:
-    """The chunks in order, `pause_seconds` of silence between each two, as int16 samples."""
-    silence = np.zeros(round(pause_seconds * sample_rate), dtype=np.int16)
-    parts: list[np.ndarray] = []
-    for index, pcm in enumerate(pcm_chunks):
-        if index:
-            parts.append(silence)
-        parts.append(np.frombuffer(pcm, dtype="<i2"))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-
-
 def _resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     if rate == target or samples.size == 0:
         return samples

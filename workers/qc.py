@@ -20,7 +20,6 @@ import pyloudnorm
 from scipy.signal import sosfilt
 
 from workers import true_peak
-from workers.encoding import PAUSE_SECONDS
 
 FLOOR_DB = -120.0
 """What digital silence reads as, instead of −∞ (JSON has no infinity; anything this low is silence)."""
@@ -410,22 +409,6 @@ def measure(
     ]
     _flags(measured)
     return {"narration": figures, "passages": measured, "verdict": verdict(figures, required)}
-
-
-def spans(lengths: Sequence[int], pause: int) -> list[tuple[int, int]]:
-    """Where passages of `lengths` samples lie once joined with `pause` samples between each two."""
-    out: list[tuple[int, int]] = []
-    start = 0
-    for length in lengths:
-        out.append((start, start + length))
-        start += length + pause
-    return out
-
-
-def passages(pcm_chunks: Sequence[bytes], texts: Sequence[str], rate: int) -> list[Passage]:
-    """Where each of `pcm_chunks` (16-bit, read `texts`) lies once `encoding.join` has joined them."""
-    where = spans([len(pcm) // 2 for pcm in pcm_chunks], round(PAUSE_SECONDS * rate))
-    return [Passage(start, end, text) for (start, end), text in zip(where, texts, strict=True)]
 
 
 def summary(qc: dict[str, Any]) -> dict[str, str]:
