@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -44,8 +44,11 @@ def record_quality(session: Session, kind: str, row_id: int, metadata: dict[str,
     passages = measured.get("passages") if isinstance(measured, dict) else None
     if not isinstance(passages, list):
         return
-    for idx, figures in enumerate(passages):
-        session.execute(update(Chunk).where(owned_by(kind, row_id), Chunk.idx == idx).values(qc=figures))
+    if passages:  # one executemany on the session's connection, not a round trip per passage
+        session.connection().execute(
+            update(Chunk).where(owned_by(kind, row_id), Chunk.idx == bindparam("i")).values(qc=bindparam("figures")),
+            [{"i": idx, "figures": figures} for idx, figures in enumerate(passages)],
+        )
 
 
 def stored_files(session: Session, kind: str, row_id: int) -> tuple[list[str], str | None]:

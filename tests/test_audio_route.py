@@ -19,10 +19,9 @@ from db.settings import get_settings
 from db.users import create_user
 from tests.apptest import open_narration
 from tests.factories import LOCAL, demo_data, staff_user
-from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_media_paths import CASES, good, plant, story_row
-from tests.workers_env import providers_on
+from tests.workers_env import narrated_by_fake
 from workers import sessions
 from workers.jobs import synthesize
 from workers.mastering import PROFILES
@@ -132,12 +131,7 @@ def test_an_unknown_row_a_missing_file_or_a_bad_address_is_not_found(viewer: Tes
 def test_the_passage_list_says_where_each_passage_starts_in_the_full_file(
     db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    demo_data()
-    with FakeProviders(seconds_per_char=0.002) as fake, providers_on(fake, monkeypatch):
-        text = long_story(10_000)
-        story = Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova")
-        row_id = submit(story).row_id
-        assert "completed" in synthesize("story", row_id)
+    row_id = narrated_by_fake(long_story(10_000), monkeypatch, seconds_per_char=0.002)
     detail = load_detail("story", row_id)
     assert detail is not None and len(detail.chunks) >= 3
     begun = starts(detail)

@@ -13,26 +13,18 @@ from dashboard.views import load_detail, starts
 from db.engine import new_session
 from db.models import StoryAudio
 from db.settings import get_settings
-from tests.factories import demo_data, staff_user
-from tests.fake_providers import FakeProviders
+from tests.factories import staff_user
 from tests.live import dashboard, settled, sign_in
 from tests.test_long_text import long_story
-from tests.workers_env import providers_on
-from workers.jobs import synthesize
+from tests.workers_env import narrated_by_fake
 from workers.signin import Role
-from workers.submit import Request, submit
 
 pytestmark = pytest.mark.slow
 
 
 def _narrated(monkeypatch: pytest.MonkeyPatch) -> tuple[int, bytes, float, float]:
     """A story narrated by the fake provider in three passages, 90 s: longer than its preview."""
-    demo_data()
-    with FakeProviders(seconds_per_char=0.01) as fake, providers_on(fake, monkeypatch):
-        text = long_story(9_000)
-        story = Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova")
-        row_id = submit(story).row_id
-        assert "completed" in synthesize("story", row_id)
+    row_id = narrated_by_fake(long_story(9_000), monkeypatch, seconds_per_char=0.01)
     with new_session() as session:
         row = session.get(StoryAudio, row_id)
         assert row is not None and row.audio_file and row.duration_seconds and row.audio_metadata

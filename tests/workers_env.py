@@ -17,8 +17,11 @@ import pytest
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
+from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
+from workers.jobs import synthesize
 from workers.providers import registry
+from workers.submit import Request, submit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +47,17 @@ def providers_on(fake: FakeProviders, monkeypatch: pytest.MonkeyPatch) -> Iterat
     registry.get.cache_clear()
     yield fake
     registry.get.cache_clear()
+
+
+def narrated_by_fake(text: str, monkeypatch: pytest.MonkeyPatch, *, seconds_per_char: float) -> int:
+    """The demo data, and the first story narrated from `text` by the fake OpenAI (tts-1, nova),
+    synthesized to the end as a worker would; the narration's row id."""
+    demo_data()
+    with FakeProviders(seconds_per_char=seconds_per_char) as fake, providers_on(fake, monkeypatch):
+        story = Request(kind="story", target_id=1, prompt=text, provider="openai", model="tts-1", voice="nova")
+        row_id = submit(story).row_id
+        assert "completed" in synthesize("story", row_id)
+    return row_id
 
 
 class Workers:
