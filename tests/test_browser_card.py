@@ -12,7 +12,7 @@ from redis import Redis
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from tests.factories import LOCAL, demo_data, staff_user
-from tests.live import choose, dashboard, sign_in
+from tests.live import choose, dashboard, settled, sign_in
 from workers.jobs import synthesize
 from workers.signin import Role
 from workers.submit import Request, submit
@@ -45,6 +45,7 @@ def test_deep_link_sign_in_then_delete_through_the_dialog(db: str, redis: Redis,
         expect(heading).to_be_visible(timeout=30_000)  # where the link pointed, not Compose
         assert f"kind=scene&id={row_id}" in page.url
 
+        settled(page)  # a click while the page's run is still drawing it is lost
         page.get_by_role("button", name="Delete", exact=True).click()
         dialog = page.get_by_role("dialog")
         expect(dialog).to_contain_text(
