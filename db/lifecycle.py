@@ -38,6 +38,8 @@ class ClaimedWork:
     speed: float | None
     mastering: str | None
     listen_back: bool | None
+    priority: int
+    """Higher first: the worker's provider gate serves its requests before lower rows' (workers/gates.py)."""
     attempt: int
     max_attempts: int
     worker: str
@@ -48,7 +50,7 @@ def claimed_columns(model: type[StoryAudio] | type[SceneAudio]) -> tuple[Any, ..
     return (
         model.prompt, model.provider, model.model_backend.label("model"), model.voice_style.label("voice"),
         model.output_format, model.instructions, model.speed, model.mastering, model.listen_back,
-        model.attempts.label("attempt"), model.max_attempts,
+        model.priority, model.attempts.label("attempt"), model.max_attempts,
     )  # fmt: skip
 
 

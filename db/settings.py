@@ -79,15 +79,29 @@ class Settings(BaseSettings):
     )
     job_timeout_seconds: int = Field(default=1800, ge=10, description="Longest one synthesis job may run.")
     provider_timeout_seconds: float = Field(default=60.0, gt=0, description="Longest one provider request may take.")
-    openai_concurrency: int = Field(default=4, ge=1, description="OpenAI requests one job sends at once.")
+    openai_concurrency: int = Field(
+        default=4, ge=1, description="OpenAI requests one worker sends at once, across all the jobs it holds."
+    )
     elevenlabs_concurrency: int = Field(
-        default=3, ge=1, description="ElevenLabs requests one job sends at once (your plan's concurrency)."
+        default=3, ge=1, description="ElevenLabs requests one worker sends at once (your plan's concurrency)."
     )
     elevenlabs_account_concurrency: int | None = Field(
-        default=None, ge=1, description="ElevenLabs requests all workers together send at once; unset: per job only."
+        default=None, ge=1, description="ElevenLabs requests all workers together send at once; unset: per worker only."
     )
     local_concurrency: int = Field(
-        default=1, ge=1, description="Piper chunks one job synthesizes at once (ONNX Runtime already uses every core)."
+        default=1,
+        ge=1,
+        description="Piper chunks one worker synthesizes at once (ONNX Runtime already uses every core).",
+    )
+    worker_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Jobs one worker holds at once; unset: the three concurrencies above added up.",
+    )
+    local_voice_preload: bool = Field(
+        default=False,
+        description="Load the local voice when a worker starts (machines that serve it); else on its first local job.",
     )
     chunk_tries: int = Field(
         default=4, ge=1, description="Tries per chunk for timeouts, 5xx and 429 before the job is retried later."

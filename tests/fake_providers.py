@@ -198,8 +198,9 @@ class FakeProviders:
     every request, for benchmarks), `slow_seconds` (delay of a `slow` fault), `hang_seconds` (how
     long a `hang` holds the request before closing it unanswered; make it longer than the client
     timeout), `seconds_per_char` (audio length per character of text) and
-    `elevenlabs_concurrency_limit` (when set, a request arriving while that many ElevenLabs requests
-    are in flight gets 429 `too_many_concurrent_requests`, like a plan's concurrency limit) and
+    `concurrency_limits` (provider → most requests in flight: one arriving above it is answered 429
+    at once, ElevenLabs' `too_many_concurrent_requests` as a plan's concurrency limit, OpenAI's
+    `rate_limit_exceeded`) and
     `quieter` (text → dB: a request for exactly that text comes back that much quieter, as providers
     return passages at uneven levels) and `edge_silence` (seconds of silence before and after the
     speech in every answer, as providers leave) and `mistranscribe` (text → what the transcription
@@ -214,14 +215,14 @@ class FakeProviders:
         latency: float = 0.0,
         slow_seconds: float = 0.5,
         hang_seconds: float = 60.0,
-        elevenlabs_concurrency_limit: int | None = None,
+        concurrency_limits: dict[ProviderName, int] | None = None,
     ) -> None:
         self.api_key = api_key
         self.seconds_per_char = seconds_per_char
         self.latency = latency
         self.slow_seconds = slow_seconds
         self.hang_seconds = hang_seconds
-        self.elevenlabs_concurrency_limit = elevenlabs_concurrency_limit
+        self.concurrency_limits: dict[ProviderName, int] = dict(concurrency_limits or {})
         self.quieter: dict[str, float] = {}
         self.edge_silence = 0.0
         self.mistranscribe: dict[str, str] = {}
@@ -356,10 +357,11 @@ class FakeProviders:
             in_flight = self._in_flight[request.provider]
             self._max_in_flight[request.provider] = max(self._max_in_flight[request.provider], in_flight)
         try:
-            limit = self.elevenlabs_concurrency_limit
-            over_limit = request.provider == "elevenlabs" and limit is not None and in_flight > limit
+            limit = self.concurrency_limits.get(request.provider)
+            over_limit = limit is not None and in_flight > limit
             fault: Fault | None = "busy" if over_limit else self._take_fault(request.provider)
-            self._closing.wait(self.latency)
+            if not over_limit:  # a provider refuses a request over its limit at once
+                self._closing.wait(self.latency)
             if fault == "hang":
                 self._record(request, None, fault, None)
                 self._closing.wait(self.hang_seconds)

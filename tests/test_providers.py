@@ -353,7 +353,7 @@ def test_cleared_faults_stop_failing_requests(fake: FakeProviders) -> None:
 
 
 def test_concurrency_is_counted_and_the_elevenlabs_plan_limit_answers_busy() -> None:
-    with FakeProviders(api_key=KEY, latency=0.4, elevenlabs_concurrency_limit=2) as fake:
+    with FakeProviders(api_key=KEY, latency=0.4, concurrency_limits={"elevenlabs": 2}) as fake:
         provider = eleven_provider(fake)
 
         def attempt(index: int) -> str:

@@ -104,6 +104,7 @@ def synthesize(kind: str, row_id: int) -> str:
             concurrency=registry.concurrency(work.provider),
             tries=settings.chunk_tries,
             interruption=lambda: _stop_reason(work),
+            gate=registry.gate(work.provider),
             slots=registry.account_slots(work.provider),
         )
         encoded, shown, relative = _store(work, narration, checked)
@@ -249,6 +250,7 @@ def _redo(kind: str, row_id: int) -> str:
             media_root=settings.media_path,
             tries=settings.chunk_tries,
             interruption=lambda: _redo_stop(work),
+            gate=registry.gate(work.provider),
             slots=registry.account_slots(work.provider),
             written=written,
         )

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from db.settings import get_settings
 from workers import mastering, qc, storage
 from workers.catalogue import Model
 from workers.chunking import split, still_fits
+from workers.gates import ProviderGate
 from workers.mastering import Profile
 from workers.media import RefusedPath, resolve
 from workers.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, Provider, Transient
@@ -101,6 +102,8 @@ class ChunkJob:
     media_root: Path
     tries: int
     interruption: Callable[[], str | None]
+    gate: ProviderGate | None = None
+    """This worker's places for requests to the provider, shared with the other jobs it holds."""
     slots: AccountSlots | None = None
     abort: threading.Event = field(default_factory=threading.Event)
     checked_at: float = field(default_factory=time.monotonic)
@@ -122,9 +125,15 @@ class ChunkJob:
             self.check()
             time.sleep(min(left, 0.5))
 
-    def slot(self) -> AbstractContextManager[None]:
-        """One of the account's shared slots for a request (waiting for one), where a limit is set."""
-        return self.slots.held(self.sleep) if self.slots is not None else nullcontext()
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """A place in this worker's gate for the provider, then one of the account's shared slots
+        where a limit is set (waiting for each, stopping if the job should stop)."""
+        with (
+            self.gate.held(self.work.priority, self.check) if self.gate is not None else nullcontext(),
+            self.slots.held(self.sleep) if self.slots is not None else nullcontext(),
+        ):
+            yield
 
     def request(self, texts: list[str], idx: int) -> ChunkRequest:
         return ChunkRequest(
@@ -212,9 +221,11 @@ def narrate(
     concurrency: int,
     tries: int,
     interruption: Callable[[], str | None],
+    gate: ProviderGate | None = None,
     slots: AccountSlots | None = None,
 ) -> Narration:
-    """Synthesize every chunk not yet done (up to `concurrency` at once), then master all of them."""
+    """Synthesize every chunk not yet done (up to `concurrency` at once, and no more than `gate`
+    lets this worker send), then master all of them."""
     model = checked.model
     with new_session() as session:
         earlier = chunks.texts(session, work.kind, work.row_id)
@@ -225,7 +236,7 @@ def narrate(
     for refusal in storage.remove(media_root, [("chunk", p) for p in stale]).refused:
         log.warning("%s #%s: a dropped chunk's file was left in place: %s", work.kind, work.row_id, refusal)
 
-    job = ChunkJob(work, provider, model, checked.voice, media_root, tries, interruption, slots)
+    job = ChunkJob(work, provider, model, checked.voice, media_root, tries, interruption, gate=gate, slots=slots)
     # A chunk whose file did not survive (a machine crash before the disk caught up), or whose stored
     # path is refused (written by someone else), is redone into a file of our own.
     todo = [c for c in planned if not c.done or on_disk(media_root, c.audio_path) is None]

@@ -17,6 +17,7 @@ from db.engine import new_session
 from db.lifecycle import ClaimedWork
 from db.redo import Passage, store_passage
 from workers import storage
+from workers.gates import ProviderGate
 from workers.narrate import ChunkJob, Interrupted, Narration, on_disk
 from workers.providers.base import Permanent, Provider
 from workers.slots import AccountSlots
@@ -62,13 +63,16 @@ def renarrate(
     media_root: Path,
     tries: int,
     interruption: Callable[[], str | None],
+    gate: ProviderGate | None,
     slots: AccountSlots | None,
     written: list[str],
 ) -> Narration:
     """Synthesize the redone passages (one after another: a redo is one or a few) and master all of
     them again, so the new passage matches its neighbours. Each new file's path is appended to
     `written` as soon as it exists, so the caller can delete it if the redo does not complete."""
-    job = ChunkJob(work, provider, checked.model, checked.voice, media_root, tries, interruption, slots)
+    job = ChunkJob(
+        work, provider, checked.model, checked.voice, media_root, tries, interruption, gate=gate, slots=slots
+    )
     texts = [p.text for p in passages]
     ready: list[_Ready] = []
     for passage in passages:

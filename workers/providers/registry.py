@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from db.settings import get_settings
+from workers.gates import ProviderGate
 from workers.providers.base import Permanent, Provider
 from workers.queue import redis
 from workers.slots import AccountSlots
@@ -45,12 +46,29 @@ def get(name: str) -> Provider:
 
 
 def concurrency(name: str) -> int:
-    """Chunks of one job sent to this provider at once."""
+    """Requests this worker process sends to the provider at once, across every job it holds
+    (one long job may use them all)."""
     settings = get_settings()
     return {
         "openai": settings.openai_concurrency,
         "elevenlabs": settings.elevenlabs_concurrency,
     }.get(name, settings.local_concurrency)
+
+
+def gate(name: str) -> ProviderGate:
+    """This process's gate for the provider: one per process (and limit), shared by every job it runs."""
+    return _gate(name, concurrency(name))
+
+
+@cache
+def _gate(name: str, limit: int) -> ProviderGate:
+    return ProviderGate(limit)
+
+
+def jobs_held() -> int:
+    """How many jobs a worker holds at once: WORKER_JOBS, or enough to fill every provider's places."""
+    settings = get_settings()
+    return settings.worker_jobs or sum(concurrency(name) for name in ("openai", "elevenlabs", "local"))
 
 
 def account_slots(name: str) -> AccountSlots | None:
