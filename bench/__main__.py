@@ -6,6 +6,7 @@ import logging
 import sys
 
 from bench import (
+    bulk,
     library_page,
     local_voice,
     long_story,
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "qc": qc.run,
     "narration-memory": narration_memory.run,
     "mastering": mastering.run,
+    "bulk": bulk.run,
 }
 
 

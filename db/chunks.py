@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,28 +61,31 @@ def stored_files(session: Session, kind: str, row_id: int) -> tuple[list[str], s
     return paths, own
 
 
-def texts(session: Session, kind: str, row_id: int) -> list[str]:
-    """The texts of a narration's chunks, in order (empty before its first attempt)."""
-    return list(session.scalars(select(Chunk.text).where(owned_by(kind, row_id)).order_by(Chunk.idx)))
+def plan(
+    session: Session, kind: str, row_id: int, texts_for: Callable[[list[str]], list[str]]
+) -> tuple[list[str], list[PlannedChunk], list[str]]:
+    """Make the row's chunks match `texts_for(the texts of its chunks so far)`, keeping every done
+    chunk whose text is unchanged, in the caller's transaction (the claim's: one commit for both).
 
-
-def plan(session: Session, kind: str, row_id: int, texts: list[str]) -> tuple[list[PlannedChunk], list[str]]:
-    """Make the row's chunks match `texts`, keeping every done chunk whose text is unchanged.
-
-    Returns the chunks in order and the audio paths of chunks that were dropped (to delete).
+    Returns the texts, the chunks in order, and the audio paths of chunks that were dropped (to delete).
     """
     existing = {c.idx: c for c in session.scalars(select(Chunk).where(owned_by(kind, row_id)))}
+    texts = texts_for([existing[idx].text for idx in sorted(existing)])
+    if not texts:
+        return texts, [], []
     if not existing:  # the first attempt: one round trip
-        _relaxed(session)
         ids = session.scalars(
             insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True),
             [{"idx": idx, "text": text, **_owner(kind, row_id)} for idx, text in enumerate(texts)],
         ).all()
-        session.commit()
-        return [
-            PlannedChunk(i, idx, text, False, None, None, None)
-            for i, (idx, text) in zip(ids, enumerate(texts), strict=True)
-        ], []
+        return (
+            texts,
+            [
+                PlannedChunk(i, idx, text, False, None, None, None)
+                for i, (idx, text) in zip(ids, enumerate(texts), strict=True)
+            ],
+            [],
+        )
     dropped = [c for idx, c in existing.items() if idx >= len(texts) or c.text != texts[idx]]
     stale_paths = [c.audio_path for c in dropped if c.audio_path]
     if dropped:
@@ -89,7 +93,7 @@ def plan(session: Session, kind: str, row_id: int, texts: list[str]) -> tuple[li
     for idx, text in enumerate(texts):
         if idx not in existing or existing[idx] in dropped:
             session.add(Chunk(idx=idx, text=text, **_owner(kind, row_id)))
-    session.commit()
+    session.flush()
     rows = session.scalars(select(Chunk).where(owned_by(kind, row_id)).order_by(Chunk.idx)).all()
     planned = [
         PlannedChunk(
@@ -105,7 +109,7 @@ def plan(session: Session, kind: str, row_id: int, texts: list[str]) -> tuple[li
         )
         for c in rows
     ]
-    return planned, stale_paths
+    return texts, planned, stale_paths
 
 
 def _relaxed(session: Session) -> None:

@@ -88,8 +88,9 @@ class WrongState(ValueError):
 def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWork | None:
     """Move a queued row to processing for this worker; None when it is not queued any more.
 
-    `started_at` stays the first start; a later attempt (after a backoff, a crash) is an event, as is
-    the retry or requeue that led to it."""
+    In the caller's transaction, which commits it: the worker plans the row's chunks in the same
+    one, so a job costs one commit to start. `started_at` stays the first start; a later attempt
+    (after a backoff, a crash) is an event, as is the retry or requeue that led to it."""
     model = model_for(kind)
     stamp = now()
     claimed = session.execute(
@@ -110,7 +111,6 @@ def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWo
     if claimed is not None and claimed.attempt > 1:  # a later attempt of the same run
         again = f"attempt {claimed.attempt}"
         events.record(session, kind, row_id, events.What.RESTARTED, worker=worker, message=again)
-    session.commit()
     if claimed is None:
         return None
     return ClaimedWork(kind=kind, row_id=row_id, worker=worker, **claimed._asdict())

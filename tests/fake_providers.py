@@ -372,10 +372,12 @@ class FakeProviders:
             reply = self._fault_reply(request, fault) or self._answer(request)
             request_id = reply.headers.get("x-request-id") or reply.headers.get("request-id")
             self._record(request, reply.status, fault, request_id)
-            handler.send(reply, truncate=fault == "truncated")
         finally:
+            # Done before the answer goes out, as a provider's count is: a client that sends its
+            # next request the moment it has this answer is not counted twice.
             with self._lock:
                 self._in_flight[request.provider] -= 1
+        handler.send(reply, truncate=fault == "truncated")
 
     def _record(self, request: _Request, status: int | None, fault: Fault | None, request_id: str | None) -> None:
         call = Call(

@@ -19,6 +19,7 @@ from db.models import SceneAudio
 from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import OPENAI, _delivered
+from tests.test_slots import ELEVEN
 from tests.workers_env import all_finished, providers_on, statuses, wait_until, workers
 from workers.submit import Request, submit
 
@@ -139,3 +140,25 @@ def test_a_high_priority_row_behind_a_full_worker_sends_next(
     # urgent row then went ahead of the other, which had waited longer, and of the five in Redis.
     assert sent[2] == "Urgent 0" and set(sent[:2]) < held and sent[3] in held, sent
     assert set(statuses("scene", low + urgent).values()) == {"completed"}
+
+
+def test_two_workers_full_of_jobs_stay_within_the_elevenlabs_accounts_limit(
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.latency = 0.5
+    fake.concurrency_limits = {"elevenlabs": 2}  # the plan's limit: a third request is answered 429
+    monkeypatch.setenv("ELEVENLABS_CONCURRENCY", "3")  # each worker alone would send three
+    monkeypatch.setenv("ELEVENLABS_ACCOUNT_CONCURRENCY", "2")
+    ids = [
+        submit(Request(kind="scene", target_id=1 + i % 7, prompt=f"Eleven {i}: a harbour bell.", **ELEVEN)).row_id
+        for i in range(16)
+    ]
+    with workers(tmp_path) as running:
+        running.start()
+        running.start()
+        wait_until(lambda: all_finished("scene", ids), timeout=120, what="every row to finish")
+
+    assert set(statuses("scene", ids).values()) == {"completed"}, running.logs()[-3000:]
+    assert fake.max_concurrent_seen["elevenlabs"] == 2  # busy up to the account's limit, never above it
+    assert not [call for call in fake.calls if call.status != 200]
+    assert set(_requests_per_row(fake, "Eleven", 16)) == {1}

@@ -28,7 +28,7 @@ from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, relea
 from db.settings import get_settings
 from workers import qc, storage, validation
 from workers.encoding import Encoded, Preview, encode, preview
-from workers.narrate import Interrupted, Narration, narrate
+from workers.narrate import Interrupted, Narration, Plan, narrate, plan_chunks
 from workers.providers import registry
 from workers.providers.base import Permanent, Transient
 from workers.redo import renarrate
@@ -87,17 +87,38 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not security
 
 
+def _claim_and_plan(kind: str, row_id: int) -> tuple[ClaimedWork, tuple[validation.Checked, Plan] | Permanent] | None:
+    """Claim the row and plan its chunks in one transaction (one commit where there were three);
+    None when the row is not queued. A row refused before any request comes back claimed with the
+    refusal, for the caller to fail."""
+    with new_session() as session:
+        work = claim(session, kind, row_id, worker=worker_identity())
+        if work is None:
+            return None
+        try:
+            checked = _resolve(work)
+            plan = plan_chunks(session, work, checked.model)
+        except Permanent as refused:
+            session.commit()
+            return work, refused
+        session.commit()
+    return work, (checked, plan)
+
+
 def synthesize(kind: str, row_id: int) -> str:
     """RQ entry point. Returns a one-line outcome that RQ keeps as the job's result."""
     settings = get_settings()
-    with new_session() as session:
-        work = claim(session, kind, row_id, worker=worker_identity())
-    if work is None:
+    claimed = _claim_and_plan(kind, row_id)
+    if claimed is None:
         return _redo(kind, row_id)
+    work, ready = claimed
     try:
-        checked = _resolve(work)
+        if isinstance(ready, Permanent):
+            raise ready
+        checked, plan = ready
         narration = narrate(
             work,
+            plan,
             provider=registry.get(work.provider),
             checked=checked,
             media_root=settings.media_path,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.orm import Session
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from db import chunks
@@ -212,8 +213,31 @@ def on_disk(media_root: Path, stored: str | None) -> Path | None:
     return path if path.is_file() else None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A claimed row's passages: their texts, their chunk rows, and dropped chunks' files to delete."""
+
+    texts: list[str]
+    chunks: list[chunks.PlannedChunk]
+    stale: list[str]
+
+
+def plan_chunks(session: Session, work: ClaimedWork, model: Model) -> Plan:
+    """Split the row's text for `model` (keeping an earlier attempt's split while it still fits, so
+    its done chunks are reused) and record the chunks, in the claim's transaction."""
+
+    def texts_for(earlier: list[str]) -> list[str]:
+        return earlier if still_fits(earlier, work.prompt, model.max_chars) else split(work.prompt, model.max_chars)
+
+    texts, planned, stale = chunks.plan(session, work.kind, work.row_id, texts_for)
+    if not texts:
+        raise Permanent("The text is empty. Write the text to narrate, then retry.")
+    return Plan(texts, planned, stale)
+
+
 def narrate(
     work: ClaimedWork,
+    plan: Plan,
     *,
     provider: Provider,
     checked: Checked,
@@ -224,15 +248,10 @@ def narrate(
     gate: ProviderGate | None = None,
     slots: AccountSlots | None = None,
 ) -> Narration:
-    """Synthesize every chunk not yet done (up to `concurrency` at once, and no more than `gate`
-    lets this worker send), then master all of them."""
+    """Synthesize every chunk of `plan` not yet done (up to `concurrency` at once, and no more than
+    `gate` lets this worker send), then master all of them."""
     model = checked.model
-    with new_session() as session:
-        earlier = chunks.texts(session, work.kind, work.row_id)
-        texts = earlier if still_fits(earlier, work.prompt, model.max_chars) else split(work.prompt, model.max_chars)
-        if not texts:
-            raise Permanent("The text is empty. Write the text to narrate, then retry.")
-        planned, stale = chunks.plan(session, work.kind, work.row_id, texts)
+    texts, planned, stale = plan.texts, plan.chunks, plan.stale
     for refusal in storage.remove(media_root, [("chunk", p) for p in stale]).refused:
         log.warning("%s #%s: a dropped chunk's file was left in place: %s", work.kind, work.row_id, refusal)
 

@@ -1,0 +1,110 @@
+"""Bulk: many one-passage narrations through ONE worker process, against the provider's limit.
+
+The fake OpenAI answers every request after LATENCY seconds and refuses (429) any request above
+its limit of requests in flight; the worker is told the same limit (OPENAI_CONCURRENCY). The ideal
+is what the provider allows: rows × latency ÷ in flight, and never under one latency (each row is
+one request). Measured from the first claim to the last completion in the rows themselves, so the
+worker's start (imports, connections) is reported apart. Memory is the worker's peak RSS (VmHWM).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from redis import Redis
+from sqlalchemy import func, select
+
+from db.engine import new_session
+from db.models import SceneAudio
+from db.settings import get_settings
+from tests.fake_providers import FakeProviders
+from workers.submit import Request, submit
+
+LATENCY = 1.0
+ROWS = tuple(int(n) for n in os.environ.get("BULK_ROWS", "40,200,1000").split(","))
+IN_FLIGHT = tuple(int(n) for n in os.environ.get("BULK_IN_FLIGHT", "4,16,64").split(","))
+"""The matrix the issue asks for; BULK_ROWS / BULK_IN_FLIGHT run a part of it."""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """(peak, current) resident memory of a process, in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
+
+
+def _finished(ids: list[int]) -> int:
+    with new_session() as session:
+        return int(
+            session.scalar(
+                select(func.count()).where(SceneAudio.id.in_(ids), SceneAudio.status.in_(["completed", "failed"]))
+            )
+            or 0
+        )
+
+
+def _span(ids: list[int]) -> tuple[float, int]:
+    """Seconds from the first claim to the last completion, and how many rows completed."""
+    with new_session() as session:
+        first, last, completed = session.execute(
+            select(func.min(SceneAudio.started_at), func.max(SceneAudio.completed_at), func.count()).where(
+                SceneAudio.id.in_(ids), SceneAudio.status == "completed"
+            )
+        ).one()
+    return (last - first).total_seconds(), int(completed)
+
+
+def _one(fake: FakeProviders, rows: int, in_flight: int, label: str) -> dict[str, float]:
+    fake.concurrency_limits = {"openai": in_flight}
+    os.environ["OPENAI_CONCURRENCY"] = str(in_flight)
+    get_settings.cache_clear()
+    ids = [
+        submit(
+            Request(kind="scene", target_id=1 + i % 7, prompt=f"{label} {i}: the tide came in.", provider="openai",
+                    model="tts-1", voice="nova")
+        ).row_id
+        for i in range(rows)
+    ]  # fmt: skip
+    started = time.perf_counter()
+    worker = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        while _finished(ids) < rows:
+            if worker.poll() is not None:
+                raise SystemExit(f"the worker exited with {worker.returncode}")
+            time.sleep(0.2)
+        peak, current = _memory_mb(worker.pid)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    wall = time.perf_counter() - started
+    span, completed = _span(ids)
+    ideal = max(rows / in_flight, 1) * LATENCY
+    refused = sum(1 for call in fake.calls_for(f"{label} ") if call.status == 429)
+    return {
+        "completed": float(completed),
+        "first claim to last completion (s)": span,
+        "ideal, rows x latency / in flight (s)": ideal,
+        "ratio to ideal (goal <= 1.2)": span / ideal,
+        "worker start to last completion (s)": wall,
+        "requests refused 429 by the provider": float(refused),
+        "worker peak RSS (MB)": peak,
+        "worker RSS at the end (MB)": current,
+    }
+
+
+def run(connection: Redis) -> dict[str, float]:
+    results: dict[str, float] = {}
+    with FakeProviders(seconds_per_char=0.002, latency=LATENCY) as fake:
+        os.environ.update(OPENAI_API_KEY=fake.api_key, OPENAI_BASE_URL=fake.openai_base_url)
+        for in_flight in IN_FLIGHT:
+            for rows in ROWS:
+                name = f"{rows} rows, {in_flight} in flight"
+                for key, value in _one(fake, rows, in_flight, f"B{rows}x{in_flight}").items():
+                    results[f"{name}: {key}"] = value
+                print(f"  ... {name}: {results[f'{name}: first claim to last completion (s)']:.1f} s", flush=True)
+    return results
