@@ -56,6 +56,8 @@ def _span(ids: list[int]) -> tuple[float, int]:
                 SceneAudio.id.in_(ids), SceneAudio.status == "completed"
             )
         ).one()
+    if first is None or last is None:
+        return 0.0, 0
     return (last - first).total_seconds(), int(completed)
 
 

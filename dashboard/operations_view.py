@@ -182,7 +182,7 @@ def narration_label(kind: str, row_id: int) -> str:
 
 @dataclass(frozen=True)
 class Running:
-    """A worker's current job, resolved to the narration it is narrating."""
+    """A narration a live worker holds now."""
 
     worker: str
     kind: str
@@ -193,21 +193,22 @@ class Running:
         return narration_label(self.kind, self.id)
 
 
+SHOWN_PER_WORKER = 3
+"""Narrations named in a worker's row of the table; the rest are counted."""
+
+
 def running(health: Health) -> list[Running]:
-    """What each live worker is narrating, for links to those narrations (jobs whose row no longer
-    carries their id are left out: their row was requeued or taken over)."""
-    return [
-        Running(w.name, *health.running[w.current_job])
-        for w in health.workers
-        if w.alive and w.current_job in health.running
-    ]
+    """Every narration each live worker holds, for links to them (a worker holds several at once)."""
+    return [Running(w.name, kind, row_id) for w in health.workers for kind, row_id in health.held.get(w.name, [])]
 
 
-def _current(health: Health, job: str | None) -> str | None:
-    if job is None:
+def _narrating(health: Health, worker: str) -> str | None:
+    held = health.held.get(worker, [])
+    if not held:
         return None
-    found = health.running.get(job)
-    return job if found is None else narration_label(*found)
+    named = ", ".join(narration_label(*row) for row in held[:SHOWN_PER_WORKER])
+    more = len(held) - SHOWN_PER_WORKER
+    return f"{named} and {more} more" if more > 0 else named
 
 
 def _with_seconds(frame: pd.DataFrame, columns: list[str], where: ZoneInfo) -> pd.DataFrame:
@@ -219,7 +220,7 @@ def _with_seconds(frame: pd.DataFrame, columns: list[str], where: ZoneInfo) -> p
 
 def live_tables(health: Health, where: ZoneInfo) -> LiveTables:
     """The live snapshot as tables, times in the display zone; workers joined with RQ's registration
-    of the same name, their current job named as the narration it is."""
+    of the same name, with the narrations each holds now."""
     queues = pd.DataFrame(
         [
             {"priority": labels.priority(q.priority), "due": q.due, "scheduled later": q.later,
@@ -231,12 +232,12 @@ def live_tables(health: Health, where: ZoneInfo) -> LiveTables:
     rq = {w.name: w for w in health.rq.workers}
     workers = pd.DataFrame(
         [
-            {"worker": w.name, "alive": w.alive, "current job": _current(health, w.current_job),
+            {"worker": w.name, "alive": w.alive, "narrating": _narrating(health, w.name),
              "last heartbeat": w.last_seen_at, "RQ state": rq[w.name].state if w.name in rq else None,
              "started": w.started_at}
             for w in health.workers
         ],
-        columns=["worker", "alive", "current job", "last heartbeat", "RQ state", "started"],
+        columns=["worker", "alive", "narrating", "last heartbeat", "RQ state", "started"],
     )  # fmt: skip
     stuck = pd.DataFrame([asdict(s) for s in health.stuck], columns=list(StuckJob.__dataclass_fields__))
     return LiveTables(

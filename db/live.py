@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from db.models import MaintenanceRun, Status, WorkerBeat
@@ -80,16 +80,22 @@ def workers(session: Session, *, dead_after: timedelta) -> list[WorkerState]:
     return [WorkerState(*row) for row in session.execute(query)]
 
 
-def narrations_by_task(session: Session, task_ids: list[str]) -> dict[str, tuple[str, int]]:
-    """(kind, row id) of the narration each RQ job id is running: a worker's `current_job` is the job
-    id that the row carries as its `task_id` (the task_id index serves it)."""
-    if not task_ids:
+def held_by(session: Session, names: list[str]) -> dict[str, list[tuple[str, int]]]:
+    """(kind, row id) of the narrations each named worker holds now, read from the rows themselves
+    (`processing`, or a redo `processing`, under its name): a worker runs several jobs at once, and
+    the rows, not its heartbeat, are the truth about which (served by the status and redo indexes)."""
+    if not names:
         return {}
     branches = [
-        select(m.task_id, literal(kind).label("kind"), m.id).where(m.task_id.in_(task_ids))
+        select(m.processed_by, literal(kind).label("kind"), m.id).where(
+            m.processed_by.in_(names), or_(m.status == Status.PROCESSING, m.redo_state == "processing")
+        )
         for kind, m in MODELS.items()
     ]
-    return {str(task_id): (kind, row_id) for task_id, kind, row_id in session.execute(union_all(*branches))}
+    held: dict[str, list[tuple[str, int]]] = {}
+    for worker, kind, row_id in session.execute(union_all(*branches).order_by("kind", "id")):
+        held.setdefault(str(worker), []).append((kind, row_id))
+    return held
 
 
 @dataclass(frozen=True)

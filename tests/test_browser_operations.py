@@ -54,15 +54,16 @@ def test_a_cancel_leaves_the_failure_rate_and_the_current_job_links_to_its_narra
     with get_engine().begin() as connection:  # the last day: three completed, one failed, one queued, one running
         connection.execute(
             text(
-                "INSERT INTO tts_sceneaudio (prompt, image_id, created_at, updated_at, provider, status, task_id) "
-                "SELECT 'x', 1, now(), now(), 'local', s, 'nd-' || s || n FROM unnest(ARRAY['completed', "
+                "INSERT INTO tts_sceneaudio (prompt, image_id, created_at, updated_at, provider, status, task_id, "
+                "processed_by) SELECT 'x', 1, now(), now(), 'local', s, 'nd-' || s || n, "
+                "CASE WHEN s = 'processing' THEN 'host.7' END FROM unnest(ARRAY['completed', "
                 "'completed', 'completed', 'failed', 'queued', 'processing']) WITH ORDINALITY AS v(s, n)"
             )
         )
         queued, running = connection.execute(
             text("SELECT id FROM tts_sceneaudio WHERE status IN ('queued', 'processing') ORDER BY id")
         ).scalars()
-    with new_session() as session:  # a worker's heartbeat says it runs that job (the live panel reads it)
+    with new_session() as session:  # the worker running it is alive (the live panel reads the row's worker)
         beat(session, name="host.7", host="host", pid=7, current_job="nd-processing6")
     with dashboard() as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})

@@ -92,7 +92,7 @@ def test_a_superuser_with_a_live_worker_runs_maintenance(db: str, redis: Redis) 
     app = _signed_in(AppTest.from_file(PAGE, default_timeout=60), Role.SUPERUSER)
     assert not app.exception
     assert _metrics(app)["Workers alive"] == "1" and not any(NO_WORKER in shown(e.value) for e in app.error)
-    assert _table(app, "worker")["current job"].tolist() == ["nd-abc"]
+    assert _table(app, "worker")["narrating"].tolist() == [None]  # its job's row is not processing under it
 
     next(b for b in app.button if b.label == "Run maintenance now").click().run()
     assert any(s.value.startswith("Maintenance done") for s in app.success)
@@ -127,7 +127,8 @@ def test_headlines_say_healthy_watch_or_act_and_the_current_job_links_to_its_nar
     with get_engine().begin() as connection:  # a worker is narrating one of the stories
         running = connection.execute(
             text(
-                "UPDATE tts_storyaudio SET status = 'processing', task_id = 'nd-running', started_at = now() "
+                "UPDATE tts_storyaudio SET status = 'processing', task_id = 'nd-running', started_at = now(), "
+                "processed_by = 'host.1' "
                 "WHERE id = (SELECT min(id) FROM tts_storyaudio) RETURNING id"
             )
         ).scalar_one()
@@ -151,7 +152,7 @@ def test_headlines_say_healthy_watch_or_act_and_the_current_job_links_to_its_nar
     assert shown_verdicts["Longest wait"][1] in ("healthy", "watch", "act")
 
     workers = _table(app, "worker")
-    assert workers["current job"].tolist() == [f"story narration #{running}"]
+    assert workers["narrating"].tolist() == [f"story narration #{running}"]
     assert workers["last heartbeat"].iloc[0].endswith(" UTC"), "times on the display zone's clock, no +00:00"
     (link,) = app.get("page_link")
     assert shown(link.proto.label) == f"host.1 is narrating story narration #{running}"

@@ -62,8 +62,8 @@ class Health:
     last_maintenance: MaintenanceRun | None
     budget: Budget | None = None
     """This month's spend against MONTHLY_BUDGET_USD, when one is set."""
-    running: dict[str, tuple[str, int]] = field(default_factory=dict)
-    """(kind, row id) of the narration behind each worker's current job id, when its row still names it."""
+    held: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    """(kind, row id) of the narrations each live worker holds now, by worker name."""
 
     @property
     def oldest_due_age(self) -> timedelta | None:
@@ -82,7 +82,6 @@ def snapshot(settings: Settings | None = None) -> Health:
     with new_session() as session:
         checked_at = now()
         beats = live.workers(session, dead_after=timedelta(seconds=settings.worker_dead_after_seconds))
-        busy = [w.current_job for w in beats if w.current_job]
         health = Health(
             checked_at=checked_at,
             queues=live.queue_depth(session),
@@ -92,6 +91,6 @@ def snapshot(settings: Settings | None = None) -> Health:
             rq=rq_status(redis()),
             last_maintenance=live.last_maintenance(session),
             budget=this_month(settings),
-            running=live.narrations_by_task(session, busy),
+            held=live.held_by(session, [w.name for w in beats if w.alive]),
         )
     return health

@@ -111,10 +111,9 @@ class NarrationWorker(SimpleWorker):
                 self.set_state(WorkerStatus.IDLE)
             self._places.release()
 
-    @property
-    def in_flight(self) -> int:
-        """Jobs running now."""
-        return len(self.executions)
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """Busy while any job runs (RQ marks the worker idle whenever it listens for the next one)."""
+        super().set_state(WorkerStatus.BUSY if state == WorkerStatus.IDLE and self.executions else state, pipeline)
 
     def teardown(self) -> None:
         """Let every running job end (on SIGTERM they hand their rows back at their next chunk)."""
