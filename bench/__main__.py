@@ -14,6 +14,7 @@ from bench import (
     narration_memory,
     qc,
     splitter,
+    takeover,
     worker_overhead,
 )
 from bench.setup import bench_environment
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "qc": qc.run,
     "narration-memory": narration_memory.run,
     "mastering": mastering.run,
+    "takeover": takeover.run,
 }
 
 

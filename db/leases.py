@@ -15,6 +15,10 @@ Two things also drop a live worker's lock, and the rule waits them out:
   need a moment to take theirs again. The rule waits until the oldest lease connection in the
   database has been up for `grace`. Not `pg_postmaster_start_time()`: a standby promoted after a
   failover has been up for days, yet holds none of the old primary's locks.
+
+A frozen process (SIGSTOP, a hung host that still answers TCP) keeps its lock, and through a pooler
+in transaction mode (PgBouncer) the lock stays on a shared server connection: the heartbeat-age
+rule is then the only one that acts, as before leases. Both err on the slow side, never the other.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ LAPSED = "the worker's process ended (its lease lapsed)"
 RESTARTED = "the worker's process ended (a process of the same name started)"
 """Why a row was given back, as its REQUEUED event says."""
 
+_IN_FORCE = text(
+    """
+    SELECT min(backend_start) < now() - make_interval(secs => :grace) FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name = :application
+    """
+)
 _LAPSED_WORKERS = text(
     """
     SELECT w.name, w.lease_key FROM tts_worker AS w
@@ -45,9 +55,6 @@ _LAPSED_WORKERS = text(
           SELECT (l.classid::bigint << 32) | l.objid::bigint FROM pg_locks AS l
           WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
-      AND (SELECT min(a.backend_start) FROM pg_stat_activity AS a
-           WHERE a.datname = current_database() AND a.application_name = :application)
-          < now() - make_interval(secs => :grace)
     """
 )
 
@@ -64,13 +71,22 @@ def take(connection: Connection, key: int) -> bool:
     return taken
 
 
+def in_force(session: Session, *, grace: timedelta) -> bool:
+    """Whether lapsed locks mean dead workers: some lease connection in this database has been up
+    for `grace`. A restart or failover drops them all, so one that old means none dropped live
+    workers' locks a moment ago."""
+    windows = {"grace": grace.total_seconds(), "application": APPLICATION_NAME}
+    return bool(session.scalar(_IN_FORCE, windows))
+
+
 def take_over_lapsed(session: Session, *, margin: timedelta, grace: timedelta) -> list[tuple[str, int, str]]:
-    """Give back the rows (and redos) of workers whose lease lapsed: lock not held, heartbeat older
-    than `margin`, and every lease connection had `grace` to come back since the last restart.
-    Their lease keys are cleared, so the next look does not find them again. Returns (kind, id,
-    worker) of each row given back."""
-    windows = {"margin": margin.total_seconds(), "grace": grace.total_seconds(), "application": APPLICATION_NAME}
-    lapsed: dict[str, int] = {name: int(key) for name, key in session.execute(_LAPSED_WORKERS, windows)}
+    """Give back the rows (and redos) of workers whose lease lapsed: lock not held and heartbeat
+    older than `margin`, while leases are `in_force`. Their lease keys are cleared, so the next
+    look does not find them again. Returns (kind, id, worker) of each row given back."""
+    lapsed: dict[str, int] = {}
+    if in_force(session, grace=grace):
+        found = session.execute(_LAPSED_WORKERS, {"margin": margin.total_seconds()})
+        lapsed = {name: int(key) for name, key in found}
     if not lapsed:
         session.commit()
         return []

@@ -36,18 +36,11 @@ def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
         yield running
 
 
-def _leases_past_grace() -> bool:
-    """Whether every lease connection has been up longer than the grace after a (re)start, so the
-    lease rule is in force (db/leases.py); before that only the heartbeat-age rule acts."""
+def _leases_in_force() -> bool:
+    """Whether every lease connection is past the grace after a (re)start (db/leases.py): before
+    that only the heartbeat-age rule acts."""
     with new_session() as session:
-        oldest = session.scalar(
-            text(
-                "SELECT min(backend_start) < now() - make_interval(secs => :grace) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND application_name = :application"
-            ),
-            {"grace": GRACE.total_seconds(), "application": leases.APPLICATION_NAME},
-        )
-    return bool(oldest)
+        return leases.in_force(session, grace=GRACE)
 
 
 def _processing_under(pid: int, ids: list[int]) -> list[int]:
@@ -61,6 +54,12 @@ def _processing_under(pid: int, ids: list[int]) -> list[int]:
                 )
             )
         )
+
+
+def _processing_by(row_id: int) -> str | None:
+    with new_session() as session:
+        query = select(SceneAudio.processed_by).where(SceneAudio.id == row_id, SceneAudio.status == "processing")
+        return session.scalar(query)
 
 
 def _requeued(ids: list[int]) -> list[tuple[int, str | None, str | None]]:
@@ -82,7 +81,7 @@ def test_a_worker_killed_mid_request_is_taken_over_through_its_lease_and_every_r
     fake.latency = 3.0
     with workers(tmp_path) as running:
         victim, survivor = running.start(), running.start()
-        wait_until(_leases_past_grace, timeout=60, what="the lease rule to be in force")
+        wait_until(_leases_in_force, timeout=60, what="the lease rule to be in force")
         ids = _scene_jobs(4, "Lease")
         in_flight = wait_until(lambda: _processing_under(victim.pid, ids), timeout=60, what="a row on the victim")
         wait_until(lambda: fake.max_concurrent_seen["openai"] >= 1, timeout=10, what="a request in flight")
@@ -92,9 +91,8 @@ def test_a_worker_killed_mid_request_is_taken_over_through_its_lease_and_every_r
     assert set(statuses("scene", ids).values()) == {"completed"}, running.logs()[-3000:]
     with new_session() as session:
         query = select(SceneAudio.id, SceneAudio.processed_by).where(SceneAudio.id.in_(ids))
-        finished_by = {row_id: worker for row_id, worker in session.execute(query)}
-    for row_id in in_flight:
-        assert finished_by[row_id] and finished_by[row_id].endswith(f".{survivor.pid}")
+        finished_by = {row_id: str(worker) for row_id, worker in session.execute(query)}
+    assert all(finished_by[row_id].endswith(f".{survivor.pid}") for row_id in in_flight), finished_by
     requeued = _requeued(ids)
     assert {row_id for row_id, _, _ in requeued} == set(in_flight), requeued
     assert all(
@@ -106,7 +104,21 @@ def test_a_worker_killed_mid_request_is_taken_over_through_its_lease_and_every_r
     assert all(paid[row_id] == 1 for row_id in set(ids) - set(in_flight)), paid
 
 
-def test_a_live_but_slow_job_is_never_taken_over(
+def _cut_lease_connection(worker: str) -> bool:
+    """Terminate the server session holding `worker`'s lock, as a network blink or an admin would."""
+    with new_session() as session:
+        cut = session.scalar(
+            text(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks AS l JOIN tts_worker AS w"
+                " ON (l.classid::bigint << 32) | l.objid::bigint = w.lease_key"
+                " WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND w.name = :worker"
+            ),
+            {"worker": worker},
+        )
+    return bool(cut)
+
+
+def test_a_live_but_slow_job_is_never_taken_over_even_when_its_lease_connection_blinks(
     fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake.latency = 10.0  # well past the lease margin and a few heartbeat-age checks (5 s in tests)
@@ -114,11 +126,14 @@ def test_a_live_but_slow_job_is_never_taken_over(
     with workers(tmp_path) as running:
         running.start()
         running.start()
-        wait_until(_leases_past_grace, timeout=60, what="the lease rule to be in force")
+        wait_until(_leases_in_force, timeout=60, what="the lease rule to be in force")
         ids = _scene_jobs(1, "Slow")
+        worker = wait_until(lambda: _processing_by(ids[0]), timeout=60, what="the claim")
+        # The lock is gone until the worker's next beat takes it again: not a death.
+        assert _cut_lease_connection(worker)
         wait_until(lambda: all_finished("scene", ids), timeout=120, what="the slow row to finish")
 
-    assert statuses("scene", ids) == {ids[0]: "completed"}
+    assert statuses("scene", ids) == {ids[0]: "completed"}, running.logs()[-3000:]
     assert _requeued(ids) == []
     assert _paid_calls_per_row(fake, "Slow", ids) == {ids[0]: 1}
     with new_session() as session:
