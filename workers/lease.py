@@ -109,11 +109,11 @@ class Lease:
         with Session(bind=connection) as session:
             if self._first:
                 given_back = leases.give_back_namesake(session, name=name)
+                self._first = False
             heartbeats.beat(
                 session, name=name, host=socket.gethostname(), pid=os.getpid(), current_job=current_job,
                 lease_key=self.key,
             )  # fmt: skip
-        self._first = False
         self._enqueue(given_back, "a process of the same name ended (this one restarted)")
 
     def _held(self) -> Connection:
