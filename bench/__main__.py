@@ -15,6 +15,7 @@ from bench import (
     narration_memory,
     qc,
     splitter,
+    takeover,
     worker_overhead,
 )
 from bench.setup import bench_environment
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "narration-memory": narration_memory.run,
     "mastering": mastering.run,
     "bulk": bulk.run,
+    "takeover": takeover.run,
 }
 
 

@@ -13,12 +13,15 @@ from sqlalchemy.orm import Session
 from db.models import WorkerBeat
 
 
-def beat(session: Session, *, name: str, host: str, pid: int, current_job: str | None) -> None:
-    statement = insert(WorkerBeat).values(name=name, host=host, pid=pid, current_job=current_job)
+def beat(
+    session: Session, *, name: str, host: str, pid: int, current_job: str | None, lease_key: int | None = None
+) -> None:
+    """Say this worker is alive, what it runs, and which lease it holds (db/leases.py)."""
+    statement = insert(WorkerBeat).values(name=name, host=host, pid=pid, current_job=current_job, lease_key=lease_key)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[WorkerBeat.name],
-            set_={"last_seen_at": func.now(), "current_job": current_job, "stopped_at": None},
+            set_={"last_seen_at": func.now(), "current_job": current_job, "stopped_at": None, "lease_key": lease_key},
         )
     )
     session.commit()

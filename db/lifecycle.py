@@ -8,6 +8,7 @@ on (killed, partitioned) can never overwrite what its successor did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -309,10 +310,19 @@ def queued_rows(session: Session, kind: str, *, limit: int) -> list[QueuedRow]:
     return [QueuedRow(*row) for row in [*session.execute(query), *session.execute(redos)]]
 
 
-def set_task_id(session: Session, kind: str, row_id: int, task_id: str) -> None:
+def set_task_id(session: Session, kind: str, row_id: int, task_id: str) -> int | None:
+    """Give a waiting row (queued, or a queued redo) the job id it is about to be enqueued under;
+    the row's priority, or None when it is not waiting any more (nothing to enqueue)."""
     model = model_for(kind)
     waiting = or_(model.status == Status.QUEUED, and_(model.status == Status.COMPLETED, model.redo_state == "queued"))
-    session.execute(update(model).where(model.id == row_id, waiting).values(task_id=task_id))
+    priority = session.execute(
+        update(model).where(model.id == row_id, waiting).values(task_id=task_id).returning(model.priority)
+    ).scalar()
+    return None if priority is None else int(priority)
+
+
+Owner = Callable[[Any], ColumnElement[bool]]
+"""Which workers' rows to give back, as a condition on a narration table's `processed_by`."""
 
 
 def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[str, int, str]]:
@@ -320,10 +330,10 @@ def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[st
 
     A worker counts as dead when its heartbeat is `dead_after` behind the freshest heartbeat of
     any worker, not behind the clock: after PostgreSQL itself was down every heartbeat is old, and
-    no live worker should be mistaken for dead then. Rows with no `processed_by` (claimed by some
-    other system, such as the Django app's own workers) are left alone.
-    A redo of a completed row whose worker died goes back to `queued` the same way (the row stays
-    completed). Returns (kind, id, worker) of each row or redo given back.
+    no live worker should be mistaken for dead then. This rule holds for every worker, leased or
+    not (db/leases.py has the fast one): a machine that vanished without closing its connections
+    keeps its lease until the server notices, and a frozen process keeps it for good.
+    Returns (kind, id, worker) of each row or redo given back.
     """
     freshest = session.scalar(select(func.max(WorkerBeat.last_seen_at)))
     if freshest is None:
@@ -331,15 +341,23 @@ def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[st
     alive = select(WorkerBeat.name).where(
         WorkerBeat.last_seen_at > freshest - dead_after, WorkerBeat.stopped_at.is_(None)
     )
+    given_back = give_back(session, lambda processed_by: processed_by.not_in(alive), "the worker stopped responding")
+    session.commit()
+    return given_back
+
+
+def give_back(session: Session, owner: Owner, why: str) -> list[tuple[str, int, str]]:
+    """Put the rows `processing` under the workers `owner` names back in the queue (the caller
+    commits). Rows with no `processed_by` (claimed by some other system, such as the Django app's
+    own workers) are left alone. A redo of a completed row goes back to `queued` the same way (the
+    row stays completed). Each row given back gets a REQUEUED event saying `why`; their finished
+    chunks are kept, so the next attempt resumes. Returns (kind, id, worker) of each.
+    """
     given_back: list[tuple[str, int, str]] = []
     for kind, model in MODELS.items():
         rows = session.execute(
             update(model)
-            .where(
-                model.status == Status.PROCESSING,
-                model.processed_by.is_not(None),
-                model.processed_by.not_in(alive),
-            )
+            .where(model.status == Status.PROCESSING, model.processed_by.is_not(None), owner(model.processed_by))
             .values(
                 status=Status.QUEUED,
                 task_id=None,
@@ -354,7 +372,7 @@ def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[st
                 model.status == Status.COMPLETED,
                 model.redo_state == "processing",
                 model.processed_by.is_not(None),
-                model.processed_by.not_in(alive),
+                owner(model.processed_by),
             )
             .values(redo_state="queued", task_id=None)
             .returning(model.id, model.processed_by)
@@ -366,10 +384,8 @@ def requeue_orphans(session: Session, *, dead_after: timedelta) -> list[tuple[st
                 .values(redo_state="queued")
             )
         for row_id, worker in [*rows, *redos]:
-            said = "the worker stopped responding"
-            events.record(session, kind, row_id, events.What.REQUEUED, worker=str(worker), message=said)
+            events.record(session, kind, row_id, events.What.REQUEUED, worker=str(worker), message=why)
         given_back += [(kind, row_id, str(worker)) for row_id, worker in [*rows, *redos]]
-    session.commit()
     return given_back
 
 

@@ -110,7 +110,12 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="First wait before a failed job runs again; doubles each attempt, with jitter."
     )
     worker_dead_after_seconds: int = Field(
-        default=30, ge=5, description="A worker whose heartbeat is this far behind the others' is taken as dead."
+        default=30,
+        ge=5,
+        description=(
+            "A worker whose heartbeat is this far behind the others' is taken as dead (one whose process "
+            "ended is noticed sooner, through its lease)."
+        ),
     )
     worker_start_grace_seconds: int = Field(
         default=90,

@@ -107,11 +107,27 @@ def _claim_and_plan(kind: str, row_id: int) -> tuple[ClaimedWork, tuple[validati
 
 def synthesize(kind: str, row_id: int) -> str:
     """RQ entry point. Returns a one-line outcome that RQ keeps as the job's result."""
-    settings = get_settings()
     claimed = _claim_and_plan(kind, row_id)
     if claimed is None:
         return _redo(kind, row_id)
     work, ready = claimed
+    try:
+        return _synthesize(work, ready)
+    except DBAPIError as error:
+        # PostgreSQL went away mid-job, or while recording how it ended. Keep the chunks, and hand
+        # the row back as soon as the database answers again, so the reconciler re-enqueues it;
+        # this attempt does not count. Left `processing`, the row would wait for a live worker
+        # that is done with it. The release is fenced: if the ending did commit, it changes nothing.
+        log.warning("database error during %s #%s (%s); handing the row back once it is reachable", kind, row_id, error)
+        _when_database_is_back(lambda: _release(work))
+        return f"{kind} #{row_id}: database unavailable mid-job; handed back"
+
+
+def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Permanent) -> str:
+    """Narrate a claimed row (planned, or refused before any request) and record how it ended; a
+    DBAPIError is the caller's to handle."""
+    settings = get_settings()
+    kind, row_id = work.kind, work.row_id
     try:
         if isinstance(ready, Permanent):
             raise ready
@@ -129,12 +145,8 @@ def synthesize(kind: str, row_id: int) -> str:
             slots=registry.account_slots(work.provider),
         )
         encoded, shown, relative = _store(work, narration, checked)
-    except DBAPIError as error:
-        # PostgreSQL went away mid-job. Keep the chunks, and hand the row back as soon as the
-        # database answers again, so the reconciler re-enqueues it; this attempt does not count.
-        log.warning("database error during %s #%s (%s); handing the row back once it is reachable", kind, row_id, error)
-        _when_database_is_back(lambda: _release(work))
-        return f"{kind} #{row_id}: database unavailable mid-job; handed back"
+    except DBAPIError:
+        raise  # not a crash of the synthesis: `synthesize` hands the row back
     except Interrupted as stop:
         if shutting_down.is_set():
             _release(work)
@@ -254,12 +266,23 @@ def _redo_fail(work: ClaimedWork, message: str, written: list[str]) -> None:
 def _redo(kind: str, row_id: int) -> str:
     """Run a queued redo of a completed row, if there is one: the row keeps its status and audio
     until the new audio is swapped in, in one fenced transaction; the old files go after that."""
-    settings = get_settings()
     with new_session() as session:
         claimed = redo.claim(session, kind, row_id, worker=worker_identity())
     if claimed is None:
         return f"{kind} #{row_id}: not queued any more, nothing to do"
     work, passages = claimed
+    try:
+        return _run_redo(work, passages)
+    except DBAPIError as error:  # as in `synthesize`: the redo goes back to queued, the row stays completed
+        log.warning("database error during the redo of %s #%s (%s); handing it back", kind, row_id, error)
+        _when_database_is_back(lambda: _redo_release(work))
+        return f"{kind} #{row_id}: database unavailable mid-redo; handed back"
+
+
+def _run_redo(work: ClaimedWork, passages: list[redo.Passage]) -> str:
+    """Re-narrate the claimed redo's passages and record how it ended; a DBAPIError is the caller's."""
+    settings = get_settings()
+    kind, row_id = work.kind, work.row_id
     written: list[str] = []
     try:
         checked = _resolve(work)
@@ -276,10 +299,8 @@ def _redo(kind: str, row_id: int) -> str:
             written=written,
         )
         encoded, shown, relative = _store(work, narration, checked)
-    except DBAPIError as error:
-        log.warning("database error during the redo of %s #%s (%s); handing it back", kind, row_id, error)
-        _when_database_is_back(lambda: _redo_release(work))
-        return f"{kind} #{row_id}: database unavailable mid-redo; handed back"
+    except DBAPIError:
+        raise  # not a crash of the redo: `_redo` hands it back
     except Interrupted as stop:
         if shutting_down.is_set():
             _redo_release(work)

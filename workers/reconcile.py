@@ -59,3 +59,16 @@ def reconcile(connection: Redis) -> int:
     if enqueued:
         log.info("reconciler enqueued %d queued row(s) that had no job in Redis", enqueued)
     return enqueued
+
+
+def enqueue_given_back(connection: Redis, given_back: list[tuple[str, int, str]]) -> None:
+    """Enqueue rows just given back (their worker died) at once, rather than at the next reconcile.
+    A row taken meanwhile is skipped; two workers enqueueing the same row is harmless: the claim
+    of the second job finds nothing to claim."""
+    with new_session() as session:
+        for kind, row_id, _ in given_back:
+            fresh = new_task_id()
+            priority = set_task_id(session, kind, row_id, fresh)
+            session.commit()
+            if priority is not None:
+                enqueue(kind, row_id, task_id=fresh, priority=priority, connection=connection)

@@ -10,8 +10,9 @@ worker or a WorkerPool would add is a process (and the runtime, SDKs and maybe t
 
 Jobs run in this process instead of a forked one: the Piper voice is loaded once (on the first
 local job, or at start with LOCAL_VOICE_PRELOAD) and stays warm. A heartbeat thread writes to
-PostgreSQL every few seconds (the reconciler gives the rows of silent workers back), and SIGTERM
-makes every running job hand its row back before its next chunk; the worker exits once they have.
+PostgreSQL every second under the worker's lease and gives back the rows of workers whose lease
+lapsed (workers/lease.py; the reconciler, those of silent workers), and SIGTERM makes every running
+job hand its row back before its next chunk; the worker exits once they have.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from db import heartbeats
 from db.engine import new_session
 from db.settings import get_settings
 from workers import alerts, jobs
+from workers.lease import Lease
 from workers.maintenance import run_maintenance
 from workers.providers import registry
 from workers.queue import queues, redis
@@ -49,7 +51,7 @@ RECONCILE_LOCK = "nd:reconcile-lock"
 MAINTENANCE_LOCK = "nd:maintenance-lock"
 MAINTENANCE_EVERY_SECONDS = 3600
 REGISTRY_CLEAN_EVERY = timedelta(seconds=DEFAULT_MAINTENANCE_TASK_INTERVAL)
-HEARTBEAT_SECONDS = 3.0
+HEARTBEAT_SECONDS = 1.0
 LOOP_RESTART_SECONDS = 2.0
 
 
@@ -162,22 +164,23 @@ class NarrationWorker(SimpleWorker):
 
 
 class Heartbeat(threading.Thread):
-    """Writes this worker's heartbeat every few seconds until stopped; survives database outages."""
+    """Every second, writes this worker's heartbeat under its lease and takes over the rows of
+    workers whose lease lapsed (workers/lease.py); survives database outages."""
 
     def __init__(self, worker: NarrationWorker) -> None:
         super().__init__(name="heartbeat", daemon=True)
         self.worker = worker
         self.halt = threading.Event()
+        self.lease = Lease()
 
     def beat(self) -> None:
-        job = self.worker.get_current_job_id()
-        with new_session() as session:
-            heartbeats.beat(session, name=self.worker.name, host=socket.gethostname(), pid=os.getpid(), current_job=job)
+        self.lease.beat(name=self.worker.name, current_job=self.worker.get_current_job_id())
 
     def run(self) -> None:
         while not self.halt.wait(HEARTBEAT_SECONDS):
             try:
                 self.beat()
+                self.lease.take_over_lapsed()
             except Exception as error:  # the database may be restarting; keep trying
                 log.warning("heartbeat failed (%s); retrying", type(error).__name__)
 
@@ -223,6 +226,7 @@ def run_worker(*, burst: bool) -> bool:
         heartbeat.halt.set()
         with new_session() as session:
             heartbeats.stopped(session, name=heartbeat.worker.name)
+        heartbeat.lease.close()
 
 
 def _abandon(worker: NarrationWorker) -> None:
