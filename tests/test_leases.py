@@ -56,6 +56,12 @@ def _processing_under(pid: int, ids: list[int]) -> list[int]:
         )
 
 
+def _several_under(pid: int, ids: list[int]) -> list[int]:
+    """The rows processing under the worker `pid`, once it holds four of them (else empty)."""
+    held = _processing_under(pid, ids)
+    return held if len(held) >= 4 else []
+
+
 def _processing_by(row_id: int) -> str | None:
     with new_session() as session:
         query = select(SceneAudio.processed_by).where(SceneAudio.id == row_id, SceneAudio.status == "processing")
@@ -74,17 +80,17 @@ def _requeued(ids: list[int]) -> list[tuple[int, str | None, str | None]]:
         ]
 
 
-def test_a_worker_killed_mid_request_is_taken_over_through_its_lease_and_every_row_is_paid_once(
+def test_a_worker_killed_with_several_jobs_in_flight_is_taken_over_through_its_lease_and_every_row_is_paid_once(
     fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKER_DEAD_AFTER_SECONDS", "300")  # only the lease can give a row back
     fake.latency = 3.0
     with workers(tmp_path) as running:
-        victim, survivor = running.start(), running.start()
+        victim, survivor = running.start(), running.start(WORKER_JOBS="1")  # the victim holds most
         wait_until(_leases_in_force, timeout=60, what="the lease rule to be in force")
-        ids = _scene_jobs(4, "Lease")
-        in_flight = wait_until(lambda: _processing_under(victim.pid, ids), timeout=60, what="a row on the victim")
-        wait_until(lambda: fake.max_concurrent_seen["openai"] >= 1, timeout=10, what="a request in flight")
+        ids = _scene_jobs(8, "Lease")
+        in_flight = wait_until(lambda: _several_under(victim.pid, ids), timeout=60, what="4 rows on the victim")
+        wait_until(lambda: fake.max_concurrent_seen["openai"] >= 4, timeout=10, what="its requests in flight")
         os.kill(victim.pid, signal.SIGKILL)
         wait_until(lambda: all_finished("scene", ids), timeout=120, what="every row to finish")
 
@@ -146,6 +152,7 @@ def test_a_restarted_worker_of_the_same_name_gives_back_what_its_dead_namesake_h
     (row_id,) = _scene_jobs(1, "Namesake")
     with new_session() as session:
         assert claim(session, "scene", row_id, worker="box.7") is not None
+        session.commit()
     lease = Lease()
     try:
         lease.beat(name="box.7", current_job=None)

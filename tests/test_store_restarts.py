@@ -92,9 +92,9 @@ def test_postgres_restart_under_running_workers(own_servers: Servers, fake: Fake
     assert set(statuses("scene", ids).values()) == {"completed"}, running.logs()[-3000:]
     paid = _paid_calls_per_row(fake, "PG", ids)
     # A request in flight while the database was down delivered audio nobody could record: that
-    # chunk is asked for again. At most one per worker.
+    # chunk is asked for again. At most the requests each worker had in flight (its OpenAI places).
     again = sum(n - 1 for n in paid.values())
-    assert again <= 2 and min(paid.values()) == 1
+    assert again <= 2 * get_settings().openai_concurrency and min(paid.values()) == 1
     print(
         f"\nPostgreSQL restart ({OUTAGE_SECONDS:.0f} s down): {JOBS} jobs in, {JOBS} completed, "
         f"{again} chunk(s) re-requested, done {recovery:.1f} s after it came back"
