@@ -73,7 +73,9 @@ def _one(fake: FakeProviders, rows: int, in_flight: int, label: str) -> dict[str
         for i in range(rows)
     ]  # fmt: skip
     started = time.perf_counter()
-    worker = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker"], cwd=ROOT, stdout=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "worker"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while _finished(ids) < rows:
             if worker.poll() is not None:
