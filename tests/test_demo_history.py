@@ -70,6 +70,23 @@ def test_history_rows_are_plausible(db: str) -> None:
     assert made.chunks > 0 and stray == 0, "paid chunks belong to failed jobs only"
 
 
+def test_times_are_utc_whatever_zone_the_connection_is_in(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGTZ", "Pacific/Auckland")  # libpq sets every session's TimeZone from it
+    reset_engine()
+    now = datetime.now(UTC)
+    seed_history(300, now=now)
+    queued = _rows("SELECT DISTINCT created_at FROM tts_sceneaudio WHERE status = 'queued'")
+    assert queued == [(now - timedelta(minutes=5),)], "the scheduled jobs were made five minutes before `now`"
+    (first_due, last_due) = _rows("SELECT min(scheduled_at), max(scheduled_at) FROM tts_sceneaudio")[0]
+    assert now < first_due and last_due < now + timedelta(days=7)
+
+
+def test_a_single_row_seeds_one_kind(db: str) -> None:
+    made = seed_history(1)
+    assert (made.stories, made.scenes) in {(1, 0), (0, 1)}
+    assert _rows(f"SELECT count(*) FROM ({BOTH.replace('*', 'id')}) b") == [(1,)]
+
+
 def test_themes_and_tags_match_what_the_triggers_would_write(db: str) -> None:
     seed_history(500)
     (wrong_theme,) = _rows(

@@ -290,8 +290,8 @@ def _reserve_ids(cursor: Cursor[Any], table: str, n: int) -> NDArray[np.int64]:
     cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
     (sequence,) = cursor.fetchone() or (None,)
     cursor.execute("SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s)", (sequence, n))
-    (ids,) = cursor.fetchone() or ([],)
-    return np.sort(np.array(ids, dtype="int64"))
+    (ids,) = cursor.fetchone() or (None,)
+    return np.sort(np.array(ids or [], dtype="int64"))  # array_agg of no rows is NULL
 
 
 def _chunks(rng: np.random.Generator, kind: str, frame: pd.DataFrame) -> pd.DataFrame:
