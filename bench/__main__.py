@@ -13,6 +13,7 @@ from bench import (
     monitoring,
     narration_memory,
     qc,
+    seeding,
     splitter,
     worker_overhead,
 )
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "qc": qc.run,
     "narration-memory": narration_memory.run,
     "mastering": mastering.run,
+    "seeding": seeding.run,
 }
 
 
