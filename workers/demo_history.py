@@ -354,7 +354,8 @@ def _transaction() -> Iterator[Cursor[Any]]:
 
 
 def _committed(kind: _Kind, rng: np.random.Generator, names: _Names, now: datetime) -> int:
-    """Load one kind's rows, tag links and paid chunks in one transaction of its own; the number of chunks.
+    """Load one kind's rows, tag links and paid chunks in one transaction of its own, then analyze its
+    table (while the other kind may still be loading); the number of chunks.
 
     The rows are made before the transaction begins, so its locks are held only while rows are sent."""
     frame = _frame(rng, kind.count, now)
@@ -375,21 +376,26 @@ def _committed(kind: _Kind, rng: np.random.Generator, names: _Names, now: dateti
         copy_frame(cursor, f"{kind.table}_tags", _links(kind.name, frame, names.tags))
         chunks = _chunks(rng, kind.name, frame)
         copy_frame(cursor, "tts_chunk", chunks)
+    _maintain(f"ANALYZE {kind.table}")
     return len(chunks)
 
 
-def _vacuum(kind: _Kind) -> None:
-    """As autovacuum would soon: statistics for the planner, and the visibility map that lets the
-    history panels read their index alone.
+def _maintain(command: str) -> None:
+    """ANALYZE or VACUUM, as autovacuum would soon: statistics for the planner, and the visibility map
+    that lets the history panels read their index alone.
 
-    Only once both kinds have committed: rows are marked visible to all only when no transaction
-    that began before them is still open, the other kind's load included. VACUUM needs
-    autocommit; SQLAlchemy's AUTOCOMMIT level is undone when the connection goes back to the pool
-    (a raw `autocommit = True` was not, and left later sessions on that connection without
+    They need autocommit; SQLAlchemy's AUTOCOMMIT level is undone when the connection goes back to
+    the pool (a raw `autocommit = True` was not, and left later sessions on that connection without
     transactions: maintenance's savepoints then failed).
     """
     with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
-        autocommit.exec_driver_sql(f"VACUUM (ANALYZE) {kind.table}")
+        autocommit.exec_driver_sql(command)
+
+
+def _vacuum(kind: _Kind) -> None:
+    """Only once both kinds have committed: rows are marked visible to all only when no transaction
+    that began before them is still open, the other kind's load included."""
+    _maintain(f"VACUUM {kind.table}")
 
 
 def seed_history(rows: int, *, now: datetime | None = None, seed: int = 5) -> Seeded:
