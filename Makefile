@@ -38,7 +38,7 @@ typecheck: install-dev
 pytest: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Benchmarks print ratios against baselines measured in the same run; BENCH=worker|long-story|local-voice|library|monitoring|splitter|qc|narration-memory|mastering|takeover.
+# Benchmarks print ratios against baselines measured in the same run; BENCH=worker|long-story|local-voice|library|monitoring|splitter|qc|narration-memory|mastering|bulk|takeover|seeding.
 bench: install-dev
 	$(BIN)/python -m bench $(BENCH)
 

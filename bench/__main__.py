@@ -14,6 +14,7 @@ from bench import (
     monitoring,
     narration_memory,
     qc,
+    seeding,
     splitter,
     takeover,
     worker_overhead,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "mastering": mastering.run,
     "bulk": bulk.run,
     "takeover": takeover.run,
+    "seeding": seeding.run,
 }
 
 

@@ -71,7 +71,7 @@ def test_one_worker_keeps_the_providers_limit_in_flight_across_jobs(
 def test_cancel_reaches_every_job_in_flight_and_the_others_complete(
     fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake.latency = 3.0
+    fake.latency = 2.0
     monkeypatch.setenv("OPENAI_CONCURRENCY", "2")
     monkeypatch.setenv("WORKER_JOBS", "4")  # two sending, two waiting for a place, the rest in Redis
     ids = _scenes("Cancel", 8)
@@ -99,7 +99,7 @@ def test_cancel_reaches_every_job_in_flight_and_the_others_complete(
 def test_sigterm_hands_back_the_waiting_jobs_and_lets_the_sending_ones_finish(
     fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake.latency = 3.0
+    fake.latency = 2.0
     monkeypatch.setenv("OPENAI_CONCURRENCY", "2")
     monkeypatch.setenv("WORKER_JOBS", "4")
     ids = _scenes("Term", 8)
@@ -126,7 +126,7 @@ def test_a_high_priority_row_behind_a_full_worker_sends_next(
     fake.latency = 2.0
     monkeypatch.setenv("OPENAI_CONCURRENCY", "1")
     monkeypatch.setenv("WORKER_JOBS", "3")
-    low = _scenes("Low", 8, priority=-1)
+    low = _scenes("Low", 5, priority=-1)
     with workers(tmp_path) as running:
         running.start()
         wait_until(lambda: _processing(low) == 3, timeout=60, what="the worker to be full of low rows")
@@ -137,7 +137,7 @@ def test_a_high_priority_row_behind_a_full_worker_sends_next(
     held = {"Low 0", "Low 1", "Low 2"}
     # At the submit, one of the three low rows the worker held was sending and two waited for the
     # place. One of those took the freed place before the urgent row was even taken from Redis; the
-    # urgent row then went ahead of the other, which had waited longer, and of the five in Redis.
+    # urgent row then went ahead of the other, which had waited longer, and of the two in Redis.
     assert sent[2] == "Urgent 0" and set(sent[:2]) < held and sent[3] in held, sent
     assert set(statuses("scene", low + urgent).values()) == {"completed"}
 

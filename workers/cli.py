@@ -57,12 +57,13 @@ def _seed_demo(args: argparse.Namespace) -> int:
         print("Seeded the demo data." if seed_demo(session) else "The database already has stories; left as is.")
     if args.rows is None:
         return 0
+    from db.bulk_load import LoadRefused
     from workers.demo_history import HistoryRefused, seed_history
 
     started = time.perf_counter()
     try:
         made = seed_history(args.rows)
-    except HistoryRefused as refused:
+    except (HistoryRefused, LoadRefused) as refused:
         print(f"narration-desk: {refused}", file=sys.stderr)
         return 2
     print(

@@ -1,7 +1,9 @@
 """`seed-demo --rows N`: months of realistic narration history, for the operations page and its benchmark.
 
-Rows are generated column by column with numpy and streamed in with COPY, so a million take
-seconds, not the hours row-by-row inserts would. The history spans 90 days, grows towards today,
+Rows are generated column by column with numpy and Arrow (no Python loop per row) and streamed in
+with COPY (`db.bulk_load`), so a million take seconds, not the hours row-by-row inserts would.
+Each table's rows are made in time order and take ascending ids, as real rows do: their index
+entries are appended, not scattered. The history spans 90 days, grows towards today,
 is busiest in working hours, has one provider incident, and mixes providers, models, voices,
 statuses, latencies and the error messages the workers really write. Only finished jobs are
 made, plus a few scheduled for the coming week: no worker picks up old demo rows as live work.
@@ -9,20 +11,26 @@ made, plus a few scheduled for the coming week: no worker picks up old demo rows
 
 from __future__ import annotations
 
-import io
 import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
-from psycopg.copy import QueuedLibpqWriter
-from sqlalchemy import func, select
+from psycopg import Cursor
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from db.bulk_load import copy_frame, indexes_built_after, lock_referenced, may_skip_triggers, triggers_skipped
 from db.engine import get_engine, new_session
 from db.models import Image, Project, Story, Tag, Theme
 from db.seed import DEMO_PROJECT
@@ -32,7 +40,6 @@ HISTORY_PROJECTS = ("History: Fables", "History: Mysteries", "History: Bedtime")
 STORIES_PER_PROJECT = 10
 IMAGES_PER_STORY = 5
 DAYS = 90
-BATCH = 100_000
 MICROSECOND = np.timedelta64(1, "us")
 NOT_A_TIME = np.datetime64("NaT", "us")
 SCHEDULED = 20
@@ -61,6 +68,16 @@ WORKERS = ("worker-a.4121", "worker-b.4388", "worker-c.5012")
 THEMES = ("Adventure", "Bedtime", "Mystery", "Nature")
 TAG_SETS = (("calm",), ("short",), ("calm", "short"), ("kids",), ("long", "slow"))
 
+TRIGGERS_WRITTEN_HERE = {
+    # 0003: theme_id from the theme's name, and the tag link rows from the tags array.
+    "tts_storyaudio_theme", "tts_sceneaudio_theme", "tts_storyaudio_tags", "tts_sceneaudio_tags",
+    # 0006: characters_billed of completed rows, here the same number as the metadata's.
+    "tts_storyaudio_billed", "tts_sceneaudio_billed",
+    # 0009: narrated_story_id from story_id; history rows have no story_id, so it writes nothing.
+    "tts_storyaudio_narrated_story",
+}  # fmt: skip
+"""The user triggers on the tables seeded; the rows are written as these triggers would write them."""
+
 COLUMNS = (
     "id", "prompt", "provider", "status", "model_backend", "voice_style", "tags", "theme", "theme_id", "created_at",
     "updated_at", "started_at", "completed_at", "cancelled_at", "scheduled_at", "error_message", "duration_seconds",
@@ -77,6 +94,21 @@ class Seeded:
     stories: int
     scenes: int
     chunks: int
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """Story or scene narrations: their table, and the rows of which table they belong to."""
+
+    name: str
+    count: int
+    owner: str
+    owner_table: str
+    owner_ids: list[int]
+
+    @property
+    def table(self) -> str:
+        return f"tts_{self.name}audio"
 
 
 def _owners(session: Session) -> tuple[list[int], list[int]]:
@@ -110,7 +142,7 @@ def _owners(session: Session) -> tuple[list[int], list[int]]:
 
 
 def _timestamps(rng: np.random.Generator, n: int, now: datetime) -> NDArray[np.datetime64]:
-    """Creation times over the last DAYS days: twice as busy today as 90 days ago, mostly 07–19 UTC."""
+    """Creation times over the last DAYS days, oldest first: twice as busy today as 90 days ago, mostly 07–19 UTC."""
     # Density 2 - d/90 over d days ago: two thirds uniform, one third falling linearly with age.
     uniform = rng.random(n) < 2 / 3
     days_ago = np.where(uniform, rng.random(n), 1 - np.sqrt(rng.random(n))) * DAYS
@@ -120,49 +152,74 @@ def _timestamps(rng: np.random.Generator, n: int, now: datetime) -> NDArray[np.d
     micros = (np.floor(days_ago) * -86400 + hours * 3600 + rng.random(n) * 3600) * 1e6
     created = midnight + micros.astype("int64") * MICROSECOND
     latest = np.datetime64(now.replace(tzinfo=None), "us") - np.timedelta64(10, "m")
-    shifted: NDArray[np.datetime64] = np.where(created > latest, created - np.timedelta64(1, "D"), created)
+    shifted: NDArray[np.datetime64] = np.sort(np.where(created > latest, created - np.timedelta64(1, "D"), created))
     return shifted
 
 
-def _where(mask: NDArray[np.bool_], values: NDArray[Any]) -> NDArray[np.object_]:
-    """`values` where the mask holds, NULL elsewhere."""
-    out = np.full(len(mask), None, dtype=object)
-    out[mask] = values[mask]
-    return out
+def _voices() -> pd.DataFrame:
+    """Every provider, model and voice of the catalogue with its share of the history: the provider's
+    share, halved for each later model, split evenly over the model's voices."""
+    rows = []
+    for info in CATALOGUE:
+        weights = [2.0**-i for i in range(len(info.models))]
+        for weight, model in zip(weights, info.models, strict=True):
+            share = PROVIDER_SHARE[info.id.value] * weight / sum(weights) / len(model.voices)
+            rows += [(info.id.value, model.id, voice, share) for voice in model.voices]
+    return pd.DataFrame(rows, columns=["provider", "model", "voice", "share"])
+
+
+VOICES = _voices()
+PROVIDERS = list(PROVIDER_SHARE)
+ERROR_TEXTS = [CANCELLED, *(error for provider in PROVIDERS for error in ERRORS[provider])]
+"""Every error_message: a cancel's, then each provider's in PROVIDERS order."""
+FORMATS = ("wav", "mp3", "ogg", "flac")
+
+
+def _pick(vocabulary: Any, codes: NDArray[np.integer[Any]], present: NDArray[np.bool_] | None = None) -> pa.Array:
+    """vocabulary[code] for each row (NULL where not `present`), made in Arrow: a million strings
+    taken from a few dozen, never a Python object per row."""
+    indices = pa.array(codes, mask=None if present is None else ~present)
+    return pc.take(pa.array([str(word) for word in vocabulary], pa.large_string()), indices)
+
+
+def _join(*parts: str | pa.Array) -> pa.Array:
+    """Strings glued row by row from constants and string columns (json.dumps per row was half the
+    seeding's Python time)."""
+    columns = [pa.scalar(part, pa.large_string()) if isinstance(part, str) else part for part in parts]
+    return pc.binary_join_element_wise(*columns, pa.scalar("", pa.large_string()))
+
+
+def _text(column: pa.Array) -> pd.Series:
+    """An Arrow string column as a pandas one, without copying."""
+    return pd.Series(column, dtype="str")
 
 
 def _frame(rng: np.random.Generator, n: int, now: datetime) -> pd.DataFrame:
-    """N rows of either kind; owners (project or image) are added by the caller."""
-    providers = rng.choice(list(PROVIDER_SHARE), size=n, p=list(PROVIDER_SHARE.values()))
-    models = np.empty(n, dtype=object)
-    voices = np.empty(n, dtype=object)
-    errors = np.empty(n, dtype=object)
-    for info in CATALOGUE:
-        mine = np.flatnonzero(providers == info.id.value)
-        errors[mine] = rng.choice(ERRORS[info.id.value], size=len(mine))
-        weights = np.array([2.0**-i for i in range(len(info.models))])
-        picked = rng.choice(len(info.models), size=len(mine), p=weights / weights.sum())
-        for number, model in enumerate(info.models):
-            rows = mine[picked == number]
-            models[rows] = model.id
-            voices[rows] = rng.choice(model.voices, size=len(rows))
+    """N rows of either kind, oldest first; owners (project or image) are added by the caller.
+
+    Categorical columns are drawn as codes into their vocabularies (VOICES, ERROR_TEXTS, ...) and
+    turned into strings by Arrow; the audio_metadata JSON is assembled column by column.
+    """
     created = _timestamps(rng, n, now)
+    voice = rng.choice(len(VOICES), size=n, p=VOICES["share"].to_numpy())
+    provider = VOICES["provider"].map(PROVIDERS.index).to_numpy()[voice]
     characters = np.clip(rng.lognormal(np.log(700), 0.9, n), 20, 40_000).astype("int64")
 
-    by_provider = pd.Series(providers)
-    failure = by_provider.map(FAILURE_RATE).to_numpy()
+    failure = np.array([FAILURE_RATE[p] for p in PROVIDERS])[provider]
     incident_start = np.datetime64(now.replace(tzinfo=None), "us") - np.timedelta64(INCIDENT_DAYS_AGO, "D")
     in_incident = (created >= incident_start) & (created < incident_start + np.timedelta64(6, "h"))
-    failure = np.where(in_incident & (providers == "openai"), 0.6, failure)
+    failure = np.where(in_incident & (provider == PROVIDERS.index("openai")), 0.6, failure)
     failed = rng.random(n) < failure
     cancelled = ~failed & (rng.random(n) < 0.01)
-    status = np.where(failed | cancelled, "failed", "completed")
+    done = ~(failed | cancelled)
+    counts = np.array([len(ERRORS[p]) for p in PROVIDERS])
+    error = np.where(cancelled, 0, 1 + (np.cumsum(counts) - counts)[provider] + rng.integers(0, counts[provider]))
 
     busy = np.isin((created.astype("datetime64[h]").astype("int64") % 24), range(8, 18))
     wait = rng.lognormal(np.log(2.0), 1.2, n) * np.where(busy, 3.0, 1.0)
     # Seconds per request plus seconds per character: Piper at a real-time factor of 0.04, the APIs' typical pace.
-    base = by_provider.map({"local": 0.5, "openai": 1.5, "elevenlabs": 1.0}).to_numpy()
-    per_char = by_provider.map({"local": 0.04 / 15, "openai": 1.2e-3, "elevenlabs": 0.9e-3}).to_numpy()
+    base = np.array([{"local": 0.5, "openai": 1.5, "elevenlabs": 1.0}[p] for p in PROVIDERS])[provider]
+    per_char = np.array([{"local": 0.04 / 15, "openai": 1.2e-3, "elevenlabs": 0.9e-3}[p] for p in PROVIDERS])[provider]
     processing = (base + characters * per_char) * rng.lognormal(0, 0.3, n)
     processing = np.where(failed, processing * 0.3, processing)
     never_started = cancelled & (rng.random(n) < 0.5)
@@ -173,44 +230,47 @@ def _frame(rng: np.random.Generator, n: int, now: datetime) -> pd.DataFrame:
     started = np.where(never_started, NOT_A_TIME, at(wait))
     finished = np.where(never_started, at(wait), at(wait + processing))
     seconds = characters / 15.0 * rng.uniform(0.9, 1.1, n)
-    formats = rng.choice(["wav", "mp3", "ogg", "flac"], size=n, p=[0.5, 0.35, 0.1, 0.05])
-    done = status == "completed"
-    metadata = [
-        json.dumps({"format": f, "provider": p, "model": m, "voice": v, "characters": int(c),
-                    "characters_billed": int(c), "chunks": 1 + int(c) // 4096})
-        if ok else None
-        for f, p, m, v, c, ok in zip(formats, providers, models, voices, characters, done, strict=True)
-    ]  # fmt: skip
+    output_format = rng.choice(len(FORMATS), size=n, p=[0.5, 0.35, 0.1, 0.05])
+    number = pc.cast(pa.array(characters), pa.large_string())
+    quoted = VOICES.map(json.dumps)
+    metadata = _join(
+        '{"format": ', _pick(map(json.dumps, FORMATS), output_format),
+        ', "provider": ', _pick(quoted["provider"], voice),
+        ', "model": ', _pick(quoted["model"], voice), ', "voice": ', _pick(quoted["voice"], voice),
+        ', "characters": ', number, ', "characters_billed": ', number,
+        ', "chunks": ', pc.cast(pa.array(1 + characters // 4096), pa.large_string()), "}",
+    )  # fmt: skip
+    distinct, index = np.unique(characters, return_inverse=True)
     return pd.DataFrame(
         {
-            "prompt": [f"Demo history narration of {c:,} characters." for c in characters],
-            "provider": providers,
-            "status": status,
-            "model_backend": models,
-            "voice_style": voices,
+            "prompt": _text(_pick([f"Demo history narration of {c:,} characters." for c in distinct], index)),
+            "provider": _text(_pick(VOICES["provider"], voice)),
+            "status": _text(_pick(["completed", "failed"], (~done).astype("int8"))),
+            "model_backend": _text(_pick(VOICES["model"], voice)),
+            "voice_style": _text(_pick(VOICES["voice"], voice)),
             "tag_set": np.where(rng.random(n) < 0.2, rng.integers(len(TAG_SETS), size=n), -1),
-            "theme": _where(rng.random(n) < 0.3, rng.choice(THEMES, size=n)),
+            "theme": _text(_pick(THEMES, rng.integers(len(THEMES), size=n), rng.random(n) < 0.3)),
             "created_at": created,
             "updated_at": finished,
             "started_at": started,
             "completed_at": finished,
             "cancelled_at": np.where(cancelled, finished, NOT_A_TIME),
             "scheduled_at": np.full(n, NOT_A_TIME),
-            "error_message": np.where(cancelled, CANCELLED, _where(failed, errors)),
+            "error_message": _text(_pick(ERROR_TEXTS, error, ~done)),
             "duration_seconds": np.where(done, seconds.round(2), np.nan),
-            "audio_metadata": metadata,
+            "audio_metadata": _text(pc.if_else(pa.array(done), metadata, None)),
             "characters_billed": pd.Series(characters).where(done).astype("Int64"),
             "attempts": np.where(never_started, 0, rng.choice([1, 2, 3], size=n, p=[0.94, 0.05, 0.01])),
             "priority": rng.choice([-1, 0, 1], size=n, p=[0.1, 0.8, 0.1]),
-            "output_format": formats,
-            "processed_by": _where(~never_started, rng.choice(WORKERS, size=n)),
+            "output_format": _text(_pick(FORMATS, output_format)),
+            "processed_by": _text(_pick(WORKERS, rng.integers(len(WORKERS), size=n), ~never_started)),
             "characters": characters,
         }
     )
 
 
 def _schedule(frame: pd.DataFrame, rng: np.random.Generator, now: datetime) -> None:
-    """Turn the last few rows into jobs queued for the coming week."""
+    """Turn the last (newest) few rows into jobs queued for the coming week; they stay the newest."""
     rows = frame.index[-min(SCHEDULED, len(frame)) :]
     local = np.datetime64(now.replace(tzinfo=None), "us")
     frame.loc[rows, "scheduled_at"] = local + (rng.random(len(rows)) * 7 * 86400e6).astype("int64") * MICROSECOND
@@ -218,39 +278,20 @@ def _schedule(frame: pd.DataFrame, rng: np.random.Generator, now: datetime) -> N
     frame.loc[rows, "updated_at"] = local - np.timedelta64(5, "m")
     for column in ("started_at", "completed_at", "cancelled_at"):
         frame.loc[rows, column] = NOT_A_TIME
-    for column in ("error_message", "duration_seconds", "audio_metadata", "processed_by"):
+    for column in ("error_message", "duration_seconds", "audio_metadata", "characters_billed", "processed_by"):
         frame.loc[rows, column] = None
     frame.loc[rows, ["status", "provider", "model_backend", "voice_style", "attempts"]] = [
         "queued", "local", "piper:en_US-joe-medium", "joe", 0,
     ]  # fmt: skip
 
 
-def _csv(frame: pd.DataFrame) -> str:
-    """The frame as COPY's CSV: timestamps in ISO 8601 UTC, NULL as an empty unquoted field."""
-    out = frame.copy()
-    for column in out.columns:
-        values = out[column].to_numpy()
-        if np.issubdtype(values.dtype, np.datetime64):
-            out[column] = _where(~np.isnat(values), np.datetime_as_string(values, unit="us", timezone="UTC"))
-    buffer = io.StringIO()
-    out.to_csv(buffer, header=False, index=False)
-    return buffer.getvalue()
-
-
-def _copy(cursor: Any, table: str, frame: pd.DataFrame) -> None:
-    """Stream the frame into the table with COPY, a batch at a time; a thread sends while the next batch is made."""
-    sql = f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)"
-    with cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
-        for start in range(0, len(frame), BATCH):
-            copy.write(_csv(frame.iloc[start : start + BATCH]))
-
-
-def _reserve_ids(session: Session, table: str, n: int) -> NDArray[np.int64]:
-    """N fresh ids from the table's identity sequence, so the chunk rows can point at them."""
-    sequence = session.scalar(select(func.pg_get_serial_sequence(table, "id")))
-    ids = session.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, n))).all()
-    session.commit()
-    return np.array(ids, dtype="int64")
+def _reserve_ids(cursor: Cursor[Any], table: str, n: int) -> NDArray[np.int64]:
+    """N fresh ids from the table's identity sequence, ascending, so the rows and their chunks can use them."""
+    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
+    (sequence,) = cursor.fetchone() or (None,)
+    cursor.execute("SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s)", (sequence, n))
+    (ids,) = cursor.fetchone() or (None,)
+    return np.sort(np.array(ids or [], dtype="int64"))  # array_agg of no rows is NULL
 
 
 def _chunks(rng: np.random.Generator, kind: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -258,7 +299,7 @@ def _chunks(rng: np.random.Generator, kind: str, frame: pd.DataFrame) -> pd.Data
     paid = frame[(frame["status"] == "failed") & frame["cancelled_at"].isna() & (rng.random(len(frame)) < 0.5)]
     counts = rng.integers(1, 4, size=len(paid))
     owners = np.repeat(paid["id"].to_numpy(), counts)
-    idx = np.concatenate([np.arange(c) for c in counts]) if len(counts) else np.array([], dtype="int64")
+    idx = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     billed = np.repeat((paid["characters"].to_numpy() // 4).clip(1, 4096), counts)
     return pd.DataFrame(
         {
@@ -281,64 +322,113 @@ def _name_ids(session: Session, model: type[Theme] | type[Tag], names: set[str])
 
 
 def _links(kind: str, frame: pd.DataFrame, tag_ids: dict[str, int]) -> pd.DataFrame:
-    """The rows of the tag link table for the tags in the frame."""
+    """The rows of the tag link table for the tags in the frame, by row id."""
+    ids, sets = frame["id"].to_numpy(), frame["tag_set"].to_numpy()
     pairs = [
-        (row_id, tag_ids[tag])
-        for row_id, tag_set in zip(frame["id"], frame["tag_set"], strict=True)
-        if tag_set >= 0
-        for tag in TAG_SETS[tag_set]
+        pd.DataFrame({f"{kind}audio_id": ids[sets == number], "tag_id": tag_ids[tag]})
+        for number, tags in enumerate(TAG_SETS)
+        for tag in tags
     ]
-    return pd.DataFrame(pairs, columns=[f"{kind}audio_id", "tag_id"])
+    return pd.concat(pairs).sort_values([f"{kind}audio_id", "tag_id"])
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Ids of the themes and tags the history uses, by name."""
+
+    themes: dict[str, int]
+    tags: dict[str, int]
+
+
+@contextmanager
+def _transaction() -> Iterator[Cursor[Any]]:
+    """A psycopg cursor (COPY needs psycopg's own) on a pooled connection; commits when the block succeeds."""
+    connection = get_engine().raw_connection()
+    try:
+        psycopg_connection: Any = connection.driver_connection
+        with psycopg_connection.cursor() as cursor:
+            yield cursor
+        psycopg_connection.commit()
+    finally:
+        connection.close()
+
+
+def _committed(kind: _Kind, rng: np.random.Generator, names: _Names, now: datetime) -> int:
+    """Load one kind's rows, tag links and paid chunks in one transaction of its own, then analyze its
+    table (while the other kind may still be loading); the number of chunks.
+
+    The rows are made before the transaction begins, so its locks are held only while rows are sent."""
+    frame = _frame(rng, kind.count, now)
+    if kind.name == "scene":
+        _schedule(frame, rng, now)
+    frame[kind.owner] = rng.choice(kind.owner_ids, size=kind.count)
+    frame["theme_id"] = frame["theme"].map(names.themes).astype("Int64")
+    frame["tags"] = np.array(["{" + ",".join(tags) + "}" for tags in TAG_SETS] + ["{}"])[frame["tag_set"]]
+    tables = (kind.table, f"{kind.table}_tags", "tts_chunk")
+    with _transaction() as cursor, triggers_skipped(cursor, tables, written_here=TRIGGERS_WRITTEN_HERE) as unchecked:
+        if unchecked:
+            lock_referenced(cursor, kind.owner_table, kind.owner_ids)
+            lock_referenced(cursor, "tts_theme", names.themes.values())
+            lock_referenced(cursor, "tts_tag", names.tags.values())
+        frame.insert(0, "id", _reserve_ids(cursor, kind.table, kind.count))
+        with indexes_built_after(cursor, kind.table, kind.count):
+            copy_frame(cursor, kind.table, frame[[*COLUMNS, kind.owner]])
+        copy_frame(cursor, f"{kind.table}_tags", _links(kind.name, frame, names.tags))
+        chunks = _chunks(rng, kind.name, frame)
+        copy_frame(cursor, "tts_chunk", chunks)
+    _maintain(f"ANALYZE {kind.table}")
+    return len(chunks)
+
+
+def _maintain(command: str) -> None:
+    """ANALYZE or VACUUM, as autovacuum would soon: statistics for the planner, and the visibility map
+    that lets the history panels read their index alone.
+
+    They need autocommit; SQLAlchemy's AUTOCOMMIT level is undone when the connection goes back to
+    the pool (a raw `autocommit = True` was not, and left later sessions on that connection without
+    transactions: maintenance's savepoints then failed).
+    """
+    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
+        autocommit.exec_driver_sql(command)
+
+
+def _vacuum(kind: _Kind) -> None:
+    """Only once both kinds have committed: rows are marked visible to all only when no transaction
+    that began before them is still open, the other kind's load included."""
+    _maintain(f"VACUUM {kind.table}")
 
 
 def seed_history(rows: int, *, now: datetime | None = None, seed: int = 5) -> Seeded:
     """Add `rows` narrations of history (about 40% stories, 60% scenes) with their paid chunks.
 
-    The tag and theme triggers of migration 0003 would run three statements per row; instead they
-    are disabled inside the one transaction that copies the rows, and `theme_id` and the tag links
-    are written directly, as the triggers would have. ALTER TABLE locks both tables until that
-    transaction commits, so no other writer can insert a row while the triggers are off.
+    The rows carry what the tables' triggers would write (`TRIGGERS_WRITTEN_HERE`), so the load
+    skips the triggers and the per-row foreign-key checks, and builds a small table's secondary
+    indexes once after the rows are in; `db.bulk_load` says what each step locks (as a superuser,
+    nothing other sessions wait for unless the indexes are rebuilt).
+
+    Stories and scenes load each on its own connection in its own transaction, at the same time
+    when the role may skip triggers (the server parses a COPY on one core, and two use both), one
+    after the other when not (`may_skip_triggers` says why). Neither waits for the other to commit
+    (a transaction holding locks while it waited on another could deadlock where PostgreSQL cannot
+    see it), so should one kind fail, the other's history stays: complete, its rows, tag links and
+    chunks committed together.
     """
     now = now or datetime.now(UTC)
     rng = np.random.default_rng(seed)
     stories = int(rng.binomial(rows, 0.4))
-    plan = (("story", stories, "project_id"), ("scene", rows - stories, "image_id"))
     with new_session() as session:
-        owners = dict(zip(("project_id", "image_id"), _owners(session), strict=True))
-        theme_ids = _name_ids(session, Theme, set(THEMES))
-        tag_ids = _name_ids(session, Tag, {tag for tags in TAG_SETS for tag in tags})
-        ids = {kind: _reserve_ids(session, f"tts_{kind}audio", count) for kind, count, _ in plan}
-    connection = get_engine().raw_connection()
-    made = Seeded(stories, rows - stories, 0)
-    try:
-        psycopg_connection: Any = connection.driver_connection
-        with psycopg_connection.cursor() as cursor:
-            for kind, _, _ in plan:
-                cursor.execute(f"ALTER TABLE tts_{kind}audio DISABLE TRIGGER USER")
-            for kind, count, owner in plan:
-                frame = _frame(rng, count, now)
-                if kind == "scene":
-                    _schedule(frame, rng, now)
-                frame.insert(0, "id", ids[kind])
-                frame[owner] = rng.choice(owners[owner], size=count)
-                frame["theme_id"] = frame["theme"].map(theme_ids).astype("Int64")
-                frame["tags"] = ["{" + ",".join(TAG_SETS[t]) + "}" if t >= 0 else "{}" for t in frame["tag_set"]]
-                _copy(cursor, f"tts_{kind}audio", frame[[*COLUMNS, owner]])
-                _copy(cursor, f"tts_{kind}audio_tags", _links(kind, frame, tag_ids))
-                chunks = _chunks(rng, kind, frame)
-                _copy(cursor, "tts_chunk", chunks)
-                made = Seeded(made.stories, made.scenes, made.chunks + len(chunks))
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run the deferred FK checks before ALTER TABLE
-            for kind, _, _ in plan:
-                cursor.execute(f"ALTER TABLE tts_{kind}audio ENABLE TRIGGER USER")
-        psycopg_connection.commit()
-    finally:
-        connection.close()
-    # As autovacuum would soon: statistics for the planner, and the visibility map that lets the
-    # history panels read their index alone. VACUUM needs autocommit; SQLAlchemy's AUTOCOMMIT level is
-    # undone when the connection goes back to the pool (a raw `autocommit = True` was not, and left
-    # later sessions on that connection without transactions: maintenance's savepoints then failed).
-    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
-        for kind, _, _ in plan:
-            autocommit.exec_driver_sql(f"VACUUM (ANALYZE) tts_{kind}audio")
-    return made
+        project_ids, image_ids = _owners(session)
+        names = _Names(
+            _name_ids(session, Theme, set(THEMES)), _name_ids(session, Tag, {tag for tags in TAG_SETS for tag in tags})
+        )
+    plan = (
+        _Kind("story", stories, "project_id", "project_project", project_ids),
+        _Kind("scene", rows - stories, "image_id", "images_image", image_ids),
+    )
+    with _transaction() as cursor:
+        at_once = len(plan) if may_skip_triggers(cursor) else 1
+    with ThreadPoolExecutor(at_once) as pool:
+        chunks = sum(pool.map(_committed, plan, rng.spawn(len(plan)), repeat(names), repeat(now)))
+    with ThreadPoolExecutor(len(plan)) as pool:
+        list(pool.map(_vacuum, plan))
+    return Seeded(stories, rows - stories, chunks)
