@@ -98,16 +98,19 @@ def test_a_worker_killed_with_several_jobs_in_flight_is_taken_over_through_its_l
     with new_session() as session:
         query = select(SceneAudio.id, SceneAudio.processed_by).where(SceneAudio.id.in_(ids))
         finished_by = {row_id: str(worker) for row_id, worker in session.execute(query)}
-    assert all(finished_by[row_id].endswith(f".{survivor.pid}") for row_id in in_flight), finished_by
     requeued = _requeued(ids)
-    assert {row_id for row_id, _, _ in requeued} == set(in_flight), requeued
+    given_back = {row_id for row_id, _, _ in requeued}
+    # Every row the victim held at the kill (at least the four seen, maybe one it took just after)
+    # was given back through its lease and finished by the survivor.
+    assert set(in_flight) <= given_back, requeued
     assert all(
         message == leases.LAPSED and worker and worker.endswith(f".{victim.pid}") for _, worker, message in requeued
     )
+    assert all(finished_by[row_id].endswith(f".{survivor.pid}") for row_id in given_back), finished_by
     paid = _paid_calls_per_row(fake, "Lease", ids)
-    # The request in flight at the kill may have been answered to a dead socket: paid, not used.
-    assert all(paid[row_id] in (1, 2) for row_id in in_flight), paid
-    assert all(paid[row_id] == 1 for row_id in set(ids) - set(in_flight)), paid
+    # A request in flight at the kill may have been answered to a dead socket: paid, not used.
+    assert all(paid[row_id] in (1, 2) for row_id in given_back), paid
+    assert all(paid[row_id] == 1 for row_id in set(ids) - given_back), paid
 
 
 def _cut_lease_connection(worker: str) -> bool:
