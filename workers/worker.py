@@ -17,6 +17,7 @@ job hand its row back before its next chunk; the worker exits once they have.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -109,9 +110,10 @@ class NarrationWorker(SimpleWorker):
         except Exception:  # RQ records the job's own failures; this is RQ's bookkeeping failing
             log.exception("RQ could not record the outcome of job %s", job.id)
         finally:
+            self._places.release()  # first: a Redis error below must not cost the worker a place
             if not self.executions:
-                self.set_state(WorkerStatus.IDLE)
-            self._places.release()
+                with contextlib.suppress(RedisError):  # cosmetic; the next dequeue sets it again
+                    self.set_state(WorkerStatus.IDLE)
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
         """Busy while any job runs (RQ marks the worker idle whenever it listens for the next one)."""
