@@ -88,7 +88,7 @@ def backoff(attempt: int) -> timedelta:
 
 
 def _claim_and_plan(kind: str, row_id: int) -> tuple[ClaimedWork, tuple[validation.Checked, Plan] | Permanent] | None:
-    """Claim the row and plan its chunks in one transaction (one commit where there were three);
+    """Claim the row and plan its chunks in one transaction (one commit where there were two);
     None when the row is not queued. A row refused before any request comes back claimed with the
     refusal, for the caller to fail."""
     with new_session() as session:
