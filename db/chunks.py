@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
-from sqlalchemy import text as sql
+from sqlalchemy import ColumnElement, Executable, Insert, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from db.engine import get_engine
 from db.models import Chunk
 from db.narrations import model_for
 
@@ -29,8 +30,9 @@ class PlannedChunk:
     provider_calls: int = 0
 
 
-def _owner(kind: str, row_id: int) -> dict[str, int]:
-    return {"story_audio_id": row_id} if kind == "story" else {"scene_audio_id": row_id}
+def _owner_column(kind: str) -> Any:
+    """The chunk's foreign key to a narration of `kind`."""
+    return Chunk.story_audio_id if kind == "story" else Chunk.scene_audio_id
 
 
 def owned_by(kind: str, row_id: int) -> ColumnElement[bool]:
@@ -47,9 +49,17 @@ def record_quality(session: Session, kind: str, row_id: int, metadata: dict[str,
         return
     if passages:  # one executemany on the session's connection, not a round trip per passage
         session.connection().execute(
-            update(Chunk).where(owned_by(kind, row_id), Chunk.idx == bindparam("i")).values(qc=bindparam("figures")),
-            [{"i": idx, "figures": figures} for idx, figures in enumerate(passages)],
+            _quality_of(kind), [{"owner": row_id, "i": idx, "figures": figures} for idx, figures in enumerate(passages)]
         )
+
+
+@cache
+def _quality_of(kind: str) -> Update:
+    return (
+        update(Chunk)
+        .where(_owner_column(kind) == bindparam("owner"), Chunk.idx == bindparam("i"))
+        .values(qc=bindparam("figures"))
+    )
 
 
 def stored_files(session: Session, kind: str, row_id: int) -> tuple[list[str], str | None]:
@@ -61,75 +71,96 @@ def stored_files(session: Session, kind: str, row_id: int) -> tuple[list[str], s
     return paths, own
 
 
+_PLANNED = (Chunk.id, Chunk.idx, Chunk.text, Chunk.status == "done", Chunk.audio_path, Chunk.sample_rate,
+            Chunk.seconds, Chunk.characters_billed, Chunk.provider_calls)  # fmt: skip
+"""A chunk row's columns in PlannedChunk's order."""
+
+
+@cache
+def _planned_of(kind: str) -> Executable:
+    """The chunks of one narration (`owner`) as PlannedChunk rows, built once: a job reads them on every start."""
+    return select(*_PLANNED).where(_owner_column(kind) == bindparam("owner")).order_by(Chunk.idx)
+
+
+@cache
+def _insert_of(kind: str) -> Insert:
+    return (
+        insert(Chunk)
+        .values({_owner_column(kind): bindparam("owner"), Chunk.idx: bindparam("i"), Chunk.text: bindparam("t")})
+        .returning(Chunk.id, sort_by_parameter_order=True)
+    )
+
+
 def plan(
     session: Session, kind: str, row_id: int, texts_for: Callable[[list[str]], list[str]]
 ) -> tuple[list[str], list[PlannedChunk], list[str]]:
     """Make the row's chunks match `texts_for(the texts of its chunks so far)`, keeping every done
     chunk whose text is unchanged, in the caller's transaction (the claim's: one commit for both).
 
+    Core statements built once per kind: this runs at the start of every job, where the ORM's
+    per-statement work cost more than the round trips (bench/worker_overhead.py).
+
     Returns the texts, the chunks in order, and the audio paths of chunks that were dropped (to delete).
     """
-    existing = {c.idx: c for c in session.scalars(select(Chunk).where(owned_by(kind, row_id)))}
+    connection = session.connection()
+    rows = connection.execute(_planned_of(kind), {"owner": row_id})
+    existing = {c.idx: c for c in (PlannedChunk(*row) for row in rows)}
     texts = texts_for([existing[idx].text for idx in sorted(existing)])
     if not texts:
         return texts, [], []
-    if not existing:  # the first attempt: one round trip
-        ids = session.scalars(
-            insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True),
-            [{"idx": idx, "text": text, **_owner(kind, row_id)} for idx, text in enumerate(texts)],
-        ).all()
-        return (
-            texts,
-            [
-                PlannedChunk(i, idx, text, False, None, None, None)
-                for i, (idx, text) in zip(ids, enumerate(texts), strict=True)
-            ],
-            [],
-        )
     dropped = [c for idx, c in existing.items() if idx >= len(texts) or c.text != texts[idx]]
-    stale_paths = [c.audio_path for c in dropped if c.audio_path]
     if dropped:
-        session.execute(delete(Chunk).where(Chunk.id.in_([c.id for c in dropped])))
-    for idx, text in enumerate(texts):
-        if idx not in existing or existing[idx] in dropped:
-            session.add(Chunk(idx=idx, text=text, **_owner(kind, row_id)))
-    session.flush()
-    rows = session.scalars(select(Chunk).where(owned_by(kind, row_id)).order_by(Chunk.idx)).all()
-    planned = [
-        PlannedChunk(
-            c.id,
-            c.idx,
-            c.text,
-            c.status == "done",
-            c.audio_path,
-            c.sample_rate,
-            c.seconds,
-            c.characters_billed,
-            c.provider_calls,
-        )
-        for c in rows
-    ]
-    return texts, planned, stale_paths
+        connection.execute(delete(Chunk).where(Chunk.id.in_([c.id for c in dropped])))
+    kept = {idx: c for idx, c in existing.items() if c not in dropped}
+    missing = [(idx, text) for idx, text in enumerate(texts) if idx not in kept]
+    if missing:
+        ids = connection.execute(
+            _insert_of(kind), [{"owner": row_id, "i": idx, "t": text} for idx, text in missing]
+        ).scalars()
+        for chunk_id, (idx, text) in zip(ids, missing, strict=True):
+            kept[idx] = PlannedChunk(chunk_id, idx, text, False, None, None, None)
+    return texts, [kept[idx] for idx in sorted(kept)], [c.audio_path for c in dropped if c.audio_path]
 
 
-def _relaxed(session: Session) -> None:
-    """Chunk bookkeeping need not wait for the WAL flush: if PostgreSQL itself crashed and lost the
-    last few hundred milliseconds of it, the chunk is simply requested again. (Claims and
-    completions keep full durability.)"""
-    session.execute(sql("SET LOCAL synchronous_commit = off"))
+_RELAXED = func.set_config("synchronous_commit", "off", True).is_not(None)
+"""Chunk bookkeeping need not wait for the WAL flush: if PostgreSQL itself crashed and lost the
+last few hundred milliseconds of it, the chunk is simply requested again. (Claims and completions
+keep full durability.) Set inside the statement, for the transaction of its own that autocommit
+gives it, so the write is one round trip instead of BEGIN, SET LOCAL, the write and COMMIT."""
 
+_COUNT_CALL = (
+    update(Chunk)
+    .where(Chunk.id == bindparam("chunk"), _RELAXED)
+    .values(provider_calls=Chunk.provider_calls + 1, updated_at=func.now())
+)
 
-def count_call(session: Session, chunk_id: int) -> None:
-    """Count a provider request before it is sent, so even a crashed request shows up."""
-    _relaxed(session)
-    session.execute(
-        update(Chunk).where(Chunk.id == chunk_id).values(provider_calls=Chunk.provider_calls + 1, updated_at=func.now())
+_MARK_DONE = (
+    update(Chunk)
+    .where(Chunk.id == bindparam("chunk"), _RELAXED)
+    .values(
+        status="done",
+        audio_path=bindparam("p_audio_path"),
+        sample_rate=bindparam("p_sample_rate"),
+        seconds=bindparam("p_seconds"),
+        request_id=bindparam("p_request_id"),
+        characters_billed=bindparam("p_characters_billed"),
+        error_message=None,
+        updated_at=func.now(),
     )
-    session.commit()
+)
+
+
+def _write_relaxed(statement: Update, parameters: dict[str, Any]) -> None:
+    with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(statement, parameters)
+
+
+def count_call(chunk_id: int) -> None:
+    """Count a provider request before it is sent, so even a crashed request shows up."""
+    _write_relaxed(_COUNT_CALL, {"chunk": chunk_id})
 
 
 def mark_done(
-    session: Session,
     chunk_id: int,
     *,
     audio_path: str,
@@ -138,22 +169,18 @@ def mark_done(
     request_id: str | None,
     characters_billed: int | None,
 ) -> None:
-    _relaxed(session)
-    session.execute(
-        update(Chunk)
-        .where(Chunk.id == chunk_id)
-        .values(
-            status="done",
-            audio_path=audio_path,
-            sample_rate=sample_rate,
-            seconds=seconds,
-            request_id=request_id,
-            characters_billed=characters_billed,
-            error_message=None,
-            updated_at=func.now(),
-        )
+    """Record a chunk's audio (its file is already written), so no later attempt pays for it again."""
+    _write_relaxed(
+        _MARK_DONE,
+        {
+            "chunk": chunk_id,
+            "p_audio_path": audio_path,
+            "p_sample_rate": sample_rate,
+            "p_seconds": seconds,
+            "p_request_id": request_id,
+            "p_characters_billed": characters_billed,
+        },
     )
-    session.commit()
 
 
 def progress(session: Session, kind: str, row_id: int) -> tuple[int, int]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db import events
@@ -86,34 +87,38 @@ class WrongState(ValueError):
     """The narration is not in a state the action applies to; the message says which it is in."""
 
 
+@cache
+def _claim_of(kind: str) -> Update:
+    """The claim, built once per kind: it runs at the start of every job."""
+    model = model_for(kind)
+    stamp: BindParameter[datetime] = bindparam("stamp")
+    return (
+        update(model)
+        .where(model.id == bindparam("row"), model.status == Status.QUEUED)
+        .values(
+            status=Status.PROCESSING,
+            started_at=func.coalesce(model.started_at, stamp),
+            updated_at=stamp,
+            processed_by=bindparam("worker"),
+            attempts=model.attempts + 1,
+            next_attempt_at=None,
+        )
+        .returning(*claimed_columns(model))
+    )
+
+
 def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWork | None:
     """Move a queued row to processing for this worker; None when it is not queued any more.
 
     In the caller's transaction, which commits it: the worker plans the row's chunks in the same
     one, so a job costs one commit to start. `started_at` stays the first start; a later attempt
     (after a backoff, a crash) is an event, as is the retry or requeue that led to it."""
-    model = model_for(kind)
-    stamp = now()
-    claimed = session.execute(
-        update(model)
-        .where(model.id == row_id, model.status == Status.QUEUED)
-        .values(
-            status=Status.PROCESSING,
-            started_at=func.coalesce(model.started_at, stamp),
-            updated_at=stamp,
-            processed_by=worker,
-            attempts=model.attempts + 1,
-            next_attempt_at=None,
-        )
-        .returning(
-            *claimed_columns(model),
-        )
-    ).first()  # fmt: skip
-    if claimed is not None and claimed.attempt > 1:  # a later attempt of the same run
-        again = f"attempt {claimed.attempt}"
-        events.record(session, kind, row_id, events.What.RESTARTED, worker=worker, message=again)
+    claimed = session.connection().execute(_claim_of(kind), {"row": row_id, "stamp": now(), "worker": worker}).first()
     if claimed is None:
         return None
+    if claimed.attempt > 1:  # a later attempt of the same run
+        again = f"attempt {claimed.attempt}"
+        events.record(session, kind, row_id, events.What.RESTARTED, worker=worker, message=again)
     return ClaimedWork(kind=kind, row_id=row_id, worker=worker, **claimed._asdict())
 
 
@@ -134,6 +139,33 @@ def interruption(session: Session, work: ClaimedWork) -> str | None:
     return None
 
 
+@cache
+def _complete_of(kind: str) -> Update:
+    """The completion, fenced as `_mine` is, built once per kind: it ends every job that succeeds."""
+    model = model_for(kind)
+    stamp: BindParameter[datetime] = bindparam("stamp")
+    return (
+        update(model)
+        .where(
+            model.id == bindparam("row"),
+            model.status == Status.PROCESSING,
+            model.processed_by == bindparam("worker"),
+            model.attempts == bindparam("attempt"),
+        )
+        .values(
+            status=Status.COMPLETED,
+            audio_file=bindparam("p_audio_file"),
+            base64_audio=bindparam("p_base64_audio"),
+            duration_seconds=bindparam("p_duration_seconds"),
+            audio_metadata=bindparam("p_metadata", type_=model.audio_metadata.type),
+            completed_at=stamp,
+            updated_at=stamp,
+            error_message=None,
+        )
+        .returning(model.id)
+    )
+
+
 def complete(
     session: Session,
     work: ClaimedWork,
@@ -147,22 +179,23 @@ def complete(
 
     A story replacement takes the story over in the same transaction, so the story never has
     zero or two narrations, and the old one stays in the library with its audio."""
-    model = model_for(work.kind)
-    done = session.execute(
-        update(model)
-        .where(_mine(model, work))
-        .values(
-            status=Status.COMPLETED,
-            audio_file=audio_file,
-            base64_audio=base64_audio,
-            duration_seconds=duration_seconds,
-            audio_metadata=metadata,
-            completed_at=now(),
-            updated_at=now(),
-            error_message=None,
+    done = (
+        session.connection()
+        .execute(
+            _complete_of(work.kind),
+            {
+                "row": work.row_id,
+                "worker": work.worker,
+                "attempt": work.attempt,
+                "stamp": now(),
+                "p_audio_file": audio_file,
+                "p_base64_audio": base64_audio,
+                "p_duration_seconds": duration_seconds,
+                "p_metadata": metadata,
+            },
         )
-        .returning(model.id)
-    ).first()
+        .first()
+    )
     if done is not None:
         record_quality(session, work.kind, work.row_id, metadata)
     if done is not None and work.kind == "story":

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
 from db import chunks
-from db.engine import new_session
 from db.lifecycle import ClaimedWork
 from db.settings import get_settings
 from workers import mastering, qc, storage
@@ -152,16 +151,14 @@ class ChunkJob:
         audio, calls = self.fetch(chunk.id, chunk.idx, texts)
         relative = f"tts/chunks/{self.work.kind}-{self.work.row_id}/{chunk.idx:04d}-{chunk.id}.pcm"
         storage.write_atomically(self.media_root, relative, audio.pcm, "chunk", durable=False)
-        with new_session() as session:
-            chunks.mark_done(
-                session,
-                chunk.id,
-                audio_path=relative,
-                sample_rate=audio.sample_rate,
-                seconds=audio.seconds,
-                request_id=audio.request_id,
-                characters_billed=audio.characters_billed,
-            )
+        chunks.mark_done(
+            chunk.id,
+            audio_path=relative,
+            sample_rate=audio.sample_rate,
+            seconds=audio.seconds,
+            request_id=audio.request_id,
+            characters_billed=audio.characters_billed,
+        )
         return replace(
             chunk,
             done=True,
@@ -196,8 +193,7 @@ class ChunkJob:
         ):
             with attempt, self.slot():
                 self.check()
-                with new_session() as session:
-                    chunks.count_call(session, chunk_id)
+                chunks.count_call(chunk_id)
                 calls += 1
                 audio = self.provider.synthesize(self.request(texts, idx))
         assert audio is not None
