@@ -1,14 +1,18 @@
 """The one SQLAlchemy engine of a process, created on first use.
 
 Created lazily so a process that forks (an RQ worker, a test runner) never shares a pool with its
-parent; `pool_pre_ping` lets a worker carry on after PostgreSQL restarts under it.
+parent. A connection that sat idle is checked before use (`_ping_when_idle`), so a worker or a
+page carries on after PostgreSQL restarts under it.
 """
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.settings import get_settings
@@ -29,10 +33,38 @@ def database_url() -> str:
     return url
 
 
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A connection taken from the pool is checked with a round trip only when it sat idle longer than
+this. SQLAlchemy's `pool_pre_ping` checks every checkout, which was one round trip (and one commit)
+in two of a short job's (bench/worker_overhead.py); a connection in use a moment ago almost surely
+still works. One that a restart broke within that second fails its statement, which every caller
+survives (a job hands its row back, a claim is tried again, a page shows the error once), and the
+failure makes SQLAlchemy drop every connection of the pool that is older."""
+
+
+def _stamp_idle(dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_when_idle(engine: Engine) -> Any:
+    def check(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:  # the pool renews every older connection and tries again
+            raise InvalidatePoolError(str(error)) from error
+
+    return check
+
+
 @lru_cache(maxsize=1)
 def get_engine() -> Engine:
     """The process-wide engine."""
-    return create_engine(database_url(), pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(database_url(), pool_size=5, max_overflow=5)
+    event.listen(engine, "checkin", _stamp_idle)
+    event.listen(engine, "checkout", _ping_when_idle(engine))
+    return engine
 
 
 @lru_cache(maxsize=1)

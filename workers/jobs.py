@@ -17,6 +17,7 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from rq import get_current_job
 from sqlalchemy.exc import DBAPIError
@@ -34,6 +35,8 @@ from workers.providers.base import Permanent, Transient
 from workers.redo import renarrate
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 shutting_down = threading.Event()
 """Set by the worker on SIGTERM: the running job hands its row back before its next chunk."""
@@ -69,16 +72,15 @@ def _release(work: ClaimedWork) -> None:
         release(session, work)
 
 
-def _when_database_is_back(action: Callable[[], None]) -> None:
+def _when_database_is_back(action: Callable[[], T]) -> T:
     """Run `action`, retrying while PostgreSQL is unreachable (up to ten minutes)."""
-    for attempt in Retrying(
+    retrying = Retrying(
         retry=retry_if_exception_type(DBAPIError),
         wait=wait_exponential_jitter(initial=0.5, max=10),
         stop=stop_after_delay(600),
         reraise=True,
-    ):
-        with attempt:
-            action()
+    )
+    return retrying(action)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -107,7 +109,9 @@ def _claim_and_plan(kind: str, row_id: int) -> tuple[ClaimedWork, tuple[validati
 
 def synthesize(kind: str, row_id: int) -> str:
     """RQ entry point. Returns a one-line outcome that RQ keeps as the job's result."""
-    claimed = _claim_and_plan(kind, row_id)
+    # A claim that failed committed nothing (its transaction is the whole of it), so it is tried
+    # again once PostgreSQL answers; a connection that a restart broke fails once and is replaced.
+    claimed = _when_database_is_back(lambda: _claim_and_plan(kind, row_id))
     if claimed is None:
         return _redo(kind, row_id)
     work, ready = claimed
