@@ -19,8 +19,11 @@ from sqlalchemy.engine import make_url
 
 from db.engine import reset_engine
 from db.settings import SECRETS_FILE_ENV, get_settings
+from tests.factories import demo_data
+from tests.fake_providers import FakeProviders
 from tests.live import headless_chromium
 from tests.servers import postgres_server, redis_server
+from tests.workers_env import providers_on
 from workers.queue import reset_redis
 from workers.throttle import forget_in_process
 
@@ -147,3 +150,11 @@ def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Redis]:
 def browser() -> Iterator[Browser]:
     with headless_chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
+    """The demo data, and the HTTP-level fake OpenAI and ElevenLabs with the real SDKs pointed at them."""
+    demo_data()
+    with FakeProviders(seconds_per_char=0.002) as running, providers_on(running, monkeypatch):
+        yield running

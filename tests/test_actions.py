@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import pytest
 import soundfile
-from redis import Redis
 from sqlalchemy import text
 
 from dashboard.views import load_detail, passage_audio
@@ -17,22 +15,14 @@ from db.models import Chunk, SceneAudio, StoryAudio
 from db.narrations import story_narration
 from db.settings import get_settings
 from tests.apptest import open_narration
-from tests.factories import demo_data, staff_user
+from tests.factories import staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
-from tests.workers_env import providers_on
 from workers import actions
 from workers.jobs import synthesize
 from workers.signin import Role
 from workers.submit import Refused, Request, submit
-
-
-@pytest.fixture
-def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
-    demo_data()
-    with FakeProviders(seconds_per_char=0.002) as running, providers_on(running, monkeypatch):
-        yield running
 
 
 def test_retry_resumes_a_failed_narration_without_paying_twice(fake: FakeProviders) -> None:

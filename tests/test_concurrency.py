@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,13 @@ import pytest
 from db.engine import new_session
 from db.lifecycle import cancel
 from db.models import SceneAudio
-from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import OPENAI, _delivered
 from tests.test_slots import ELEVEN
-from tests.workers_env import all_finished, providers_on, statuses, wait_until, workers
+from tests.workers_env import all_finished, statuses, wait_until, workers
 from workers.submit import Request, submit
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def fake(db: str, redis: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
-    demo_data()
-    with FakeProviders(seconds_per_char=0.002) as running, providers_on(running, monkeypatch):
-        yield running
 
 
 def _scenes(label: str, count: int, *, priority: int = 0) -> list[int]:

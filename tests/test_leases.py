@@ -9,31 +9,21 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from redis import Redis
 from sqlalchemy import select, text
 
 from db import leases
 from db.engine import new_session
 from db.lifecycle import claim
 from db.models import Event, SceneAudio
-from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import _paid_calls_per_row, _scene_jobs
-from tests.workers_env import all_finished, providers_on, statuses, wait_until, workers
+from tests.workers_env import all_finished, statuses, wait_until, workers
 from workers.lease import GRACE, Lease
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
-    demo_data()
-    with FakeProviders(seconds_per_char=0.002) as running, providers_on(running, monkeypatch):
-        yield running
 
 
 def _leases_in_force() -> bool:

@@ -9,13 +9,11 @@ import hashlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from redis import Redis
 from sqlalchemy import text, update
 
 from dashboard.views import ChunkLine, load_detail, load_view, passage_audio
@@ -25,23 +23,16 @@ from db.library import Filters
 from db.lifecycle import requeue_orphans
 from db.models import Chunk, Event, StoryAudio, WorkerBeat
 from db.settings import get_settings
-from tests.factories import demo_data, staff_user
+from tests.factories import staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
-from tests.workers_env import providers_on, wait_until, workers
+from tests.workers_env import wait_until, workers
 from workers import actions, storage
 from workers.jobs import synthesize
 from workers.maintenance import run_maintenance
 from workers.redo import new_chunk_path
 from workers.submit import Request, submit
-
-
-@pytest.fixture
-def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
-    demo_data()
-    with FakeProviders(seconds_per_char=0.002) as running, providers_on(running, monkeypatch):
-        yield running
 
 
 @dataclass(frozen=True)

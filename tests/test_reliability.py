@@ -10,7 +10,6 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,14 @@ from redis import Redis
 from db.engine import new_session
 from db.models import Chunk, SceneAudio, StoryAudio
 from db.settings import get_settings
-from tests.factories import demo_data
 from tests.fake_providers import Call, FakeProviders
 from tests.test_long_text import long_story
-from tests.workers_env import all_finished, providers_on, statuses, wait_until, workers
+from tests.workers_env import all_finished, statuses, wait_until, workers
 from workers.submit import Request, submit
 
 pytestmark = pytest.mark.slow
 
 OPENAI: dict[str, Any] = {"provider": "openai", "model": "tts-1", "voice": "nova"}
-
-
-@pytest.fixture
-def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
-    demo_data()
-    with FakeProviders(seconds_per_char=0.002) as running, providers_on(running, monkeypatch):
-        yield running
 
 
 def _progress(row_id: int) -> int:

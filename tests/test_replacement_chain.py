@@ -3,11 +3,7 @@ the story itself is deleted; an upgraded database learns the same from its repla
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from alembic import command
-from redis import Redis
 from sqlalchemy import text
 
 from dashboard.views import load_detail
@@ -16,19 +12,11 @@ from db.library import Filters, page
 from db.models import Story, StoryAudio
 from db.narrations import story_narration
 from db.upgrade import alembic_config, upgrade
-from tests.factories import demo_data, django_rows, load_django_schema
+from tests.factories import django_rows, load_django_schema
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import OPENAI
-from tests.workers_env import providers_on
 from workers.jobs import synthesize
 from workers.submit import Request, submit
-
-
-@pytest.fixture
-def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
-    demo_data()
-    with FakeProviders(seconds_per_char=0.002) as running, providers_on(running, monkeypatch):
-        yield running
 
 
 def _told(words: str, *, replace: bool) -> int:

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from redis import Redis
 from sqlalchemy import text
 
 from db.engine import get_engine, new_session
 from db.models import SceneAudio
-from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
-from tests.workers_env import providers_on
 from workers.jobs import synthesize
-
-
-@pytest.fixture
-def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
-    demo_data()
-    with FakeProviders(seconds_per_char=0.002) as running, providers_on(running, monkeypatch):
-        yield running
 
 
 def _django_row(prompt: str, voice: str = "nova", output_format: str | None = None) -> int:
