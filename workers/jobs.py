@@ -76,7 +76,7 @@ def _when_database_is_back(action: Callable[[], T]) -> T:
     """Run `action`, retrying while PostgreSQL is unreachable (up to ten minutes)."""
     retrying = Retrying(
         retry=retry_if_exception_type(DBAPIError),
-        wait=wait_exponential_jitter(initial=0.5, max=10),
+        wait=wait_exponential_jitter(multiplier=0.5, max=10),
         stop=stop_after_delay(600),
         reraise=True,
     )

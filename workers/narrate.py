@@ -43,7 +43,7 @@ CONTEXT_CHARS = 300
 CHECK_EVERY_SECONDS = 1.0
 """How often a running job asks the database whether it was cancelled or taken over."""
 
-_backoff = wait_exponential_jitter(initial=1, max=30)
+_backoff = wait_exponential_jitter(multiplier=1, max=30)
 
 
 class Interrupted(Exception):
