@@ -58,7 +58,6 @@ class WorkerState:
     pid: int
     started_at: datetime
     last_seen_at: datetime
-    current_job: str | None
     alive: bool
 
 
@@ -71,7 +70,6 @@ def workers(session: Session, *, dead_after: timedelta) -> list[WorkerState]:
             WorkerBeat.pid,
             WorkerBeat.started_at,
             WorkerBeat.last_seen_at,
-            WorkerBeat.current_job,
             WorkerBeat.last_seen_at > func.now() - dead_after,
         )
         .where(WorkerBeat.stopped_at.is_(None))

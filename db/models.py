@@ -435,6 +435,8 @@ class WorkerBeat(Base):
     last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
     stopped_at: Mapped[datetime | None]
     current_job: Mapped[str | None] = mapped_column(String(100))
+    """The one RQ job a worker of an older version runs (it still writes it); workers now leave it
+    NULL, as they hold several: the rows name their worker (db/live.held_by)."""
     lease_key: Mapped[int | None] = mapped_column(BigInteger)
     """The advisory lock the worker's process holds while it lives (db/leases.py); NULL: an older worker."""
 

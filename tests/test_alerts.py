@@ -84,7 +84,7 @@ def test_the_live_state_and_every_rule(live_state: None) -> None:
     assert alerts[3].message.startswith("Audio under MEDIA_ROOT uses 95 % of the")
 
     with new_session() as session:
-        beat(session, name="host.1", host="host", pid=1, current_job=None)
+        beat(session, name="host.1", host="host", pid=1)
     assert "no-worker" not in [a.key for a in evaluate(snapshot(), storage(), get_settings())]
 
 
@@ -101,7 +101,7 @@ def test_no_worker_waits_for_the_start_grace(live_state: None, monkeypatch: pyte
     assert "no-worker" in [a.key for a in evaluate(health, None, get_settings(), since=started)]
     assert verdicts.workers(health, get_settings(), since=started) is Verdict.ACT
     with new_session() as session:
-        beat(session, name="host.1", host="host", pid=1, current_job=None)
+        beat(session, name="host.1", host="host", pid=1)
     assert verdicts.workers(snapshot(), get_settings(), since=started) is Verdict.HEALTHY
 
 

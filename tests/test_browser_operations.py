@@ -64,7 +64,7 @@ def test_a_cancel_leaves_the_failure_rate_and_the_current_job_links_to_its_narra
             text("SELECT id FROM tts_sceneaudio WHERE status IN ('queued', 'processing') ORDER BY id")
         ).scalars()
     with new_session() as session:  # the worker running it is alive (the live panel reads the row's worker)
-        beat(session, name="host.7", host="host", pid=7, current_job="nd-processing6")
+        beat(session, name="host.7", host="host", pid=7)
     with dashboard() as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         sign_in(page, url, "editor")
@@ -78,7 +78,7 @@ def test_a_cancel_leaves_the_failure_rate_and_the_current_job_links_to_its_narra
         expect(_metric(page, "Failed, last 24 h")).to_have_text("25 %")
 
         with new_session() as session:  # still beating when the page looks
-            beat(session, name="host.7", host="host", pid=7, current_job="nd-processing6")
+            beat(session, name="host.7", host="host", pid=7)
         page.get_by_role("link", name="Operations").click()
         link = page.get_by_role("link", name=f"host.7 is narrating scene narration #{running}")
         expect(link).to_be_visible(timeout=30_000)

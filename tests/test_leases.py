@@ -148,7 +148,7 @@ def test_a_restarted_worker_of_the_same_name_gives_back_what_its_dead_namesake_h
         session.commit()
     lease = Lease()
     try:
-        lease.beat(name="box.7", current_job=None)
+        lease.beat(name="box.7")
     finally:
         lease.close()
 

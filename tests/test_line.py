@@ -70,8 +70,8 @@ def test_the_estimate_is_unknown_without_workers_or_recent_runs_and_follows_them
     assert found is not None and found.ahead == len(ahead) and found.wait is None  # no worker, no timing
 
     with new_session() as session:
-        beat(session, name="w1", host="h", pid=1, current_job=None)
-        beat(session, name="w2", host="h", pid=2, current_job=None)
+        beat(session, name="w1", host="h", pid=1)
+        beat(session, name="w2", host="h", pid=2)
     found = _place("scene", mine)
     assert found is not None and found.workers == 2 and found.wait is None  # nothing finished lately
 

@@ -88,7 +88,7 @@ def test_range_and_filters_narrow_what_is_shown(db: str, redis: Redis) -> None:
 def test_a_superuser_with_a_live_worker_runs_maintenance(db: str, redis: Redis) -> None:
     seed_history(100)
     with new_session() as session:
-        beat(session, name="host.1", host="host", pid=1, current_job="nd-abc")
+        beat(session, name="host.1", host="host", pid=1)
     app = _signed_in(AppTest.from_file(PAGE, default_timeout=60), Role.SUPERUSER)
     assert not app.exception
     assert _metrics(app)["Workers alive"] == "1" and not any(NO_WORKER in shown(e.value) for e in app.error)
@@ -133,7 +133,7 @@ def test_headlines_say_healthy_watch_or_act_and_the_current_job_links_to_its_nar
             )
         ).scalar_one()
     with new_session() as session:
-        beat(session, name="host.1", host="host", pid=1, current_job="nd-running")
+        beat(session, name="host.1", host="host", pid=1)
     monkeypatch.setenv("STORAGE_QUOTA_BYTES", "1000")
     monkeypatch.setenv("ALERT_STORAGE_FRACTION", "0.8")
     get_settings.cache_clear()

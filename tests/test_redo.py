@@ -328,12 +328,12 @@ def test_a_redo_given_up_on_cannot_overwrite_its_successor(fake: FakeProviders) 
     before = audio_of(row_id)
     actions.redo_chunk("story", row_id, 1, passages(row_id)[1].text + " Late.", editor)
     with new_session() as session:
-        heartbeats.beat(session, name="partitioned", host="a", pid=1, current_job=None)
+        heartbeats.beat(session, name="partitioned", host="a", pid=1)
         claimed = redo.claim(session, "story", row_id, worker="partitioned")
         assert claimed is not None
         stale, todo = claimed
         session.execute(update(WorkerBeat).values(last_seen_at=WorkerBeat.last_seen_at - timedelta(minutes=5)))
-        heartbeats.beat(session, name="alive", host="b", pid=2, current_job=None)
+        heartbeats.beat(session, name="alive", host="b", pid=2)
         session.commit()
         assert requeue_orphans(session, dead_after=timedelta(seconds=30)) == [("story", row_id, "partitioned")]
         assert requeue_orphans(session, dead_after=timedelta(seconds=30)) == []  # given back once

@@ -71,7 +71,7 @@ class Lease:
         self._closed = False
         self._lock = threading.Lock()
 
-    def beat(self, *, name: str, current_job: str | None) -> None:
+    def beat(self, *, name: str) -> None:
         """Write the heartbeat, taking the lock first if this connection is new.
 
         The first beat must come before the worker's first claim: it gives back what a dead
@@ -79,14 +79,14 @@ class Lease:
         nothing."""
         with self._lock:
             try:
-                self._beat(name, current_job)
+                self._beat(name)
             except DBAPIError as error:
                 if not error.connection_invalidated:
                     raise
                 # The connection died under us (PostgreSQL restarted, the session was killed): take
                 # the lock again at once, not at the next beat, so the heartbeat keeps within MARGIN.
                 self._forget()
-                self._beat(name, current_job)
+                self._beat(name)
 
     def take_over_lapsed(self) -> None:
         """Give back and enqueue at once the rows of workers whose lease lapsed."""
@@ -103,7 +103,7 @@ class Lease:
                 self._engine.dispose()
                 self._engine = None
 
-    def _beat(self, name: str, current_job: str | None) -> None:
+    def _beat(self, name: str) -> None:
         connection = self._held()
         given_back: list[tuple[str, int, str]] = []
         with Session(bind=connection) as session:
@@ -111,7 +111,7 @@ class Lease:
                 given_back = leases.give_back_namesake(session, name=name)
                 self._first = False
             heartbeats.beat(
-                session, name=name, host=socket.gethostname(), pid=os.getpid(), current_job=current_job,
+                session, name=name, host=socket.gethostname(), pid=os.getpid(),
                 lease_key=self.key,
             )  # fmt: skip
         self._enqueue(given_back, "a process of the same name ended (this one restarted)")

@@ -176,7 +176,7 @@ class Heartbeat(threading.Thread):
         self.lease = Lease()
 
     def beat(self) -> None:
-        self.lease.beat(name=self.worker.name, current_job=self.worker.get_current_job_id())
+        self.lease.beat(name=self.worker.name)
 
     def run(self) -> None:
         while not self.halt.wait(HEARTBEAT_SECONDS):
