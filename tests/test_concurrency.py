@@ -7,7 +7,10 @@ and refuses (429) a request above its limit of requests in flight, as a plan's l
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ from db.models import SceneAudio
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import OPENAI, _delivered
 from tests.test_slots import ELEVEN
-from tests.workers_env import all_finished, statuses, wait_until, workers
+from tests.workers_env import Workers, all_finished, statuses, wait_until, workers
 from workers.submit import Request, submit
 
 pytestmark = pytest.mark.slow
@@ -59,16 +62,26 @@ def test_one_worker_keeps_the_providers_limit_in_flight_across_jobs(
     assert set(_requests_per_row(fake, "Many", 40)) == {1}  # no row asked for twice, none lost
 
 
+@contextmanager
+def _worker_holding_four(
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, label: str
+) -> Iterator[tuple[Workers, subprocess.Popen[bytes], list[int]]]:
+    """Eight one-passage rows and one worker holding four: two sending, two waiting for a place in
+    its gate, the other four still in Redis."""
+    fake.latency = 2.0
+    monkeypatch.setenv("OPENAI_CONCURRENCY", "2")
+    monkeypatch.setenv("WORKER_JOBS", "4")
+    ids = _scenes(label, 8)
+    with workers(tmp_path) as running:
+        process = running.start()
+        wait_until(lambda: _processing(ids) == 4, timeout=60, what="the worker to hold four jobs")
+        yield running, process, ids
+
+
 def test_cancel_reaches_every_job_in_flight_and_the_others_complete(
     fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake.latency = 2.0
-    monkeypatch.setenv("OPENAI_CONCURRENCY", "2")
-    monkeypatch.setenv("WORKER_JOBS", "4")  # two sending, two waiting for a place, the rest in Redis
-    ids = _scenes("Cancel", 8)
-    with workers(tmp_path) as running:
-        running.start()
-        wait_until(lambda: _processing(ids) == 4, timeout=60, what="the worker to hold four jobs")
+    with _worker_holding_four(fake, tmp_path, monkeypatch, "Cancel") as (_, _, ids):
         held = [row_id for row_id, status in statuses("scene", ids).items() if status == "processing"]
         with new_session() as session:
             for row_id in held[:3]:
@@ -90,13 +103,7 @@ def test_cancel_reaches_every_job_in_flight_and_the_others_complete(
 def test_sigterm_hands_back_the_waiting_jobs_and_lets_the_sending_ones_finish(
     fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake.latency = 2.0
-    monkeypatch.setenv("OPENAI_CONCURRENCY", "2")
-    monkeypatch.setenv("WORKER_JOBS", "4")
-    ids = _scenes("Term", 8)
-    with workers(tmp_path) as running:
-        first = running.start()
-        wait_until(lambda: _processing(ids) == 4, timeout=60, what="the worker to hold four jobs")
+    with _worker_holding_four(fake, tmp_path, monkeypatch, "Term") as (running, first, ids):
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=60) == 0
         after_stop = statuses("scene", ids)
