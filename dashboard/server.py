@@ -1,10 +1,23 @@
 """What `streamlit run` starts: the dashboard (`app.py`), the route that sets the sign-in cookie, the one
 that streams a narration's file to its player and download, and
-the alert watch that keeps the webhook informed with no page open."""
+the alert watch that keeps the webhook informed with no page open.
+
+Before any of it, the settings are checked and PostgreSQL and Redis pinged: a bad setting or a store
+that does not answer stops the start with one sentence and status 2, instead of a traceback on the
+first page someone opens."""
+
+import sys
 
 import streamlit as st
 
 from dashboard import audio_route, session_route
 from dashboard.alert_watch import watch_alerts
+from workers.startup import StartupRefused, check_dashboard
+
+try:
+    check_dashboard()
+except StartupRefused as refused:
+    print(f"narration-desk dashboard: {refused}", file=sys.stderr, flush=True)
+    raise SystemExit(2) from None
 
 app = st.App("app.py", routes=session_route.ROUTES + audio_route.ROUTES, lifespan=watch_alerts)

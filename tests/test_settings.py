@@ -32,9 +32,3 @@ def test_media_root_defaults_under_the_data_folder(tmp_path: Path, monkeypatch: 
     monkeypatch.delenv("MEDIA_ROOT")
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     assert Settings().media_path == (tmp_path / "data" / "media").resolve()
-
-
-def test_every_setting_is_documented_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in readme]
-    assert missing == []

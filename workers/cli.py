@@ -8,7 +8,8 @@
     narration-desk create-user NAME    a staff user (--superuser; --viewer: read-only), password from a prompt
     narration-desk maintenance         stuck jobs, old failures, storage quota, previews; prints a report
 
-Expected failures (no DATABASE_URL, a database of another shape, ...) print one paragraph and exit
+Expected failures (a bad setting, no DATABASE_URL, a server that does not answer, a database of
+another shape, ...) print one paragraph and exit
 with status 2; they never print a traceback.
 """
 
@@ -32,6 +33,7 @@ from db.settings import get_settings
 from db.upgrade import upgrade
 from db.users import UserRefused, create_user
 from workers.queue import RedisNotConfigured
+from workers.startup import StartupRefused, load_settings
 
 
 def _db_upgrade(_: argparse.Namespace) -> int:
@@ -159,6 +161,7 @@ EXPECTED: tuple[type[Exception], ...] = (
     RedisNotConfigured,
     OperationalError,
     RedisError,
+    StartupRefused,
 )
 
 
@@ -169,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        load_settings()  # a bad setting is one sentence here, not a traceback from wherever it is first read
         return handler(args)
     except EXPECTED as error:
         message = str(error).splitlines()[0] if isinstance(error, OperationalError) else str(error)

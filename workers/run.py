@@ -27,6 +27,7 @@ from db.upgrade import upgrade
 from db.users import create_user, has_staff
 from workers.embedded import start_postgres, start_redis
 from workers.queue import reset_redis
+from workers.startup import load_settings, ping_postgres, ping_redis
 
 WORKER_RESTART_DELAY = 2.0
 
@@ -98,8 +99,15 @@ def _stop_children(children: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 def run() -> int:
-    """Supervise servers, worker and dashboard until interrupted; returns the exit code."""
-    settings = get_settings()
+    """Supervise servers, worker and dashboard until interrupted; returns the exit code.
+
+    Servers named by DATABASE_URL / REDIS_URL are pinged first: one that does not answer stops the
+    start with a sentence (StartupRefused) before anything is started."""
+    settings = load_settings()
+    if settings.database_url:
+        ping_postgres(settings.database_url)
+    if settings.redis_url:
+        ping_redis(settings.redis_url)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     with ExitStack() as stack:
