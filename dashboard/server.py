@@ -12,10 +12,10 @@ import streamlit as st
 
 from dashboard import audio_route, session_route
 from dashboard.alert_watch import watch_alerts
-from workers.startup import StartupRefused, check_dashboard
+from workers.startup import StartupRefused, check_servers
 
 try:
-    check_dashboard()
+    check_servers()
 except StartupRefused as refused:
     print(f"narration-desk dashboard: {refused}", file=sys.stderr, flush=True)
     raise SystemExit(2) from None

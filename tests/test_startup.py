@@ -20,7 +20,7 @@ from dashboard import alert_watch
 from db.settings import SECRETS_FILE_ENV
 from tests.live import ROOT, free_port
 from workers.cli import main
-from workers.startup import StartupRefused, check_dashboard, load_settings, masked
+from workers.startup import StartupRefused, check_servers, load_settings, masked
 
 PASSWORD = "hunter2-not-for-logs"
 
@@ -72,7 +72,7 @@ def test_unreachable_postgresql_is_a_sentence_without_the_password(
     monkeypatch.setenv("DATABASE_URL", url)
 
     with pytest.raises(StartupRefused) as refused:
-        check_dashboard()
+        check_servers()
 
     message = str(refused.value)
     port = url.rsplit(":", 1)[1].split("/")[0]
@@ -87,7 +87,7 @@ def test_unreachable_redis_is_a_sentence_without_the_password(db: str, monkeypat
     monkeypatch.setenv("REDIS_URL", url)
 
     with pytest.raises(StartupRefused) as refused:
-        check_dashboard()
+        check_servers()
 
     message = str(refused.value)
     port = url.rsplit(":", 1)[1].split("/")[0]
@@ -101,11 +101,11 @@ def test_unset_stores_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
 
     with pytest.raises(StartupRefused, match=r"^DATABASE_URL is not set; .* REDIS_URL is not set; "):
-        check_dashboard()
+        check_servers()
 
 
 def test_the_dashboard_check_passes_with_both_stores_answering(db: str, redis: Redis) -> None:
-    assert check_dashboard().database_url is not None
+    assert check_servers().database_url is not None
 
 
 def test_urls_are_shown_without_their_password() -> None:
@@ -198,3 +198,15 @@ def test_the_alert_watch_logs_a_failed_round_and_goes_on(
     assert len(rounds) >= 2
     failed = [r for r in caplog.records if r.getMessage().startswith("alert watch round failed; trying again")]
     assert len(failed) == 1 and failed[0].exc_info is not None
+
+
+def test_a_worker_with_redis_unreachable_stops_with_the_sentence_before_taking_anything(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", _closed_redis())
+
+    assert main(["worker", "--burst"]) == 2
+
+    printed = capsys.readouterr().err
+    assert "Redis at 127.0.0.1:" in printed and "Start it or fix REDIS_URL." in printed
+    assert "Traceback" not in printed

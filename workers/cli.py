@@ -33,7 +33,7 @@ from db.settings import get_settings
 from db.upgrade import upgrade
 from db.users import UserRefused, create_user
 from workers.queue import RedisNotConfigured
-from workers.startup import StartupRefused, load_settings
+from workers.startup import StartupRefused, check_servers, load_settings
 
 
 def _db_upgrade(_: argparse.Namespace) -> int:
@@ -50,6 +50,7 @@ def _db_upgrade(_: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from workers.worker import run_worker
 
+    check_servers("a worker")
     run_worker(burst=args.burst)
     return 0
 

@@ -126,21 +126,22 @@ def ping_redis(url: str, timeout: float = PING_TIMEOUT_SECONDS) -> None:
         connection.close()
 
 
-def check_dashboard() -> Settings:
-    """What the dashboard needs before it serves a page: valid settings, PostgreSQL and Redis.
+def check_servers(who: str = "the dashboard") -> Settings:
+    """What the dashboard needs before it serves a page, and a worker before it takes a job: valid
+    settings, PostgreSQL and Redis.
 
     All failures are reported together, so one restart is enough to see everything to fix."""
     settings = load_settings()
     problems: list[str] = []
     if not settings.database_url:
-        problems.append("DATABASE_URL is not set; the dashboard needs PostgreSQL (or start `narration-desk run`).")
+        problems.append(f"DATABASE_URL is not set; {who} needs PostgreSQL (or start `narration-desk run`).")
     else:
         try:
             ping_postgres(settings.database_url)
         except StartupRefused as refused:
             problems.append(str(refused))
     if not settings.redis_url:
-        problems.append("REDIS_URL is not set; the dashboard needs Redis (or start `narration-desk run`).")
+        problems.append(f"REDIS_URL is not set; {who} needs Redis (or start `narration-desk run`).")
     else:
         try:
             ping_redis(settings.redis_url)
