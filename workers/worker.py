@@ -140,8 +140,12 @@ class NarrationWorker(SimpleWorker):
         super().check_for_suspension(burst)
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
-        """Busy while any job runs (RQ marks the worker idle whenever it listens for the next one)."""
-        super().set_state(WorkerStatus.BUSY if state == WorkerStatus.IDLE and self.executions else state, pipeline)
+        """Busy while any job runs (RQ marks the worker idle whenever it listens for the next one),
+        written to Redis only when it changes: RQ sets it at every job taken, a round trip each."""
+        state = WorkerStatus.BUSY if state == WorkerStatus.IDLE and self.executions else state
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
 
     def teardown(self) -> None:
         """Let every running job end (on SIGTERM they hand their rows back at their next chunk)."""
