@@ -133,18 +133,15 @@ def check_servers(who: str = "the dashboard") -> Settings:
     All failures are reported together, so one restart is enough to see everything to fix."""
     settings = load_settings()
     problems: list[str] = []
-    if not settings.database_url:
-        problems.append(f"DATABASE_URL is not set; {who} needs PostgreSQL (or start `narration-desk run`).")
-    else:
+    for name, url, server, ping in (
+        ("DATABASE_URL", settings.database_url, "PostgreSQL", ping_postgres),
+        ("REDIS_URL", settings.redis_url, "Redis", ping_redis),
+    ):
+        if not url:
+            problems.append(f"{name} is not set; {who} needs {server} (or start `narration-desk run`).")
+            continue
         try:
-            ping_postgres(settings.database_url)
-        except StartupRefused as refused:
-            problems.append(str(refused))
-    if not settings.redis_url:
-        problems.append(f"REDIS_URL is not set; {who} needs Redis (or start `narration-desk run`).")
-    else:
-        try:
-            ping_redis(settings.redis_url)
+            ping(url)
         except StartupRefused as refused:
             problems.append(str(refused))
     if problems:
