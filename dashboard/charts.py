@@ -51,7 +51,7 @@ def providers_over_time(frame: pd.DataFrame) -> alt.Chart:
 
 def failure_rate(frame: pd.DataFrame) -> alt.Chart:
     chart: alt.Chart = (
-        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title="Failure rate (cancels not counted)")
+        alt.Chart(_wall_clock(frame, "bucket"), height=HEIGHT, title="Failure rate by completion time (cancels not counted)")
         .mark_line(point=True)
         .encode(
             x=alt.X("bucket:T", title=None),

@@ -21,7 +21,7 @@ from db import alert_log, monitoring
 from db.engine import new_session
 from db.live import StuckJob
 from db.models import STATES
-from db.monitoring import Filters
+from db.monitoring import HistoryFilters
 from db.window import Window, zone
 from workers.costs import Costs, costs
 from workers.health import Health
@@ -82,7 +82,7 @@ def _run(query: Callable[[Session], T]) -> T:
         return query(session)
 
 
-def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
+def load_panels(window: Window, filters: HistoryFilters, *, now: datetime) -> Panels:
     """Run every history query for the window (and month-to-date costs) and shape the results."""
     month = Window.month_to_date(now=now, tz=window.tz)
     queries: dict[str, Callable[[Session], Any]] = {

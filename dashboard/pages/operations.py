@@ -50,7 +50,7 @@ model = b.selectbox("Model", [None, *models], format_func=lambda m: m or "any mo
 project = c.selectbox(
     "Project", [None, *project_names], format_func=lambda p: "any project" if p is None else project_names[p]
 )
-filters = monitoring.Filters(provider=provider, model=model, project_id=project)
+filters = monitoring.HistoryFilters(provider=provider, model=model, project_id=project)
 
 panels = load_panels(window, filters, now=now)
 st.caption(
