@@ -87,7 +87,8 @@ def summary_headlines(
         Headline("Jobs, last 24 h", f"{sum(b.jobs for b in buckets):,}"),
         Headline("Failed, last 24 h", "—" if share is None else labels.percent(share),
                  verdicts.failure_rate(failed, finished, settings),
-                 f"Failed ÷ jobs finished in the last 24 h; cancels, queued and running jobs are in neither. {rate_rule}"),
+                 f"Failed ÷ jobs that finished in the last 24 h; cancels, queued and running jobs in neither. "
+                 f"{rate_rule}"),
         _due(health, settings),
         _workers(health, settings),
     ]  # fmt: skip

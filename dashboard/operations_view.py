@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -36,14 +36,6 @@ RANGES = {
     "Last 30 days": timedelta(days=30),
 }
 """The time-range picker's presets; "Custom" takes calendar days instead."""
-
-
-def days_window(first: date, last: date, tz: str) -> Window:
-    """From midnight starting `first` to midnight ending `last`, on the display zone's clock."""
-    local = zone(tz)
-    start = datetime.combine(first, time.min, tzinfo=local)
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=local)
-    return Window.fitting(start.astimezone(UTC), end.astimezone(UTC), tz)
 
 
 @dataclass(frozen=True)
