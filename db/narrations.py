@@ -249,7 +249,7 @@ def add_narration(
             owner["replaces_id"] = replaces.id
     else:
         owner = {"image_id": target.id}
-    row = (StoryAudio if isinstance(target, Story) else SceneAudio)(
+    row = (STORY if isinstance(target, Story) else SCENE).model(
         **owner,
         prompt=spec.prompt,
         provider=spec.provider,
