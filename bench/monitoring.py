@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from dashboard.operations_view import load_panels
 from db import monitoring
 from db.engine import get_engine, new_session
-from db.monitoring import Filters
+from db.monitoring import HistoryFilters
 from db.window import Window
 from workers.demo_history import seed_history
 from workers.health import snapshot, storage
@@ -30,9 +30,9 @@ ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 TRIES = 3
 
 
-def _both(columns: str, where: str = "") -> str:
-    """The hand-written union: both tables, the range (and `where`) inside each branch."""
-    cond = f"created_at >= :start AND created_at < :end {where}"
+def _both(columns: str, where: str = "", at: str = "created_at") -> str:
+    """The hand-written union: both tables, the range on `at` (and `where`) inside each branch."""
+    cond = f"{at} >= :start AND {at} < :end {where}"
     return (
         f"SELECT {columns} FROM tts_storyaudio WHERE {cond} UNION ALL SELECT {columns} FROM tts_sceneaudio WHERE {cond}"
     )
@@ -51,8 +51,9 @@ HAND_WRITTEN = {
     "failure_rate": "SELECT b, provider, count(*) FILTER (WHERE status = 'failed'), count(*), "
     "count(*) FILTER (WHERE status = 'failed')::float / count(*) FROM ("
     + _both(
-        "date_bin('1 day', created_at AT TIME ZONE 'UTC', '2000-01-03') AS b, provider, status",
+        "date_bin('1 day', completed_at AT TIME ZONE 'UTC', '2000-01-03') AS b, provider, status",
         "AND status IN ('completed', 'failed') AND cancelled_at IS NULL",
+        at="completed_at",  # the failure rate counts jobs when they finish (monitoring.failure_share)
     )
     + ") t GROUP BY 1, 2 ORDER BY 1, 2",
     "top_errors": "SELECT error_message, count(*), max(created_at) FROM ("
@@ -96,7 +97,7 @@ def _best(action: Callable[[], Any]) -> float:
 def _ours(name: str, window: Window) -> Callable[[], Any]:
     def run() -> Any:
         with new_session() as session:
-            return getattr(monitoring, name)(session, window, Filters())
+            return getattr(monitoring, name)(session, window, HistoryFilters())
 
     return run
 
@@ -110,7 +111,7 @@ def _by_hand(name: str, window: Window) -> Callable[[], Any]:
 
 
 def _page(window: Window, now: datetime) -> None:
-    load_panels(window, Filters(), now=now)
+    load_panels(window, HistoryFilters(), now=now)
     snapshot()
     storage()
 

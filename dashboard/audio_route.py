@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from dashboard.views import full_file
+from db.narrations import KINDS
 from workers.sessions import cookie_name, cookie_secure, resume
 
 AUDIO_PATH = "/narration-desk/audio"
@@ -31,7 +32,7 @@ def serve_audio(request: Request) -> Response:
     if resume(token) is None:  # no session, an ended one, or an account that may no longer sign in
         return PlainTextResponse("Sign in to Narration Desk to hear this narration.", status_code=401)
     kind, raw = request.path_params["kind"], request.path_params["row_id"]
-    found = full_file(kind, int(raw)) if kind in ("story", "scene") and raw.isdigit() and len(raw) <= 18 else None
+    found = full_file(kind, int(raw)) if kind in KINDS and raw.isdigit() and len(raw) <= 18 else None
     if found is None or (found.path is None and found.refused is None):
         return PlainTextResponse("This narration has no audio file.", status_code=404)
     if found.path is None:

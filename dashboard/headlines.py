@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from dashboard import labels
 from db import monitoring
-from db.monitoring import StatusCount
+from db.monitoring import Failures, StatusCount
 from db.settings import Settings
 from workers import verdicts
 from workers.budget import Budget
@@ -73,18 +73,22 @@ def live_headlines(health: Health, settings: Settings) -> list[Headline]:
     ]  # fmt: skip
 
 
-def summary_headlines(buckets: list[StatusCount], health: Health, settings: Settings) -> list[Headline]:
-    """The library's strip: the last 24 hours' jobs and failure rate (a cancel is no failure), due
-    jobs and workers, each with its verdict."""
-    failed = sum(b.failed for b in buckets)
-    finished = failed + sum(b.completed for b in buckets)
+def summary_headlines(
+    buckets: list[StatusCount], finishes: list[Failures], health: Health, settings: Settings
+) -> list[Headline]:
+    """The library's strip: the last 24 hours' jobs (asked for) and failure rate (of the jobs that
+    finished, as chart and alert count it: `monitoring.failure_share`), due jobs and workers, each
+    with its verdict."""
+    failed = sum(f.failed for f in finishes)
+    finished = sum(f.finished for f in finishes)
     share = monitoring.failure_share(failed, finished)
     rate_rule = _rule(settings.alert_failure_rate, labels.percent, "ALERT_FAILURE_RATE")
     return [
         Headline("Jobs, last 24 h", f"{sum(b.jobs for b in buckets):,}"),
         Headline("Failed, last 24 h", "—" if share is None else labels.percent(share),
                  verdicts.failure_rate(failed, finished, settings),
-                 f"Failed ÷ finished; cancelled, queued and running jobs are in neither. {rate_rule}"),
+                 f"Failed ÷ jobs that finished in the last 24 h; cancels, queued and running jobs in neither. "
+                 f"{rate_rule}"),
         _due(health, settings),
         _workers(health, settings),
     ]  # fmt: skip

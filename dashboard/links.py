@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from db.narrations import Kind
+from db.narrations import KINDS, Kind
 
 PAGE = "pages/narration.py"
 
@@ -16,12 +16,12 @@ class BadLink(ValueError):
 def parse(params: Mapping[str, str]) -> tuple[Kind, int]:
     """(kind, id) from the page's query parameters. Raises BadLink with a sentence."""
     kind, raw = params.get("kind", ""), params.get("id", "")
-    if kind not in ("story", "scene") or not raw.isdigit() or len(raw) > 18:
+    if kind not in KINDS or not raw.isdigit() or len(raw) > 18:
         raise BadLink(
             "This link does not name a narration. Links look like …/narration?kind=story&id=12; "
             "find the narration in the library instead."
         )
-    return ("story" if kind == "story" else "scene"), int(raw)
+    return KINDS[kind].name, int(raw)
 
 
 def params(kind: str, row_id: int) -> dict[str, str]:

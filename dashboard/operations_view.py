@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from db import alert_log, monitoring
 from db.engine import new_session
 from db.live import StuckJob
 from db.models import STATES
-from db.monitoring import Filters
+from db.monitoring import HistoryFilters
 from db.window import Window, zone
 from workers.costs import Costs, costs
 from workers.health import Health
@@ -36,14 +36,6 @@ RANGES = {
     "Last 30 days": timedelta(days=30),
 }
 """The time-range picker's presets; "Custom" takes calendar days instead."""
-
-
-def days_window(first: date, last: date, tz: str) -> Window:
-    """From midnight starting `first` to midnight ending `last`, on the display zone's clock."""
-    local = zone(tz)
-    start = datetime.combine(first, time.min, tzinfo=local)
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=local)
-    return Window.fitting(start.astimezone(UTC), end.astimezone(UTC), tz)
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ def _run(query: Callable[[Session], T]) -> T:
         return query(session)
 
 
-def load_panels(window: Window, filters: Filters, *, now: datetime) -> Panels:
+def load_panels(window: Window, filters: HistoryFilters, *, now: datetime) -> Panels:
     """Run every history query for the window (and month-to-date costs) and shape the results."""
     month = Window.month_to_date(now=now, tz=window.tz)
     queries: dict[str, Callable[[Session], Any]] = {

@@ -3,7 +3,7 @@ the alerts banner, the live panels that refresh themselves, and storage."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
@@ -31,7 +31,7 @@ STORAGE_TTL_SECONDS = 300
 def chart_with_csv(chart: Any, frame: pd.DataFrame, name: str) -> None:
     """The chart, and below it its data as a CSV download."""
     st.altair_chart(chart, width="stretch")
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    stamp = datetime.now(display_zone()).strftime("%Y%m%d-%H%M")  # the clock the page shows
     st.download_button(
         f"Download {name} (CSV)", csv_text(frame), file_name=f"{name}-{stamp}.csv", mime="text/csv",
         key=f"csv-{name}", icon=":material/download:",

@@ -1,26 +1,20 @@
-"""The optional start time on compose, in the viewer's own time zone (the browser's), stored as UTC."""
+"""The optional start time on compose, in the zone every page shows times in
+(`labels.display_zone`), stored as UTC: the line's "waits until" then reads back what was picked."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-
-def viewer_zone() -> ZoneInfo:
-    """The browser's time zone; UTC when the browser did not say or named one we do not know."""
-    try:
-        return ZoneInfo(st.context.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+from dashboard.labels import display_zone
 
 
 def start_time_input() -> datetime | None:
     """None to start as soon as a worker is free, or the aware time the person picked."""
     if not st.checkbox("Start later", key="start-later"):
         return None
-    zone = viewer_zone()
+    zone = display_zone()
     soon = datetime.now(zone) + timedelta(hours=1)
     left, right = st.columns(2)
     day = left.date_input("Start on", value=soon.date(), min_value=soon.date() - timedelta(days=1), key="start-day")

@@ -8,7 +8,7 @@ from dashboard.headlines import summary_headlines
 from dashboard.labels import display_zone
 from dashboard.panels import show_alerts, show_headlines
 from db.engine import new_session
-from db.monitoring import Filters, status_over_time
+from db.monitoring import HistoryFilters, failures, status_over_time
 from db.settings import get_settings
 from db.window import Window
 from workers.health import snapshot
@@ -19,7 +19,8 @@ def summary_strip() -> None:
     alive; then any alert."""
     window = Window.last(timedelta(days=1), now=datetime.now(UTC), tz=display_zone().key)
     with new_session() as session:
-        buckets = status_over_time(session, window, Filters())
+        buckets = status_over_time(session, window, HistoryFilters())
+        finished = failures(session, window, HistoryFilters())
     health = snapshot()
-    show_headlines(summary_headlines(buckets, health, get_settings()))
+    show_headlines(summary_headlines(buckets, finished, health, get_settings()))
     show_alerts(health)  # the same snapshot: one read of the live state per run

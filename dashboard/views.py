@@ -15,8 +15,8 @@ from dashboard import labels
 from db import chunks, events, line, redo
 from db.engine import new_session
 from db.line import Place
-from db.models import Chunk, Image, Narration, Story, StoryAudio, User
-from db.narrations import Kind, get
+from db.models import Chunk, Image, Narration, StoryAudio, User
+from db.narrations import Kind, get, kind_of, story_of, title_of
 from db.settings import get_settings
 from workers import catalogue
 from workers.encoding import PAUSE_SECONDS, encode
@@ -68,15 +68,6 @@ class NarrationView:
         return self.status in ("queued", "processing")
 
 
-def _named_after(session: Session, row: Narration) -> str:
-    """What people call the narrated thing: the story's title, or the scene's caption."""
-    if isinstance(row, StoryAudio):
-        story = _story_of(session, row)
-        return story.title if story else ""
-    image = session.get(Image, row.image_id)
-    return image.caption[:60] if image else ""
-
-
 @dataclass(frozen=True)
 class FullFile:
     """A narration's whole file as the audio route serves it (`dashboard/audio_route.py`)."""
@@ -105,7 +96,7 @@ def _full_file(session: Session, kind: str, row: Narration) -> FullFile:
         path=path,
         refused=refused,
         mime=MIME.get(output_format, "audio/wav"),
-        download_name=labels.download_name(_named_after(session, row), kind, row.id, output_format),
+        download_name=labels.download_name(title_of(session, kind, row.id) or "", kind, row.id, output_format),
     )
 
 
@@ -247,24 +238,19 @@ def _replacement(session: Session, row: Narration) -> StoryAudio | None:
     return session.scalars(query).first()
 
 
-def _story_of(session: Session, row: StoryAudio) -> Story | None:
-    """The story a story narration is of, through its replacement chain (`narrated_story_id`)."""
-    return session.get(Story, row.narrated_story_id) if row.narrated_story_id is not None else None
-
-
-def _subject(session: Session, row: Narration) -> tuple[str, str | None, int | None]:
-    """What the narration is of (for people), its project's name, and the story or image id."""
+def _subject(session: Session, kind: str, row: Narration) -> tuple[str, str | None, int | None]:
+    """What the narration is of (for people), its project's name (its story's: `NarrationKind`),
+    and the story or image id."""
+    story = story_of(session, kind, row.id)
+    project = story.project.name if story and story.project else None
     if isinstance(row, StoryAudio):
-        story = _story_of(session, row)
         if story is None:
             return "a story that was deleted", None, None
-        return f"story “{story.title}” (#{story.id})", story.project.name if story.project else None, story.id
+        return f"story “{story.title}” (#{story.id})", project, story.id
     image = session.get(Image, row.image_id)
     if image is None:
         return f"scene image #{row.image_id}", None, row.image_id
-    story = image.story
     where = f" (in “{story.title}”)" if story else ""
-    project = story.project.name if story and story.project else None
     return f"scene #{image.id}: {image.caption[:80]}{where}", project, image.id
 
 
@@ -275,13 +261,13 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
         if row is None:
             return None
         replacement = _replacement(session, row)
-        subject, project, target_id = _subject(session, row)
+        subject, project, target_id = _subject(session, kind, row)
         lines = [
             ChunkLine(
                 c.idx, c.text, c.status, c.seconds, c.provider_calls, c.characters_billed, c.audio_path, c.sample_rate,
                 c.redo_state, c.redo_error,
             )
-            for c in session.scalars(select(Chunk).where(chunks.owned_by(kind, row_id)).order_by(Chunk.idx))
+            for c in session.scalars(select(Chunk).where(kind_of(kind).owns(row_id)).order_by(Chunk.idx))
         ]  # fmt: skip
         billed = sum(c.characters_billed or 0 for c in lines)
         model = catalogue.model(row.provider, row.model_backend)

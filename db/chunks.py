@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Insert, Update, bindparam, delete, func, insert, select, update
+from sqlalchemy import Executable, Insert, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.engine import get_engine
 from db.models import Chunk
-from db.narrations import model_for
+from db.narrations import kind_of, model_for
 
 
 @dataclass(frozen=True)
@@ -28,16 +28,6 @@ class PlannedChunk:
     seconds: float | None
     characters_billed: int | None = None
     provider_calls: int = 0
-
-
-def _owner_column(kind: str) -> Any:
-    """The chunk's foreign key to a narration of `kind`."""
-    return Chunk.story_audio_id if kind == "story" else Chunk.scene_audio_id
-
-
-def owned_by(kind: str, row_id: int) -> ColumnElement[bool]:
-    """The chunks of one narration."""
-    return Chunk.story_audio_id == row_id if kind == "story" else Chunk.scene_audio_id == row_id
 
 
 def record_quality(session: Session, kind: str, row_id: int, metadata: dict[str, Any]) -> None:
@@ -57,7 +47,7 @@ def record_quality(session: Session, kind: str, row_id: int, metadata: dict[str,
 def _quality_of(kind: str) -> Update:
     return (
         update(Chunk)
-        .where(_owner_column(kind) == bindparam("owner"), Chunk.idx == bindparam("i"))
+        .where(kind_of(kind).chunk_owner == bindparam("owner"), Chunk.idx == bindparam("i"))
         .values(qc=bindparam("figures"))
     )
 
@@ -65,9 +55,10 @@ def _quality_of(kind: str) -> Update:
 def stored_files(session: Session, kind: str, row_id: int) -> tuple[list[str], str | None]:
     """A narration's files as its rows name them (relative to MEDIA_ROOT, not checked): its chunks'
     and its own. Kept apart because each kind of file has its own folder (see workers/media.py)."""
-    rows = session.execute(select(Chunk.audio_path, Chunk.redo_audio_path).where(owned_by(kind, row_id)))
+    rows = session.execute(select(Chunk.audio_path, Chunk.redo_audio_path).where(kind_of(kind).owns(row_id)))
     paths = [str(p) for pair in rows for p in pair if p]  # a pending redo's new passage goes with the row
-    own = session.scalar(select(model_for(kind).audio_file).where(model_for(kind).id == row_id))
+    model = model_for(kind)
+    own = session.scalar(select(model.audio_file).where(model.id == row_id))
     return paths, own
 
 
@@ -79,14 +70,14 @@ _PLANNED = (Chunk.id, Chunk.idx, Chunk.text, Chunk.status == "done", Chunk.audio
 @cache
 def _planned_of(kind: str) -> Executable:
     """The chunks of one narration (`owner`) as PlannedChunk rows, built once: a job reads them on every start."""
-    return select(*_PLANNED).where(_owner_column(kind) == bindparam("owner")).order_by(Chunk.idx)
+    return select(*_PLANNED).where(kind_of(kind).chunk_owner == bindparam("owner")).order_by(Chunk.idx)
 
 
 @cache
 def _insert_of(kind: str) -> Insert:
     return (
         insert(Chunk)
-        .values({_owner_column(kind): bindparam("owner"), Chunk.idx: bindparam("i"), Chunk.text: bindparam("t")})
+        .values({kind_of(kind).chunk_owner: bindparam("owner"), Chunk.idx: bindparam("i"), Chunk.text: bindparam("t")})
         .returning(Chunk.id, sort_by_parameter_order=True)
     )
 
@@ -186,6 +177,6 @@ def mark_done(
 def progress(session: Session, kind: str, row_id: int) -> tuple[int, int]:
     """(done, total) chunks of a narration; (0, 0) before it was planned."""
     done, total = session.execute(
-        select(func.count().filter(Chunk.status == "done"), func.count()).where(owned_by(kind, row_id))
+        select(func.count().filter(Chunk.status == "done"), func.count()).where(kind_of(kind).owns(row_id))
     ).one()
     return int(done), int(total)

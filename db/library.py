@@ -8,28 +8,16 @@ never selected: a page of 50 rows must not drag 50 base64 files along.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import (
-    CANCELLED,
-    Image,
-    Project,
-    SceneAudio,
-    Status,
-    Story,
-    StoryAudio,
-    Tag,
-    Theme,
-    User,
-    sceneaudio_tags,
-    storyaudio_tags,
-)
-from db.narrations import model_for
+from db.models import CANCELLED, Project, Status, Story, Tag, Theme, User
+from db.narrations import MODELS, NarrationKind, NarrationModel, both
 from db.quality import Quality, condition, failing, flagged, verdict
 
 TITLE_PREVIEW = 80
@@ -94,7 +82,7 @@ def _cut(text: str | None, most: int = TITLE_PREVIEW) -> str | None:
     return text if text is None or len(text) <= most else text[: most - 1] + "…"
 
 
-def _in_state(model: type[StoryAudio] | type[SceneAudio], state: str) -> ColumnElement[bool]:
+def _in_state(model: NarrationModel, state: str) -> ColumnElement[bool]:
     """Rows in a state: `failed` means failed and not cancelled; `cancelled` the failed rows that were."""
     if state == CANCELLED:
         return (model.status == Status.FAILED) & model.cancelled_at.is_not(None)
@@ -103,21 +91,19 @@ def _in_state(model: type[StoryAudio] | type[SceneAudio], state: str) -> ColumnE
     return model.status == state
 
 
-def _branch(kind: str, filters: Filters) -> Select[Any]:
-    model = model_for(kind)
-    links = storyaudio_tags if kind == "story" else sceneaudio_tags
-    link_column = links.c.storyaudio_id if kind == "story" else links.c.sceneaudio_id
-    title = Story.title if kind == "story" else Image.caption
+def _branch(kind: NarrationKind, filters: Filters) -> Select[Any]:
+    model = kind.model
+    links = kind.tag_links
     query = (
         select(
-            literal(kind).label("kind"),
+            literal(kind.name).label("kind"),
             model.id,
             model.status,
             model.cancelled_at,
             model.provider,
             model.model_backend.label("model"),
             model.voice_style.label("voice"),
-            func.left(title, TITLE_PREVIEW + 1).label("title"),  # one more: enough to tell it was cut
+            func.left(kind.title, TITLE_PREVIEW + 1).label("title"),  # one more: enough to tell it was cut
             func.left(Story.title, TITLE_PREVIEW + 1).label("story_title"),
             User.username,
             model.created_at,
@@ -126,12 +112,9 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
         .select_from(model)
         .outerjoin(User, User.id == model.user_id)
     )
-    if kind == "story":
-        # The story through the replacement chain (never cleared by a takeover), so a story's filter
-        # lists its whole history and a replaced narration still names its story and project.
-        query = query.outerjoin(Story, Story.id == StoryAudio.narrated_story_id)
-    else:
-        query = query.join(Image, Image.id == SceneAudio.image_id).outerjoin(Story, Story.id == Image.story_id)
+    # Its story (a story narration's through the replacement chain, so a story's filter lists its
+    # whole history and a replaced narration still names its story).
+    query = kind.with_story(query)
     conditions = []
     if filters.status:
         conditions.append(_in_state(model, filters.status))
@@ -140,7 +123,7 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
     if filters.model:
         conditions.append(model.model_backend == filters.model)
     if filters.project_id is not None:
-        conditions.append(Story.project_id == filters.project_id)
+        conditions.append(kind.in_project(filters.project_id))
     if filters.story_id is not None:
         conditions.append(Story.id == filters.story_id)
     if filters.user_id is not None:
@@ -154,11 +137,13 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
     if filters.quality:
         conditions.append(condition(model, filters.quality))
     if filters.tag:
-        conditions.append(exists().where(link_column == model.id, links.c.tag_id == Tag.id, Tag.name == filters.tag))
+        conditions.append(
+            exists().where(kind.tag_link_column == model.id, links.c.tag_id == Tag.id, Tag.name == filters.tag)
+        )
     search = (filters.search or "").strip()
     if search:
         as_id = _ROW_ID.match(search)
-        if as_id and as_id.group(1) and as_id.group(1).lower() != kind:
+        if as_id and as_id.group(1) and as_id.group(1).lower() != kind.name:
             conditions.append(literal(False))
         elif as_id:
             conditions.append(model.id == int(as_id.group(2)))
@@ -168,20 +153,24 @@ def _branch(kind: str, filters: Filters) -> Select[Any]:
     return query.where(*conditions)
 
 
-def _newest(kind: str, filters: Filters, count: int) -> Select[Any]:
+def _newest(filters: Filters, count: int) -> Callable[[NarrationKind], Select[Any]]:
     """A branch's `count` newest matches: the index on created_at finds them without sorting the rest."""
-    model = model_for(kind)
-    top = _branch(kind, filters).order_by(model.created_at.desc(), model.id.desc()).limit(count).subquery()
-    return select(top)
+
+    def newest(kind: NarrationKind) -> Select[Any]:
+        model = kind.model
+        top = _branch(kind, filters).order_by(model.created_at.desc(), model.id.desc()).limit(count).subquery()
+        return select(top)
+
+    return newest
 
 
 def page(session: Session, filters: Filters, *, number: int = 1, size: int = 50) -> tuple[list[LibraryRow], int]:
     """One page of matching narrations (newest first) and how many match in all."""
-    matches = union_all(_branch("story", filters), _branch("scene", filters)).subquery()
+    matches = both(lambda kind: _branch(kind, filters)).subquery()
     total = int(session.scalar(select(func.count()).select_from(matches)) or 0)
-    both = union_all(_newest("story", filters, number * size), _newest("scene", filters, number * size)).subquery()
+    newest = both(_newest(filters, number * size)).subquery()
     rows = session.execute(
-        select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(size).offset((number - 1) * size)
+        select(newest).order_by(newest.c.created_at.desc(), newest.c.id.desc()).limit(size).offset((number - 1) * size)
     ).all()
     found = [replace(LibraryRow(*row), title=_cut(row.title), story_title=_cut(row.story_title)) for row in rows]
     return _with_checks(session, found), total
@@ -191,11 +180,10 @@ def _with_checks(session: Session, rows: list[LibraryRow]) -> list[LibraryRow]:
     """The page's rows with what their quality checks say, read for those rows only: evaluated in
     the paging query, the JSON paths would run on every row the count and the sort pass over."""
     checks: dict[tuple[str, int], tuple[bool | None, tuple[str, ...], int]] = {}
-    for kind in ("story", "scene"):
+    for kind, model in MODELS.items():
         ids = [row.id for row in rows if row.kind == kind]
         if not ids:
             continue
-        model = model_for(kind)
         query = select(model.id, verdict(model), failing(model), flagged(model)).where(model.id.in_(ids))
         for row_id, passed, failing_checks, count in session.execute(query):
             names = tuple(failing_checks) if isinstance(failing_checks, list) else ()  # strings only (the jsonpath)
@@ -210,8 +198,8 @@ def _with_checks(session: Session, rows: list[LibraryRow]) -> list[LibraryRow]:
 
 def matching(session: Session, filters: Filters, *, limit: int) -> list[tuple[str, int]]:
     """(kind, id) of the `limit` newest matches: what a bulk action on a filtered library acts on."""
-    both = union_all(_newest("story", filters, limit), _newest("scene", filters, limit)).subquery()
-    newest = select(both.c.kind, both.c.id).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit)
+    found = both(_newest(filters, limit)).subquery()
+    newest = select(found.c.kind, found.c.id).order_by(found.c.created_at.desc(), found.c.id.desc()).limit(limit)
     return [(str(kind), int(row_id)) for kind, row_id in session.execute(newest)]
 
 

@@ -18,9 +18,9 @@ from sqlalchemy import BindParameter, ColumnElement, Update, and_, bindparam, fu
 from sqlalchemy.orm import Session, aliased
 
 from db import events
-from db.chunks import owned_by, record_quality
+from db.chunks import record_quality
 from db.models import Chunk, SceneAudio, Status, StoryAudio, WorkerBeat
-from db.narrations import MODELS, model_for, now
+from db.narrations import MODELS, kind_of, model_for, now
 
 Replacement = aliased(StoryAudio)
 
@@ -413,7 +413,7 @@ def give_back(session: Session, owner: Owner, why: str) -> list[tuple[str, int, 
         for row_id, _ in redos:
             session.execute(
                 update(Chunk)
-                .where(owned_by(kind, row_id), Chunk.redo_state == "processing")
+                .where(kind_of(kind).owns(row_id), Chunk.redo_state == "processing")
                 .values(redo_state="queued")
             )
         for row_id, worker in [*rows, *redos]:
@@ -451,7 +451,7 @@ def redo_chunk(
         raise WrongState(
             f"{kind.title()} narration #{row_id} is {row.status}; redo a passage once it has completed or failed."
         )
-    stored = list(session.scalars(select(Chunk).where(owned_by(kind, row_id)).order_by(Chunk.idx)))
+    stored = list(session.scalars(select(Chunk).where(kind_of(kind).owns(row_id)).order_by(Chunk.idx)))
     chunk = next((c for c in stored if c.idx == idx), None)
     if chunk is None:
         raise WrongState(f"{kind.title()} narration #{row_id} has no chunk {idx + 1}.")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from db.lifecycle import due_now
 from db.models import Status, WorkerBeat
-from db.narrations import MODELS, model_for, now
+from db.narrations import MODELS, both, model_for, now
 
 THROUGHPUT_WINDOW = timedelta(hours=1)
 """How far back the run times that time the queue reach: recent enough to reflect today's voices."""
@@ -67,16 +67,14 @@ def _ahead(session: Session, kind: str, row_id: int, priority: int, created_at: 
 
 
 def _median_run_seconds(session: Session, stamp: datetime) -> float | None:
-    runs = [
-        select(func.extract("epoch", model.completed_at - model.started_at).label("seconds")).where(
-            model.status == Status.COMPLETED,
-            model.completed_at >= stamp - THROUGHPUT_WINDOW,
-            model.started_at.is_not(None),
+    runs = both(
+        lambda k: select(func.extract("epoch", k.model.completed_at - k.model.started_at).label("seconds")).where(
+            k.model.status == Status.COMPLETED,
+            k.model.completed_at >= stamp - THROUGHPUT_WINDOW,
+            k.model.started_at.is_not(None),
         )
-        for model in MODELS.values()
-    ]
-    both = runs[0].union_all(runs[1]).subquery()
-    median = session.scalar(select(func.percentile_cont(0.5).within_group(both.c.seconds)))
+    ).subquery()
+    median = session.scalar(select(func.percentile_cont(0.5).within_group(runs.c.seconds)))
     return float(median) if median is not None else None
 
 

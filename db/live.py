@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, union_all
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import MaintenanceRun, Status, WorkerBeat
-from db.narrations import MODELS
+from db.narrations import MODELS, both
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,12 @@ class QueueDepth:
 
 def queue_depth(session: Session) -> list[QueueDepth]:
     """Queued rows per priority (highest first); the partial index on queued rows serves it."""
-    branches = [
-        select(m.priority, func.greatest(m.created_at, m.scheduled_at, m.next_attempt_at).label("due_since")).where(
-            m.status == Status.QUEUED
-        )
-        for m in MODELS.values()
-    ]
-    rows = union_all(*branches).subquery()
+    rows = both(
+        lambda k: select(
+            k.model.priority,
+            func.greatest(k.model.created_at, k.model.scheduled_at, k.model.next_attempt_at).label("due_since"),
+        ).where(k.model.status == Status.QUEUED)
+    ).subquery()
     due = rows.c.due_since <= func.now()
     query = (
         select(
@@ -84,14 +83,14 @@ def held_by(session: Session, names: list[str]) -> dict[str, list[tuple[str, int
     the rows, not its heartbeat, are the truth about which (served by the status and redo indexes)."""
     if not names:
         return {}
-    branches = [
-        select(m.processed_by, literal(kind).label("kind"), m.id).where(
-            m.processed_by.in_(names), or_(m.status == Status.PROCESSING, m.redo_state == "processing")
+    rows = both(
+        lambda k: select(k.model.processed_by, literal(k.name).label("kind"), k.model.id).where(
+            k.model.processed_by.in_(names),
+            or_(k.model.status == Status.PROCESSING, k.model.redo_state == "processing"),
         )
-        for kind, m in MODELS.items()
-    ]
+    )
     held: dict[str, list[tuple[str, int]]] = {}
-    for worker, kind, row_id in session.execute(union_all(*branches).order_by("kind", "id")):
+    for worker, kind, row_id in session.execute(rows.order_by("kind", "id")):
         held.setdefault(str(worker), []).append((kind, row_id))
     return held
 
@@ -107,40 +106,12 @@ class StuckJob:
 
 def stuck_jobs(session: Session, *, older_than: timedelta, limit: int = 50) -> list[StuckJob]:
     """Jobs still `processing` long after they started (past the job timeout), oldest first."""
-    branches = [
-        select(literal(kind).label("kind"), m.id, m.provider, m.processed_by, m.started_at).where(
-            m.status == Status.PROCESSING, m.started_at < func.now() - older_than
-        )
-        for kind, m in MODELS.items()
-    ]
-    rows = union_all(*branches).subquery()
+    rows = both(
+        lambda k: select(
+            literal(k.name).label("kind"), k.model.id, k.model.provider, k.model.processed_by, k.model.started_at
+        ).where(k.model.status == Status.PROCESSING, k.model.started_at < func.now() - older_than)
+    ).subquery()
     return [StuckJob(*row) for row in session.execute(select(rows).order_by(rows.c.started_at).limit(limit))]
-
-
-@dataclass(frozen=True)
-class RecentFailures:
-    provider: str
-    failed: int
-    finished: int
-
-
-def recent_failures(session: Session, *, since: timedelta) -> list[RecentFailures]:
-    """Per provider, jobs that finished (by `completed_at`) in the last `since`, and how many failed."""
-    branches = [
-        select(m.provider, m.status).where(
-            m.status.in_((Status.COMPLETED, Status.FAILED)),
-            m.completed_at >= func.now() - since,
-            m.cancelled_at.is_(None),  # a person cancelling is not the pipeline failing
-        )
-        for m in MODELS.values()
-    ]
-    rows = union_all(*branches).subquery()
-    query = (
-        select(rows.c.provider, func.count().filter(rows.c.status == Status.FAILED), func.count())
-        .group_by(rows.c.provider)
-        .order_by(rows.c.provider)
-    )
-    return [RecentFailures(*row) for row in session.execute(query)]
 
 
 def preview_bytes(session: Session) -> int:

@@ -1,9 +1,10 @@
 """History for the operations page: every aggregate computed in SQL, over both narration tables.
 
-Each query is one UNION ALL of a story branch and a scene branch, with the time range and the
-filters inside each branch (so the `created_at`, `status` and `provider` indexes serve them), and
-the grouping outside. Every row is placed by its `created_at`: a job counts in the bucket in which
-it was asked for, whatever happened to it later.
+Each query is one UNION ALL of a story branch and a scene branch (`db.narrations.both`), with the
+time range and the filters inside each branch (so the `created_at`, `status` and `provider` indexes
+serve them), and the grouping outside. A row is placed by its `created_at`: a job counts in the
+bucket in which it was asked for, whatever happened to it later. The one exception is the failure
+rate, which counts jobs when they finish (`failure_share` says why).
 
 A cancelled job (Django's `failed` with `cancelled_at` set) is its own state, `cancelled`, and no
 failure: it is in no failure rate and in no error list. The history index does not hold
@@ -36,53 +37,69 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from db.models import CANCELLED, Chunk, Image, SceneAudio, Status, Story, StoryAudio
-from db.narrations import MODELS
+from db.models import CANCELLED, Chunk, Status
+from db.narrations import NarrationKind, NarrationModel, Rows, both
 from db.window import Window
-
-NarrationModel = type[StoryAudio] | type[SceneAudio]
 
 
 @dataclass(frozen=True)
-class Filters:
-    """What the page narrows monitoring to; None means "any"."""
+class HistoryFilters:
+    """What the operations page narrows its history panels to; None means "any"."""
 
     provider: str | None = None
     model: str | None = None
     project_id: int | None = None
+    """A narration's project is its story's (`db.narrations.NarrationKind`), as in the library."""
 
 
-def _conditions(model: NarrationModel, window: Window, filters: Filters) -> list[ColumnElement[bool]]:
-    conditions = list(window.contains(model.created_at))
+def _conditions(
+    kind: NarrationKind, window: Window, filters: HistoryFilters, at: Callable[[NarrationModel], Any]
+) -> list[ColumnElement[bool]]:
+    model = kind.model
+    conditions = list(window.contains(at(model)))
     if filters.provider:
         conditions.append(model.provider == filters.provider)
     if filters.model:
         conditions.append(model.model_backend == filters.model)
     if filters.project_id is not None:
-        if model is StoryAudio:
-            conditions.append(StoryAudio.project_id == filters.project_id)
-        else:  # a scene narration belongs to its image's story's project
-            in_project = select(Image.id).join(Story, Story.id == Image.story_id)
-            conditions.append(SceneAudio.image_id.in_(in_project.where(Story.project_id == filters.project_id)))
+        conditions.append(kind.in_project(filters.project_id))
     return conditions
 
 
 Columns = Callable[[str, NarrationModel], Sequence[Any]]
 
 
-def _branches(
-    window: Window, filters: Filters, columns: Columns, *where: Callable[[NarrationModel], Any]
-) -> list[Select[Any]]:
-    """The story and the scene branch, each filtered on its own."""
-    return [
-        select(*columns(kind, model)).where(*_conditions(model, window, filters), *(w(model) for w in where))
-        for kind, model in MODELS.items()
-    ]
+def _created(model: NarrationModel) -> Any:
+    return model.created_at
 
 
-def _both(window: Window, filters: Filters, columns: Columns, *where: Callable[[NarrationModel], Any]) -> Subquery:
+def _branch(
+    window: Window,
+    filters: HistoryFilters,
+    columns: Columns,
+    *where: Callable[[NarrationModel], Any],
+    at: Callable[[NarrationModel], Any] = _created,
+) -> Callable[[NarrationKind], Select[Any]]:
+    """One kind's branch, filtered on its own table: rows whose `at` time is in the window."""
+
+    def branch(kind: NarrationKind) -> Select[Any]:
+        model = kind.model
+        return select(*columns(kind.name, model)).where(
+            *_conditions(kind, window, filters, at), *(w(model) for w in where)
+        )
+
+    return branch
+
+
+def _both(
+    window: Window,
+    filters: HistoryFilters,
+    columns: Columns,
+    *where: Callable[[NarrationModel], Any],
+    at: Callable[[NarrationModel], Any] = _created,
+) -> Subquery:
     """UNION ALL of the story and scene branches."""
-    return union_all(*_branches(window, filters, columns, *where)).subquery("narrations")
+    return both(_branch(window, filters, columns, *where, at=at)).subquery("narrations")
 
 
 def _cancelled(model: NarrationModel) -> ColumnElement[bool]:
@@ -95,7 +112,7 @@ def _failed(model: NarrationModel) -> ColumnElement[bool]:
 
 
 def _with_cancels(
-    window: Window, filters: Filters, columns: Columns, *where: Callable[[NarrationModel], Any]
+    window: Window, filters: HistoryFilters, columns: Columns, *where: Callable[[NarrationModel], Any]
 ) -> Subquery:
     """`_both`, plus one more row per cancelled job, whose `status` column reads `cancelled`.
 
@@ -106,8 +123,8 @@ def _with_cancels(
     def cancel_columns(kind: str, model: NarrationModel) -> Sequence[Any]:
         return (*columns(kind, model)[:-1], literal(CANCELLED).label("status"))
 
-    branches = _branches(window, filters, columns, *where) + _branches(window, filters, cancel_columns, _cancelled)
-    return union_all(*branches).subquery("narrations")
+    plain, cancels = _branch(window, filters, columns, *where), _branch(window, filters, cancel_columns, _cancelled)
+    return union_all(both(plain), both(cancels)).subquery("narrations")
 
 
 @dataclass(frozen=True)
@@ -125,7 +142,7 @@ class StatusCount:
         return self.queued + self.processing + self.completed + self.failed + self.cancelled
 
 
-def status_over_time(session: Session, window: Window, filters: Filters) -> list[StatusCount]:
+def status_over_time(session: Session, window: Window, filters: HistoryFilters) -> list[StatusCount]:
     """Jobs asked for in each bucket, by their state now (the stacked chart): cancelled on its own."""
     rows = _with_cancels(window, filters, lambda _, m: (window.bucket_of(m.created_at).label("bucket"), m.status))
 
@@ -142,9 +159,32 @@ def status_over_time(session: Session, window: Window, filters: Filters) -> list
 
 
 def failure_share(failed: int, finished: int) -> float | None:
-    """The failure rate, wherever it is shown: failed ÷ finished, where neither counts a cancel nor a
-    job still queued or running; None when nothing finished."""
+    """The failure rate, wherever it is shown (chart, CSV, headline, alert): failed ÷ finished, over
+    the jobs that finished (by `completed_at`) in the period; a cancel is in neither, nor is a job
+    still queued or running. None when nothing finished.
+
+    By completion time, not creation time: a job fails when it finishes, so a period's rate is
+    final once the period is over, and a retried failure (which finishes later than a success asked
+    for at the same time) counts when it happens instead of lowering the rate of the latest minutes
+    until it does. That is what an alert must judge, and the chart shows the same figure so the
+    two never disagree. Cancels are out because a person cancelling is not the pipeline failing: a
+    bulk cancel moves neither the chart nor the alert. (README, "Figures".)"""
     return failed / finished if finished else None
+
+
+def _finished(model: NarrationModel) -> ColumnElement[bool]:
+    """Finished by the failure rate's reckoning (`failure_share`): completed, or failed and not cancelled."""
+    return and_(model.status.in_((Status.COMPLETED, Status.FAILED)), model.cancelled_at.is_(None))
+
+
+def _completed_at(model: NarrationModel) -> Any:
+    return model.completed_at
+
+
+def _finished_rows(window: Window, filters: HistoryFilters, columns: Columns) -> Subquery:
+    """The jobs that finished in the window (placed by `completed_at`, served by its index);
+    `columns` must end with the status."""
+    return _both(window, filters, columns, _finished, at=_completed_at)
 
 
 @dataclass(frozen=True)
@@ -154,7 +194,7 @@ class ProviderCount:
     jobs: int
 
 
-def provider_over_time(session: Session, window: Window, filters: Filters) -> list[ProviderCount]:
+def provider_over_time(session: Session, window: Window, filters: HistoryFilters) -> list[ProviderCount]:
     """Jobs asked for in each bucket, per provider."""
     rows = _both(window, filters, lambda _, m: (window.bucket_of(m.created_at).label("bucket"), m.provider))
     query = (
@@ -168,6 +208,7 @@ def provider_over_time(session: Session, window: Window, filters: Filters) -> li
 @dataclass(frozen=True)
 class FailureRate:
     bucket: datetime
+    """The bucket the jobs finished in (`completed_at`)."""
     provider: str
     failed: int
     finished: int
@@ -175,24 +216,38 @@ class FailureRate:
     """`failure_share`: failed / finished, cancelled jobs and jobs still queued or running in neither."""
 
 
-def failure_rate(session: Session, window: Window, filters: Filters) -> list[FailureRate]:
-    """Per bucket and provider, the share of finished jobs that failed (a cancel is neither)."""
-    rows = _with_cancels(
-        window,
-        filters,
-        lambda _, m: (window.bucket_of(m.created_at).label("bucket"), m.provider, m.status),
-        lambda m: m.status.in_((Status.COMPLETED, Status.FAILED)),
+def failure_rate(session: Session, window: Window, filters: HistoryFilters) -> list[FailureRate]:
+    """Per bucket of completion time and provider, the share of finished jobs that failed (`failure_share`)."""
+    rows = _finished_rows(
+        window, filters, lambda _, m: (window.bucket_of(m.completed_at).label("bucket"), m.provider, m.status)
     )
-    cancelled = func.count().filter(rows.c.status == CANCELLED)
-    failed = func.count().filter(rows.c.status == Status.FAILED) - cancelled
-    finished = func.count().filter(rows.c.status != CANCELLED) - cancelled
+    failed = func.count().filter(rows.c.status == Status.FAILED)
     query = (
-        select(rows.c.bucket, rows.c.provider, failed, finished, cast(failed, Float) / finished)
+        select(rows.c.bucket, rows.c.provider, failed, func.count(), cast(failed, Float) / func.count())
         .group_by(rows.c.bucket, rows.c.provider)
-        .having(finished > 0)  # only cancels: no rate to draw
         .order_by(rows.c.bucket, rows.c.provider)
     )
     return [FailureRate(*row) for row in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class Failures:
+    provider: str
+    failed: int
+    finished: int
+    """As `failure_share` counts them: finished in the window, cancels in neither."""
+
+
+def failures(session: Session, window: Window, filters: HistoryFilters) -> list[Failures]:
+    """Per provider, the jobs that finished in the window and how many failed: the alert's and the
+    headline's figure, the same as the chart's (`failure_share`) summed over the window."""
+    rows = _finished_rows(window, filters, lambda _, m: (m.provider, m.status))
+    query = (
+        select(rows.c.provider, func.count().filter(rows.c.status == Status.FAILED), func.count())
+        .group_by(rows.c.provider)
+        .order_by(rows.c.provider)
+    )
+    return [Failures(*row) for row in session.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -202,7 +257,7 @@ class ErrorCount:
     last_seen: datetime
 
 
-def top_errors(session: Session, window: Window, filters: Filters, *, limit: int = 10) -> list[ErrorCount]:
+def top_errors(session: Session, window: Window, filters: HistoryFilters, *, limit: int = 10) -> list[ErrorCount]:
     """The most frequent reasons failed jobs give, with how many jobs gave each (a cancel is no failure)."""
     rows = _both(window, filters, lambda _, m: (m.error_message, m.created_at), _failed)
     query = (
@@ -226,7 +281,7 @@ class JobRef:
 
 
 def jobs_with_error(
-    session: Session, window: Window, filters: Filters, message: str, *, limit: int = 50
+    session: Session, window: Window, filters: HistoryFilters, message: str, *, limit: int = 50
 ) -> list[JobRef]:
     """The newest failed jobs that gave this reason (the "link" from the top-errors table)."""
     rows = _both(
@@ -255,7 +310,7 @@ def _seconds(later: Any, earlier: Any) -> ColumnElement[Any]:
     return extract("epoch", later - earlier)
 
 
-def latency(session: Session, window: Window, filters: Filters) -> list[Latency]:
+def latency(session: Session, window: Window, filters: HistoryFilters) -> list[Latency]:
     """p50 and p95 of queue wait and of processing time, per provider, over jobs that started."""
     rows = _both(
         window,
@@ -295,7 +350,7 @@ class Billed:
     characters: int
 
 
-def billed_characters(session: Session, window: Window, filters: Filters) -> list[Billed]:
+def billed_characters(session: Session, window: Window, filters: HistoryFilters) -> list[Billed]:
     """Characters billed per calendar day (display zone), provider and model.
 
     A completed job's bill is its `characters_billed` (the sum its chunks reported; for a row the
@@ -314,22 +369,29 @@ def billed_characters(session: Session, window: Window, filters: Filters) -> lis
         ),
         lambda m: m.status == Status.COMPLETED,
     )
-    partial = [
-        select(
-            window.day_of(m.created_at).label("day"),
-            m.provider,
-            m.model_backend.label("model"),
-            Chunk.characters_billed.label("characters"),
+
+    def partial(kind: NarrationKind) -> Rows:
+        m = kind.model
+        return (
+            select(
+                window.day_of(m.created_at).label("day"),
+                m.provider,
+                m.model_backend.label("model"),
+                Chunk.characters_billed.label("characters"),
+            )
+            .join(Chunk, kind.chunk_owner == m.id)
+            .where(
+                *_conditions(kind, window, filters, _created),
+                m.status != Status.COMPLETED,
+                Chunk.characters_billed.is_not(None),
+            )
         )
-        .join(Chunk, (Chunk.story_audio_id if m is StoryAudio else Chunk.scene_audio_id) == m.id)
-        .where(*_conditions(m, window, filters), m.status != Status.COMPLETED, Chunk.characters_billed.is_not(None))
-        for m in MODELS.values()
-    ]
-    both = union_all(select(completed), *partial).subquery("billed")
+
+    billed = union_all(select(completed), both(partial)).subquery("billed")
     query = (
-        select(both.c.day, both.c.provider, both.c.model, func.sum(both.c.characters))
-        .group_by(both.c.day, both.c.provider, both.c.model)
-        .order_by(both.c.day, both.c.provider, both.c.model)
+        select(billed.c.day, billed.c.provider, billed.c.model, func.sum(billed.c.characters))
+        .group_by(billed.c.day, billed.c.provider, billed.c.model)
+        .order_by(billed.c.day, billed.c.provider, billed.c.model)
     )
     return [Billed(day, provider, model, int(total)) for day, provider, model, total in session.execute(query)]
 
@@ -340,7 +402,7 @@ class AudioHours:
     hours: float
 
 
-def audio_hours(session: Session, window: Window, filters: Filters) -> list[AudioHours]:
+def audio_hours(session: Session, window: Window, filters: HistoryFilters) -> list[AudioHours]:
     """Hours of narration completed, per calendar day (display zone) the jobs were asked for."""
     rows = _both(
         window,

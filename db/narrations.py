@@ -1,26 +1,143 @@
-"""Reading and creating narration rows; the page and the workers share these."""
+"""Reading and creating narration rows; the page and the workers share these.
+
+The two kinds of narration, story and scene, live in two tables that differ in a handful of
+ways; `NarrationKind` states each difference once (`KINDS`), and `both` combines the tables.
+Every other module asks these instead of testing `kind == "story"`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Column, ColumnElement, CompoundSelect, Select, Table, select, union_all
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from db.models import Image, Narration, Project, SceneAudio, Status, Story, StoryAudio, Tag, Theme
+from db.models import (
+    Chunk,
+    Image,
+    Narration,
+    Project,
+    SceneAudio,
+    Status,
+    Story,
+    StoryAudio,
+    Tag,
+    Theme,
+    sceneaudio_tags,
+    storyaudio_tags,
+)
 
 Kind = Literal["story", "scene"]
-MODELS: dict[str, type[StoryAudio] | type[SceneAudio]] = {"story": StoryAudio, "scene": SceneAudio}
+NarrationModel = type[StoryAudio] | type[SceneAudio]
+Rows = Select[*tuple[Any, ...]]
+"""A select of any columns (one kind's branch of a UNION ALL)."""
 
 
-def model_for(kind: str) -> type[StoryAudio] | type[SceneAudio]:
-    """The model class for a job's `kind`; an unknown kind is a programming error."""
+def _stories_of_project(project_id: int) -> Select[Any]:
+    return select(Story.id).where(Story.project_id == project_id)
+
+
+@dataclass(frozen=True)
+class NarrationKind:
+    """Everything that differs between a story narration and a scene narration, in one place.
+
+    The story of a narration is the project rule's anchor: a story narration is of the story its
+    replacement chain names (`narrated_story_id`, never cleared by a takeover), a scene narration
+    of its image's story. A narration belongs to that story's project, whatever project the row
+    itself was stamped with when it was asked for: scene rows have no project of their own, so
+    this is the one rule both kinds can share, and a story moved to another project takes all of
+    its narrations along (README, "Figures").
+    """
+
+    name: Kind
+    model: NarrationModel
+    chunk_owner: InstrumentedAttribute[int | None]
+    """The chunk's foreign key to a narration of this kind."""
+    tag_links: Table
+    """Django's many-to-many table between this kind and `tts_tag`."""
+    tag_link_column: Column[int]
+    """The link table's column naming the narration."""
+    title: InstrumentedAttribute[str]
+    """What people call the narrated thing: the story's title, or the scene's caption (valid in a
+    query `with_story` made)."""
+    with_story: Callable[[Select[Any]], Select[Any]]
+    """Joins a select from `model` to its story (and, for a scene, its image): after it, `Story`
+    columns are the narration's story (NULL when that was deleted) and `title` is readable."""
+    in_project: Callable[[int], ColumnElement[bool]]
+    """The rows of this kind that belong to a project (see the class docstring); a semi-join, so
+    it needs no join in the query that uses it."""
+    folder: str
+    """Where this kind's audio files live under MEDIA_ROOT (Django's `upload_to`)."""
+
+    def owns(self, row_id: int) -> ColumnElement[bool]:
+        """The chunks of one narration of this kind."""
+        return self.chunk_owner == row_id
+
+
+STORY = NarrationKind(
+    name="story",
+    model=StoryAudio,
+    chunk_owner=Chunk.story_audio_id,
+    tag_links=storyaudio_tags,
+    tag_link_column=storyaudio_tags.c.storyaudio_id,
+    title=Story.title,
+    with_story=lambda query: query.outerjoin(Story, Story.id == StoryAudio.narrated_story_id),
+    in_project=lambda project_id: StoryAudio.narrated_story_id.in_(_stories_of_project(project_id)),
+    folder="tts/story",
+)
+SCENE = NarrationKind(
+    name="scene",
+    model=SceneAudio,
+    chunk_owner=Chunk.scene_audio_id,
+    tag_links=sceneaudio_tags,
+    tag_link_column=sceneaudio_tags.c.sceneaudio_id,
+    title=Image.caption,
+    with_story=lambda query: query.join(Image, Image.id == SceneAudio.image_id).outerjoin(
+        Story, Story.id == Image.story_id
+    ),
+    in_project=lambda project_id: SceneAudio.image_id.in_(
+        select(Image.id).where(Image.story_id.in_(_stories_of_project(project_id)))
+    ),
+    folder="tts/scene",
+)
+KINDS: dict[str, NarrationKind] = {k.name: k for k in (STORY, SCENE)}
+"""Every kind by name, story first (the order every UNION ALL lists them in)."""
+MODELS: dict[str, NarrationModel] = {name: k.model for name, k in KINDS.items()}
+
+
+def kind_of(kind: str) -> NarrationKind:
+    """The descriptor of a job's `kind`; an unknown kind is a programming error."""
     try:
-        return MODELS[kind]
+        return KINDS[kind]
     except KeyError:
         raise ValueError(f"unknown narration kind {kind!r}; expected 'story' or 'scene'") from None
+
+
+def model_for(kind: str) -> NarrationModel:
+    """The model class for a job's `kind`."""
+    return kind_of(kind).model
+
+
+def both(branch: Callable[[NarrationKind], Rows]) -> CompoundSelect[*tuple[Any, ...]]:
+    """UNION ALL of one select per kind, each built (and filtered) on its own table by `branch`, so
+    each table's indexes serve its half; group or order outside."""
+    return union_all(*(branch(k) for k in KINDS.values()))
+
+
+def story_of(session: Session, kind: str, row_id: int) -> Story | None:
+    """The story a narration is of (`NarrationKind.with_story`); None when it was deleted."""
+    k = kind_of(kind)
+    return session.scalars(k.with_story(select(Story).select_from(k.model)).where(k.model.id == row_id)).first()
+
+
+def title_of(session: Session, kind: str, row_id: int) -> str | None:
+    """The story's title or the scene's caption (`NarrationKind.title`); None when it is gone."""
+    k = kind_of(kind)
+    title = session.scalar(k.with_story(select(k.title).select_from(k.model)).where(k.model.id == row_id))
+    return str(title) if title is not None else None
 
 
 def now() -> datetime:
@@ -132,7 +249,7 @@ def add_narration(
             owner["replaces_id"] = replaces.id
     else:
         owner = {"image_id": target.id}
-    row = (StoryAudio if isinstance(target, Story) else SceneAudio)(
+    row = (STORY if isinstance(target, Story) else SCENE).model(
         **owner,
         prompt=spec.prompt,
         provider=spec.provider,

@@ -23,10 +23,10 @@ from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from db import events
-from db.chunks import owned_by, record_quality
+from db.chunks import record_quality
 from db.lifecycle import ClaimedWork, WrongState, claimed_columns, with_passage
 from db.models import Chunk, Status
-from db.narrations import model_for, now
+from db.narrations import kind_of, model_for, now
 
 QUEUED, PROCESSING = "queued", "processing"
 Replaced = list[tuple[Literal["audio", "chunk"], str]]
@@ -67,7 +67,7 @@ def _fence(work: ClaimedWork) -> ColumnElement[bool]:
 
 
 def _redoing(kind: str, row_id: int, *states: str) -> ColumnElement[bool]:
-    return and_(owned_by(kind, row_id), Chunk.redo_state.in_(states))
+    return and_(kind_of(kind).owns(row_id), Chunk.redo_state.in_(states))
 
 
 def in_flight(session: Session, kind: str, row_id: int) -> list[int]:
@@ -106,7 +106,7 @@ def queue_several(
         )
     if not edits:
         raise WrongState(f"No passage of {kind} narration #{row_id} was chosen to narrate again.")
-    stored = list(session.scalars(select(Chunk).where(owned_by(kind, row_id)).order_by(Chunk.idx)))
+    stored = list(session.scalars(select(Chunk).where(kind_of(kind).owns(row_id)).order_by(Chunk.idx)))
     by_index = {c.idx: c for c in stored}
     if missing := sorted(set(edits) - set(by_index)):
         raise WrongState(f"{kind.title()} narration #{row_id} has no chunk {', '.join(str(i + 1) for i in missing)}.")
@@ -177,7 +177,7 @@ def _first(session: Session, kind: str, row_id: int) -> int | None:
 
 def passages(session: Session, kind: str, row_id: int) -> list[Passage]:
     """Every passage of the narration, in order, with what its redo has so far."""
-    rows = session.scalars(select(Chunk).where(owned_by(kind, row_id)).order_by(Chunk.idx))
+    rows = session.scalars(select(Chunk).where(kind_of(kind).owns(row_id)).order_by(Chunk.idx))
     return [
         Passage(
             c.id,
@@ -259,7 +259,7 @@ def swap(
     if current is None:
         session.rollback()
         return None
-    everyone = list(session.scalars(select(Chunk).where(owned_by(work.kind, work.row_id)).order_by(Chunk.idx)))
+    everyone = list(session.scalars(select(Chunk).where(kind_of(work.kind).owns(work.row_id)).order_by(Chunk.idx)))
     prompt = current.prompt
     for chunk in everyone:
         if chunk.redo_state == PROCESSING and chunk.redo_text is not None:

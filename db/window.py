@@ -9,7 +9,7 @@ calendar day there even when it has 23 or 25 hours. In UTC both rules give the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -71,6 +71,15 @@ class Window:
     def last(cls, span: timedelta, *, now: datetime, tz: str = "UTC") -> Window:
         """The span up to `now` (the page's "last hour", "last 24 hours", ...)."""
         return cls.fitting(now - span, now, tz)
+
+    @classmethod
+    def calendar_days(cls, first: date, last: date, tz: str) -> Window:
+        """From midnight starting `first` to midnight ending `last` on the zone's clock: what a
+        person means by "between these days" (the library's and the operations page's pickers)."""
+        local = zone(tz)
+        start = datetime.combine(first, time.min, tzinfo=local)
+        end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=local)
+        return cls.fitting(start.astimezone(UTC), end.astimezone(UTC), tz)
 
     @classmethod
     def month_to_date(cls, *, now: datetime, tz: str = "UTC") -> Window:

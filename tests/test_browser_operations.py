@@ -51,12 +51,14 @@ def test_a_cancel_leaves_the_failure_rate_and_the_current_job_links_to_its_narra
 ) -> None:
     demo_data()
     staff_user("editor")
-    with get_engine().begin() as connection:  # the last day: three completed, one failed, one queued, one running
+    # The last day: three completed, one failed (finished now, as a worker stamps them), one queued, one running.
+    with get_engine().begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO tts_sceneaudio (prompt, image_id, created_at, updated_at, provider, status, task_id, "
-                "processed_by) SELECT 'x', 1, now(), now(), 'local', s, 'nd-' || s || n, "
-                "CASE WHEN s = 'processing' THEN 'host.7' END FROM unnest(ARRAY['completed', "
+                "processed_by, completed_at) SELECT 'x', 1, now(), now(), 'local', s, 'nd-' || s || n, "
+                "CASE WHEN s = 'processing' THEN 'host.7' END, "
+                "CASE WHEN s IN ('completed', 'failed') THEN now() END FROM unnest(ARRAY['completed', "
                 "'completed', 'completed', 'failed', 'queued', 'processing']) WITH ORDINALITY AS v(s, n)"
             )
         )

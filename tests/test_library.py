@@ -12,6 +12,9 @@ from sqlalchemy import event, text
 from db.engine import get_engine, new_session
 from db.library import Filters, matching, page
 from db.lifecycle import cancel
+from db.monitoring import HistoryFilters, status_over_time
+from db.narrations import now
+from db.window import Window
 from tests.factories import LOCAL, demo_data, staff_user
 from workers.signin import Role
 from workers.submit import Request, submit
@@ -129,3 +132,18 @@ def test_list_queries_never_read_the_preview_column(rows: dict[str, int]) -> Non
     finally:
         event.remove(get_engine(), "before_cursor_execute", listener)
     assert statements and not any("base64_audio" in s for s in statements)
+
+
+def test_a_narration_belongs_to_its_storys_project_on_every_page(rows: dict[str, int]) -> None:
+    """One project rule (`NarrationKind.in_project`) for the library and the operations history: a
+    narration is in its story's project, whatever project its row was stamped with."""
+    with get_engine().begin() as connection:
+        connection.execute(text("INSERT INTO project_project (id, name) OVERRIDING SYSTEM VALUE VALUES (2, 'Other')"))
+    _set("tts_storyaudio", rows["story1"], "project_id = 2")  # its story (1) is still in project 1
+    assert ("story", rows["story1"]) in _ids(Filters(project_id=1))
+    assert _ids(Filters(project_id=2)) == []
+    window = Window.last(timedelta(hours=1), now=now())
+    with new_session() as session:
+        assert status_over_time(session, window, HistoryFilters(project_id=2)) == []
+        in_one = status_over_time(session, window, HistoryFilters(project_id=1))
+    assert sum(bucket.completed for bucket in in_one) == 1  # story1

@@ -16,13 +16,15 @@ from db.monitoring import (
     Billed,
     ErrorCount,
     FailureRate,
-    Filters,
+    Failures,
+    HistoryFilters,
     Latency,
     ProviderCount,
     StatusCount,
     audio_hours,
     billed_characters,
     failure_rate,
+    failures,
     jobs_with_error,
     latency,
     provider_over_time,
@@ -52,16 +54,22 @@ def add(
     duration: float | None = None,
     billed: int | None = None,
     project: int = 1,
+    story: int = 1,
     image: int = 1,
     cancelled: bool = False,
 ) -> int:
-    """One narration row as a worker would have left it; returns its id."""
+    """One narration row as a worker would have left it (a failure ends when it starts, or when it
+    is created if it never started, unless `processing` says otherwise); returns its id.
+    A story narration is of `story` and stamped with `project` (which need not be its story's)."""
     started = created + wait * S if wait is not None else None
     completed = started + processing * S if started is not None and processing is not None else None
-    owner = ("project_id", project) if kind == "story" else ("image_id", image)
+    if status == "failed" and completed is None:
+        completed = started or created
+    owner = ("project_id, narrated_story_id", ":project, :story") if kind == "story" else ("image_id", ":image")
     values: dict[str, Any] = {
         "provider": provider, "status": status, "model": model, "created": created, "started": started,
-        "completed": completed, "error": error, "duration": duration, "owner": owner[1],
+        "completed": completed, "error": error, "duration": duration, "project": project, "story": story,
+        "image": image,
         "metadata": json.dumps({"characters_billed": billed}) if billed is not None else None,
         "cancelled": (completed or created) if cancelled else None,
     }  # fmt: skip
@@ -73,7 +81,7 @@ def add(
                     f"updated_at, started_at, completed_at, error_message, duration_seconds, audio_metadata, "
                     f"cancelled_at, {owner[0]}) VALUES ('Some words.', :provider, :status, :model, '{{}}', :created, "
                     ":created, :started, :completed, :error, :duration, CAST(:metadata AS jsonb), :cancelled, "
-                    ":owner) RETURNING id"
+                    f"{owner[1]}) RETURNING id"
                 ),
                 values,
             ).scalar_one()
@@ -118,7 +126,7 @@ def hour(h: int) -> datetime:
 
 def test_jobs_by_status_per_bucket_with_exact_edges(history: dict[str, int]) -> None:
     with new_session() as session:
-        found = status_over_time(session, TWO_HOURS, Filters())
+        found = status_over_time(session, TWO_HOURS, HistoryFilters())
     assert found == [
         StatusCount(hour(10), queued=0, processing=0, completed=2, failed=1, cancelled=0),
         StatusCount(hour(11), queued=1, processing=1, completed=1, failed=2, cancelled=0),
@@ -128,15 +136,15 @@ def test_jobs_by_status_per_bucket_with_exact_edges(history: dict[str, int]) -> 
 def test_a_cancelled_job_is_cancelled_and_moves_no_failure_rate(history: dict[str, int]) -> None:
     """Staff cancel two openai jobs, one while it ran: they show as cancelled, never as failed."""
     with new_session() as session:
-        before = failure_rate(session, TWO_HOURS, Filters())
+        before = failure_rate(session, TWO_HOURS, HistoryFilters())
     add("story", "openai", "failed", T + timedelta(minutes=10), wait=5, processing=3, error=CANCELLED_TEXT,
         cancelled=True)  # fmt: skip
     add("scene", "local", "failed", T + timedelta(minutes=95), error=CANCELLED_TEXT, cancelled=True)
     with new_session() as session:
-        statuses = status_over_time(session, TWO_HOURS, Filters())
-        rates = failure_rate(session, TWO_HOURS, Filters())
-        errors = top_errors(session, TWO_HOURS, Filters())
-        cancelled_jobs = jobs_with_error(session, TWO_HOURS, Filters(), CANCELLED_TEXT)
+        statuses = status_over_time(session, TWO_HOURS, HistoryFilters())
+        rates = failure_rate(session, TWO_HOURS, HistoryFilters())
+        errors = top_errors(session, TWO_HOURS, HistoryFilters())
+        cancelled_jobs = jobs_with_error(session, TWO_HOURS, HistoryFilters(), CANCELLED_TEXT)
     assert statuses == [
         StatusCount(hour(10), queued=0, processing=0, completed=2, failed=1, cancelled=1),
         StatusCount(hour(11), queued=1, processing=1, completed=1, failed=2, cancelled=1),
@@ -148,7 +156,7 @@ def test_a_cancelled_job_is_cancelled_and_moves_no_failure_rate(history: dict[st
 
 def test_jobs_by_provider(history: dict[str, int]) -> None:
     with new_session() as session:
-        found = provider_over_time(session, TWO_HOURS, Filters())
+        found = provider_over_time(session, TWO_HOURS, HistoryFilters())
     assert found == [
         ProviderCount(hour(10), "openai", 3),
         ProviderCount(hour(11), "elevenlabs", 2),
@@ -157,20 +165,39 @@ def test_jobs_by_provider(history: dict[str, int]) -> None:
     ]
 
 
-def test_failure_rate_counts_finished_jobs_only(history: dict[str, int]) -> None:
+def test_failure_rate_counts_finished_jobs_when_they_finish(history: dict[str, int]) -> None:
+    """The agreed definition (`failure_share`): jobs placed by `completed_at`, queued and running in
+    neither count. ok2, asked for at 10:59:59.999999, finished at 11:02:30: it counts at 11:00."""
     with new_session() as session:
-        found = failure_rate(session, TWO_HOURS, Filters())
+        found = failure_rate(session, TWO_HOURS, HistoryFilters())
+        summed = failures(session, TWO_HOURS, HistoryFilters())
     assert found == [
-        FailureRate(hour(10), "openai", 1, 3, pytest.approx(1 / 3)),  # type: ignore[arg-type]
+        FailureRate(hour(10), "openai", 1, 2, 0.5),
         FailureRate(hour(11), "elevenlabs", 1, 2, 0.5),
-        FailureRate(hour(11), "openai", 1, 1, 1.0),
+        FailureRate(hour(11), "openai", 1, 2, 0.5),
     ]
+    assert summed == [Failures("elevenlabs", 1, 2), Failures("openai", 2, 4)], "the alert's figure is the chart's"
+
+
+def test_a_bulk_cancel_moves_neither_the_chart_nor_the_alert(history: dict[str, int]) -> None:
+    """Staff cancel many jobs at once: the chart's failure rate and the alert's (and the headline's,
+    its sum) stay as they were."""
+    with new_session() as session:
+        chart, alert = (
+            failure_rate(session, TWO_HOURS, HistoryFilters()),
+            failures(session, TWO_HOURS, HistoryFilters()),
+        )
+    for minute in range(0, 120, 5):
+        add("story", "openai", "failed", T + timedelta(minutes=minute), error=CANCELLED_TEXT, cancelled=True)
+    with new_session() as session:
+        assert failure_rate(session, TWO_HOURS, HistoryFilters()) == chart
+        assert failures(session, TWO_HOURS, HistoryFilters()) == alert
 
 
 def test_top_errors_and_the_jobs_behind_one(history: dict[str, int]) -> None:
     with new_session() as session:
-        errors = top_errors(session, TWO_HOURS, Filters())
-        jobs = jobs_with_error(session, TWO_HOURS, Filters(), "Bad key.")
+        errors = top_errors(session, TWO_HOURS, HistoryFilters())
+        jobs = jobs_with_error(session, TWO_HOURS, HistoryFilters(), "Bad key.")
     assert errors == [
         ErrorCount("Bad key.", 2, T + timedelta(minutes=70)),
         ErrorCount("Quota exhausted.", 1, T + timedelta(minutes=100)),
@@ -180,7 +207,7 @@ def test_top_errors_and_the_jobs_behind_one(history: dict[str, int]) -> None:
 
 def test_latency_percentiles_per_provider(history: dict[str, int]) -> None:
     with new_session() as session:
-        found = {row.provider: row for row in latency(session, TWO_HOURS, Filters())}
+        found = {row.provider: row for row in latency(session, TWO_HOURS, HistoryFilters())}
     # openai waits 10, 20, 30 s: p95 = 20 + 0.9 × 10; processing (completed only) 60 and 120 s.
     assert found["openai"] == Latency("openai", 3, 20.0, pytest.approx(29.0), 90.0, pytest.approx(117.0))  # type: ignore[arg-type]
     assert found["elevenlabs"] == Latency("elevenlabs", 2, 45.0, pytest.approx(49.5), 30.0, 30.0)  # type: ignore[arg-type]
@@ -189,7 +216,7 @@ def test_latency_percentiles_per_provider(history: dict[str, int]) -> None:
 
 def test_characters_billed_and_their_cost(history: dict[str, int]) -> None:
     with new_session() as session:
-        billed = billed_characters(session, TWO_HOURS, Filters())
+        billed = billed_characters(session, TWO_HOURS, HistoryFilters())
     day = T.replace(hour=0)
     assert billed == [
         Billed(day, "elevenlabs", "eleven_flash_v2_5", 500),
@@ -208,7 +235,7 @@ def test_characters_billed_and_their_cost(history: dict[str, int]) -> None:
 
 def test_audio_hours_per_day(history: dict[str, int]) -> None:
     with new_session() as session:
-        found = audio_hours(session, TWO_HOURS, Filters())
+        found = audio_hours(session, TWO_HOURS, HistoryFilters())
     assert found == [AudioHours(T.replace(hour=0), pytest.approx((60 + 120 + 1800) / 3600))]  # type: ignore[arg-type]
 
 
@@ -222,18 +249,19 @@ def test_filters_by_provider_model_and_project(history: dict[str, int]) -> None:
                 "INSERT INTO images_image (id, caption, story_id) OVERRIDING SYSTEM VALUE VALUES (99, 'y', 99);"
             )
         )
-    add("story", "openai", "completed", T, project=2)
+    # Stamped with project 1, but its story is in project 2: it belongs to project 2, as in the library.
+    add("story", "openai", "completed", T, project=1, story=99)
     add("scene", "openai", "failed", T, image=99)
 
-    def totals(filters: Filters) -> list[tuple[int, int]]:
+    def totals(filters: HistoryFilters) -> list[tuple[int, int]]:
         with new_session() as session:
             return [(r.completed, r.failed) for r in status_over_time(session, TWO_HOURS, filters)]
 
-    assert totals(Filters(project_id=2)) == [(1, 1)]
-    assert totals(Filters(project_id=1)) == [(2, 1), (1, 2)]
-    assert totals(Filters(provider="elevenlabs")) == [(1, 1)]
-    assert totals(Filters(model="tts-1-hd")) == [(1, 0)]
-    assert totals(Filters(provider="elevenlabs", model="tts-1")) == []
+    assert totals(HistoryFilters(project_id=2)) == [(1, 1)]
+    assert totals(HistoryFilters(project_id=1)) == [(2, 1), (1, 2)]
+    assert totals(HistoryFilters(provider="elevenlabs")) == [(1, 1)]
+    assert totals(HistoryFilters(model="tts-1-hd")) == [(1, 0)]
+    assert totals(HistoryFilters(provider="elevenlabs", model="tts-1")) == []
 
 
 def test_daily_buckets_follow_local_midnight_across_a_dst_change(db: str) -> None:
@@ -245,7 +273,7 @@ def test_daily_buckets_follow_local_midnight_across_a_dst_change(db: str) -> Non
 
     def buckets(tz: str) -> list[tuple[str, int]]:
         with new_session() as session:
-            rows = status_over_time(session, Window(start, end, timedelta(days=1), tz), Filters())
+            rows = status_over_time(session, Window(start, end, timedelta(days=1), tz), HistoryFilters())
         return [(r.bucket.astimezone(UTC).isoformat(), r.queued) for r in rows]
 
     assert buckets("America/New_York") == [
@@ -263,7 +291,7 @@ def test_hourly_buckets_start_on_the_local_hour_in_a_half_hour_zone(db: str) -> 
     add("story", "local", "queued", T + timedelta(minutes=30))
     window = Window(T - timedelta(hours=1), T + timedelta(hours=2), timedelta(hours=1), "Asia/Kolkata")
     with new_session() as session:
-        rows = status_over_time(session, window, Filters())
+        rows = status_over_time(session, window, HistoryFilters())
     assert [(r.bucket, r.queued) for r in rows] == [(T - timedelta(minutes=30), 1), (T + timedelta(minutes=30), 1)]
 
 
@@ -306,5 +334,5 @@ def test_a_row_completed_without_a_bill_is_billed_its_prompt_length(db: str) -> 
         assert session.scalar(text(f"SELECT characters_billed FROM tts_storyaudio WHERE id = {row_id}")) == len(
             "Some words."
         )
-        billed = billed_characters(session, TWO_HOURS, Filters())
+        billed = billed_characters(session, TWO_HOURS, HistoryFilters())
     assert billed == [Billed(T.replace(hour=0), "openai", "tts-1", 11 + 70)]

@@ -14,9 +14,9 @@ from redis import Redis
 from sqlalchemy import select, text
 
 from dashboard import qc_chart
-from db.chunks import owned_by
 from db.engine import new_session
 from db.models import Chunk, StoryAudio
+from db.narrations import STORY
 from tests.apptest import button, labels, open_narration, texts
 from tests.factories import demo_data, staff_user
 from tests.fake_providers import FakeProviders
@@ -84,7 +84,7 @@ def _redoing(row_id: int) -> list[int]:
     with new_session() as session:
         return list(
             session.scalars(
-                select(Chunk.idx).where(owned_by("story", row_id), Chunk.redo_state.is_not(None)).order_by(Chunk.idx)
+                select(Chunk.idx).where(STORY.owns(row_id), Chunk.redo_state.is_not(None)).order_by(Chunk.idx)
             )
         )
 
@@ -110,7 +110,7 @@ def test_re_narrating_the_flagged_passages_redoes_exactly_those_in_one_redo(
     said = texts(app, "caption")
     assert any("2 flagged (red diamonds" in line for line in said)
     with new_session() as session:
-        chunks = list(session.scalars(select(Chunk).where(owned_by("story", row_id)).order_by(Chunk.idx)))
+        chunks = list(session.scalars(select(Chunk).where(STORY.owns(row_id)).order_by(Chunk.idx)))
     characters = len(chunks[1].text) + len(chunks[3].text)
     cost = catalogue.estimated_cost_usd(catalogue.model("openai", "tts-1"), characters)  # type: ignore[arg-type]
     assert f"Passages 2, 4: {characters:,} characters, about ${cost:.4f}." in " ".join(said)

@@ -74,5 +74,5 @@ def _spent(database: str, tz: str, reading: int) -> float:
     """The month's estimated spend; the arguments only key the cache (a new `reading` each minute)."""
     window = Window.month_to_date(now=now(), tz=tz)
     with new_session() as session:
-        billed = monitoring.billed_characters(session, window, monitoring.Filters())
+        billed = monitoring.billed_characters(session, window, monitoring.HistoryFilters())
     return costs(billed).total_usd

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from db import live
+from db import live, monitoring
 from db.engine import new_session
 from db.models import MaintenanceRun
 from db.narrations import now
 from db.settings import Settings, get_settings
+from db.window import Window
 from workers.budget import Budget, this_month
 from workers.queue import redis
 from workers.rq_status import RqStatus, rq_status
@@ -57,7 +58,8 @@ class Health:
     queues: list[live.QueueDepth]
     workers: list[live.WorkerState]
     stuck: list[live.StuckJob]
-    failures: list[live.RecentFailures]
+    failures: list[monitoring.Failures]
+    """Per provider, the jobs finished in the last ALERT_FAILURE_MINUTES (`monitoring.failure_share`)."""
     rq: RqStatus
     last_maintenance: MaintenanceRun | None
     budget: Budget | None = None
@@ -87,7 +89,11 @@ def snapshot(settings: Settings | None = None) -> Health:
             queues=live.queue_depth(session),
             workers=beats,
             stuck=live.stuck_jobs(session, older_than=timedelta(seconds=settings.job_timeout_seconds)),
-            failures=live.recent_failures(session, since=timedelta(minutes=settings.alert_failure_minutes)),
+            failures=monitoring.failures(
+                session,
+                Window.last(timedelta(minutes=settings.alert_failure_minutes), now=checked_at),
+                monitoring.HistoryFilters(),
+            ),
             rq=rq_status(redis()),
             last_maintenance=live.last_maintenance(session),
             budget=this_month(settings),

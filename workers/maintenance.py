@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from db import alert_log, chunks
 from db.engine import new_session
 from db.models import Chunk, MaintenanceRun, Status
-from db.narrations import MODELS, now
+from db.narrations import KINDS, MODELS, kind_of, now
 from db.settings import Settings, get_settings
 from workers import storage
 from workers.encoding import encode, preview
@@ -145,7 +145,7 @@ def _expire_failed(session: Session, settings: Settings, trouble: _Trouble) -> d
                     continue
                 session.execute(
                     delete(Chunk).where(
-                        chunks.owned_by(kind, row_id), Chunk.audio_path.is_(None) | Chunk.audio_path.not_in(refused)
+                        kind_of(kind).owns(row_id), Chunk.audio_path.is_(None) | Chunk.audio_path.not_in(refused)
                     )
                 )
                 values = {"base64_audio": None} if own in refused else {"base64_audio": None, "audio_file": None}
@@ -171,11 +171,11 @@ def _completed_chunk_files(session: Session) -> list[tuple[str, int]]:
     """Chunk files of completed narrations, oldest narration first: (relative path, chunk id). A
     narration with a redo in flight keeps its chunks: the redo re-joins them."""
     found: list[tuple[str, int, datetime]] = []
-    for kind, model in MODELS.items():
-        owner = Chunk.story_audio_id if kind == "story" else Chunk.scene_audio_id
+    for kind in KINDS.values():
+        model = kind.model
         query = (
             select(Chunk.audio_path, Chunk.id, model.completed_at)
-            .join(model, model.id == owner)
+            .join(model, model.id == kind.chunk_owner)
             .where(model.status == Status.COMPLETED, model.redo_state.is_(None), Chunk.audio_path.is_not(None))
         )
         found += [(str(path), chunk_id, completed or now()) for path, chunk_id, completed in session.execute(query)]

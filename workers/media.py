@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from db.narrations import KINDS
 from db.settings import get_settings
 from workers.catalogue import OUTPUT_FORMATS
 
 MediaKind = Literal["audio", "chunk", "image", "sample"]
 """What a stored path is for: a narration's file, one passage's PCM, a scene image, a voice sample."""
 
-AUDIO_FOLDERS = {"story": "tts/story", "scene": "tts/scene"}
-"""Where each kind of narration's file lives (Django's `upload_to`)."""
+AUDIO_FOLDERS = {name: kind.folder for name, kind in KINDS.items()}
+"""Where each kind of narration's file lives (`NarrationKind.folder`)."""
 CHUNK_FOLDER = "tts/chunks"
 SAMPLE_FOLDER = "samples"
 IMAGE_TYPES = ("png", "jpg", "jpeg", "gif", "webp")

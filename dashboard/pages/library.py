@@ -1,7 +1,6 @@
 """Library: every narration, newest first, filtered and paginated on the server; a click on a row opens it."""
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 
 import streamlit as st
@@ -16,6 +15,7 @@ from db.engine import new_session
 from db.library import Filters, filter_options, page
 from db.models import CANCELLED, STATES, Provider, Status
 from db.settings import get_settings
+from db.window import Window
 from workers import catalogue
 from workers.actions import cancel_matching, retry_matching
 
@@ -69,8 +69,8 @@ with st.form("filters"):
 
 since = until = None
 if isinstance(dates, tuple) and len(dates) == 2:
-    since = datetime.combine(dates[0], time.min, tzinfo=UTC)
-    until = datetime.combine(dates[1], time.min, tzinfo=UTC) + timedelta(days=1)
+    days = Window.calendar_days(dates[0], dates[1], display_zone().key)  # the days the table's times are on
+    since, until = days.start, days.end
 filters = Filters(
     status=status,
     provider=provider,

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import charts, links
 from dashboard.headlines import Headline, budget_headline
 from dashboard.labels import display_zone, when
-from dashboard.operations_view import RANGES, alert_history, days_window, load_panels
+from dashboard.operations_view import RANGES, alert_history, load_panels
 from dashboard.panels import live_panels, show_headlines, side_by_side, storage_panel
 from dashboard.plain import md
 from dashboard.session import require
@@ -37,7 +37,7 @@ if choice == "Custom":
     if not isinstance(days, tuple) or len(days) != 2:
         st.info("Pick the first and the last day.")
         st.stop()
-    window = days_window(days[0], days[1], tz)
+    window = Window.calendar_days(days[0], days[1], tz)
 else:
     window = Window.last(RANGES[str(choice)], now=now, tz=tz)
 
@@ -50,7 +50,7 @@ model = b.selectbox("Model", [None, *models], format_func=lambda m: m or "any mo
 project = c.selectbox(
     "Project", [None, *project_names], format_func=lambda p: "any project" if p is None else project_names[p]
 )
-filters = monitoring.Filters(provider=provider, model=model, project_id=project)
+filters = monitoring.HistoryFilters(provider=provider, model=model, project_id=project)
 
 panels = load_panels(window, filters, now=now)
 st.caption(
