@@ -2,14 +2,21 @@
 
 The schema is migrated once into a template database; each test gets a copy of it (CREATE
 DATABASE ... TEMPLATE), so tests never see each other's rows. Redis is flushed before and after.
+
+A test that starts a process (a worker, the dashboard, Chromium, a command, its own servers) does
+so through one of the fixtures in SLOW_FIXTURES, and is marked `slow` for that; `make test-fast`
+leaves those out. Any other test that starts a process fails, so the marking cannot fall behind.
 """
 
 from __future__ import annotations
 
 import os
+import platform
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
@@ -19,15 +26,48 @@ from sqlalchemy.engine import make_url
 
 from db.engine import reset_engine
 from db.settings import SECRETS_FILE_ENV, get_settings
+from tests import live, workers_env
 from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
-from tests.live import headless_chromium
+from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chromium
 from tests.servers import postgres_server, redis_server
-from tests.workers_env import providers_on
+from tests.workers_env import WorkersStarter, providers_on
 from workers.queue import reset_redis
 from workers.throttle import forget_in_process
 
 KEYS = ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "OPENAI_BASE_URL", "ELEVENLABS_BASE_URL")
+
+SLOW_FIXTURES = frozenset({"browser", "dashboard", "worker", "workers", "commands", "own_servers"})
+"""Fixtures that start processes: Chromium, `streamlit run`, worker processes, commands, and
+PostgreSQL and Redis servers of the test's own (tests/test_store_restarts.py)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that uses a fixture starting a process (directly or through another
+    fixture: `fixturenames` is the closure)."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+platform.processor()  # runs `uname -p` once per process and keeps it (ONNX Runtime asks): not a test's process
+
+
+@pytest.fixture(autouse=True)
+def no_processes_unless_slow(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test not marked slow may not start a process: `make test-fast` must not, and a process
+    started outside SLOW_FIXTURES would leave its test in the fast loop."""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(*args: Any, **kwargs: Any) -> NoReturn:
+        raise AssertionError(
+            f"{request.node.nodeid} starts a process ({args[0] if args else kwargs.get('args')!r}): "
+            f"do it through a fixture in tests/conftest.py SLOW_FIXTURES, so the test is marked slow"
+        )
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
 
 
 def _psycopg_url(sqlalchemy_url: str) -> str:
@@ -150,6 +190,30 @@ def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Redis]:
 def browser() -> Iterator[Browser]:
     with headless_chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def dashboard() -> DashboardStarter:
+    """`with dashboard() as url:` starts `streamlit run` with the environment of that moment."""
+    return live.dashboard
+
+
+@pytest.fixture
+def worker() -> WorkerStarter:
+    """`with worker():` runs one `narration-desk worker` process."""
+    return live.worker
+
+
+@pytest.fixture
+def workers() -> WorkersStarter:
+    """`with workers(tmp_path) as running:` worker processes started by `running.start()`."""
+    return workers_env.workers
+
+
+@pytest.fixture
+def commands() -> Commands:
+    """Runs commands (the CLI, Django, docker compose) as child processes."""
+    return Commands()
 
 
 @pytest.fixture

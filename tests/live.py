@@ -14,8 +14,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,34 @@ def dashboard() -> Iterator[str]:
             yield url
         finally:
             stop_child(process)  # as `narration-desk run` does: a browser tab left open can stall the graceful stop
+
+
+class Commands:
+    """Commands run as child processes, from the repository root with the test's environment and
+    their output kept as text. Handed out by the `commands` fixture, so that a test running one is
+    marked slow (tests/conftest.py); elsewhere starting a process fails the test."""
+
+    def run(
+        self, command: Sequence[str], *, input: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `command` to its end; its exit code is the caller's to check."""
+        return subprocess.run(
+            list(command), cwd=ROOT, env=os.environ.copy(), input=input, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )  # fmt: skip
+
+    def start(self, command: Sequence[str], *, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start `command` (stdout and stderr together, as text); stopping it is the caller's."""
+        return subprocess.Popen(
+            list(command), cwd=ROOT, env=dict(os.environ if env is None else env), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+
+
+WorkerStarter = Callable[[], AbstractContextManager[subprocess.Popen[bytes]]]
+DashboardStarter = Callable[[], AbstractContextManager[str]]
+"""What the `worker` and `dashboard` fixtures hand a test: the functions above, requested as fixtures
+so that tests starting them are marked slow (tests/conftest.py)."""
 
 
 def screenshot(page: Page, name: str) -> None:

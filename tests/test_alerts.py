@@ -21,7 +21,7 @@ from db.heartbeats import beat
 from db.settings import get_settings
 from tests.apptest import shown
 from tests.factories import billed, demo_data
-from tests.live import dashboard, worker
+from tests.live import DashboardStarter, WorkerStarter
 from workers import verdicts
 from workers.alerts import Alert, check, evaluate, notify
 from workers.health import snapshot, storage
@@ -175,20 +175,22 @@ def _first_post(seconds: float = 60) -> set[str]:
     return {a["key"] for a in Hook.received[0]["json"]["alerts"]}
 
 
-def test_a_worker_posts_the_alerts_with_no_page_open(live_state: None, webhook: str) -> None:
+def test_a_worker_posts_the_alerts_with_no_page_open(live_state: None, webhook: str, worker: WorkerStarter) -> None:
     with worker():
         keys = _first_post()
     assert {"failure-rate:openai", "queue-age", "storage"} <= keys
 
 
-def test_a_dashboard_posts_no_worker_with_every_worker_down_and_no_page_open(live_state: None, webhook: str) -> None:
+def test_a_dashboard_posts_no_worker_with_every_worker_down_and_no_page_open(
+    live_state: None, webhook: str, dashboard: DashboardStarter
+) -> None:
     with dashboard():  # no browser connects
         keys = _first_post()
     assert {"no-worker", "failure-rate:openai", "queue-age", "storage"} <= keys
 
 
 def test_a_freshly_started_dashboard_is_quiet_about_workers_in_its_grace(
-    live_state: None, webhook: str, monkeypatch: pytest.MonkeyPatch
+    live_state: None, webhook: str, monkeypatch: pytest.MonkeyPatch, dashboard: DashboardStarter
 ) -> None:
     monkeypatch.setenv("WORKER_START_GRACE_SECONDS", "90")
     with dashboard():  # its first check runs at once, before any worker could have beaten

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Browser, expect
 from redis import Redis
 
 from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from tests.factories import LOCAL, demo_data, staff_user
-from tests.live import choose, dashboard, settled, sign_in
+from tests.live import DashboardStarter, choose, settled, sign_in
 from workers.jobs import synthesize
 from workers.signin import Role
 from workers.submit import Request, submit
 
-pytestmark = pytest.mark.slow
-
 PASSWORD = "a long enough secret"
 
 
-def test_deep_link_sign_in_then_delete_through_the_dialog(db: str, redis: Redis, browser: Browser) -> None:
+def test_deep_link_sign_in_then_delete_through_the_dialog(
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
+) -> None:
     demo_data()
     staff_user("admin", role=Role.SUPERUSER)
     row_id = submit(Request(kind="scene", target_id=3, prompt="The fishermen climb the hill.", **LOCAL)).row_id
@@ -74,7 +73,9 @@ def test_deep_link_sign_in_then_delete_through_the_dialog(db: str, redis: Redis,
         expect(page.get_by_role("heading", name=f"Story narration #{story}")).to_be_visible(timeout=30_000)
 
 
-def test_replace_unticks_after_a_submit_and_the_card_follows_the_form(db: str, redis: Redis, browser: Browser) -> None:
+def test_replace_unticks_after_a_submit_and_the_card_follows_the_form(
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
+) -> None:
     demo_data()
     staff_user("editor")
     first = submit(Request(kind="story", target_id=1, prompt="The lighthouse cat.", **LOCAL)).row_id

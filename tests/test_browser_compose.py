@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Browser, expect
 from redis import Redis
 
 from tests.factories import demo_data, staff_user
-from tests.live import dashboard, screenshot, worker
-
-pytestmark = pytest.mark.slow
+from tests.live import DashboardStarter, WorkerStarter, screenshot
 
 
-def test_submit_then_the_card_turns_completed_and_the_player_plays(db: str, redis: Redis, browser: Browser) -> None:
+def test_submit_then_the_card_turns_completed_and_the_player_plays(
+    db: str, redis: Redis, browser: Browser, worker: WorkerStarter, dashboard: DashboardStarter
+) -> None:
     demo_data()
     staff_user("editor")
     with worker(), dashboard() as url:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
 from redis import Redis
 
@@ -15,12 +14,10 @@ from db.engine import new_session
 from db.lifecycle import cancel
 from db.models import SceneAudio, StoryAudio
 from tests.factories import LOCAL, demo_data, staff_user
-from tests.live import choose, dashboard, screenshot, settled, sign_in, worker
+from tests.live import DashboardStarter, WorkerStarter, choose, screenshot, settled, sign_in
 from workers.jobs import synthesize
 from workers.signin import Role
 from workers.submit import Request, submit
-
-pytestmark = pytest.mark.slow
 
 
 def _set_voice(row_id: int, voice: str) -> None:
@@ -40,7 +37,9 @@ def _click_cell(page: Page, row: int, column: int) -> None:
     page.mouse.click(x, y)
 
 
-def test_filter_open_and_retry_a_failed_job(db: str, redis: Redis, browser: Browser) -> None:
+def test_filter_open_and_retry_a_failed_job(
+    db: str, redis: Redis, browser: Browser, worker: WorkerStarter, dashboard: DashboardStarter
+) -> None:
     demo_data()
     staff_user("editor")
     done = [
@@ -94,7 +93,9 @@ def test_filter_open_and_retry_a_failed_job(db: str, redis: Redis, browser: Brow
         screenshot(page, "narration")
 
 
-def test_a_new_tag_typed_in_compose_is_created(db: str, redis: Redis, browser: Browser) -> None:
+def test_a_new_tag_typed_in_compose_is_created(
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
+) -> None:
     demo_data()
     staff_user("editor")
     with dashboard() as url:
@@ -111,7 +112,9 @@ def test_a_new_tag_typed_in_compose_is_created(db: str, redis: Redis, browser: B
         assert session.query(StoryAudio).one().tags == ["lullaby"]
 
 
-def test_a_read_only_account_never_sees_compose(db: str, redis: Redis, browser: Browser) -> None:
+def test_a_read_only_account_never_sees_compose(
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
+) -> None:
     demo_data()
     staff_user("reader", role=Role.VIEWER)
     with dashboard() as url:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from redis import Redis
 from sqlalchemy import text
@@ -14,13 +13,13 @@ from db.engine import get_engine, new_session
 from db.heartbeats import beat
 from db.lifecycle import cancelled
 from tests.factories import demo_data, staff_user
-from tests.live import CHARTS, charts_drawn, dashboard, screenshot, sign_in
+from tests.live import CHARTS, DashboardStarter, charts_drawn, screenshot, sign_in
 from workers.demo_history import seed_history
 
-pytestmark = pytest.mark.slow
 
-
-def test_operations_charts_render_with_data(db: str, redis: Redis, browser: Browser) -> None:
+def test_operations_charts_render_with_data(
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
+) -> None:
     seed_history(2_000)
     staff_user("editor")
     with dashboard() as url:
@@ -47,7 +46,7 @@ def _metric(page: Page, label: str) -> Locator:
 
 
 def test_a_cancel_leaves_the_failure_rate_and_the_current_job_links_to_its_narration(
-    db: str, redis: Redis, browser: Browser
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
 ) -> None:
     demo_data()
     staff_user("editor")

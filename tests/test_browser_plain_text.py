@@ -7,16 +7,13 @@ text or a formula on a staff member's screen (`dashboard/plain.py`).
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Browser, expect
 from redis import Redis
 from sqlalchemy import text
 
 from db.engine import get_engine
 from tests.factories import demo_data, staff_user
-from tests.live import dashboard, sign_in
-
-pytestmark = pytest.mark.slow
+from tests.live import DashboardStarter, sign_in
 
 HOSTILE = (
     "# Heading [click here](https://evil.example/a) **loud** :red[alarm] $x^2$ "
@@ -25,7 +22,7 @@ HOSTILE = (
 
 
 def test_an_error_message_and_a_username_from_the_database_show_as_text(
-    db: str, redis: Redis, browser: Browser
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
 ) -> None:
     demo_data()
     staff_user("_editor_")  # Markdown would show "editor" in italics

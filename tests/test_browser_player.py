@@ -14,12 +14,10 @@ from db.engine import new_session
 from db.models import StoryAudio
 from db.settings import get_settings
 from tests.factories import staff_user
-from tests.live import dashboard, settled, sign_in
+from tests.live import DashboardStarter, settled, sign_in
 from tests.test_long_text import long_story
 from tests.workers_env import narrated_by_fake
 from workers.signin import Role
-
-pytestmark = pytest.mark.slow
 
 
 def _narrated(monkeypatch: pytest.MonkeyPatch) -> tuple[int, bytes, float, float]:
@@ -33,7 +31,7 @@ def _narrated(monkeypatch: pytest.MonkeyPatch) -> tuple[int, bytes, float, float
 
 
 def test_the_whole_narration_plays_and_seeks_past_the_preview(
-    db: str, redis: Redis, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    db: str, redis: Redis, browser: Browser, monkeypatch: pytest.MonkeyPatch, dashboard: DashboardStarter
 ) -> None:
     row_id, data, preview, seconds = _narrated(monkeypatch)
     staff_user("reader", role=Role.VIEWER)

@@ -14,7 +14,7 @@ from dashboard.qc_chart import FLAGGED_COLOUR
 from dashboard.views import load_detail, starts
 from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import FakeProviders
-from tests.live import charts_drawn, choose, dashboard, screenshot, settled, sign_in
+from tests.live import DashboardStarter, charts_drawn, choose, screenshot, settled, sign_in
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
 from workers import catalogue
@@ -22,7 +22,6 @@ from workers.chunking import split
 from workers.jobs import synthesize
 from workers.submit import Request, submit
 
-pytestmark = pytest.mark.slow
 OPENAI_NOVA: dict[str, Any] = {"provider": "openai", "model": "tts-1", "voice": "nova"}
 
 
@@ -50,7 +49,7 @@ def _narrations(monkeypatch: pytest.MonkeyPatch) -> int:
 
 
 def test_the_badge_the_filter_and_the_chart(
-    db: str, redis: Redis, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    db: str, redis: Redis, browser: Browser, monkeypatch: pytest.MonkeyPatch, dashboard: DashboardStarter
 ) -> None:
     row_id = _narrations(monkeypatch)
     staff_user("editor")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 
-import pytest
 from playwright.sync_api import Browser, expect
 from redis import Redis
 
@@ -14,11 +13,9 @@ from db.engine import new_session
 from db.models import StoryAudio
 from db.settings import get_settings
 from tests.factories import LOCAL, demo_data, staff_user
-from tests.live import dashboard, screenshot, sign_in
+from tests.live import DashboardStarter, screenshot, sign_in
 from workers.jobs import synthesize
 from workers.submit import Request, submit
-
-pytestmark = pytest.mark.slow
 
 
 def _audio(row_id: int) -> tuple[str, str]:
@@ -30,7 +27,7 @@ def _audio(row_id: int) -> tuple[str, str]:
 
 
 def test_a_cancelled_redo_leaves_the_narration_completed_with_the_same_audio(
-    db: str, redis: Redis, browser: Browser
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
 ) -> None:
     demo_data()
     staff_user("editor")

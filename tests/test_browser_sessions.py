@@ -11,11 +11,13 @@ from sqlalchemy import text
 
 from db.engine import get_engine
 from tests.factories import demo_data, staff_user
-from tests.live import dashboard, session_cookie, sign_in
+from tests.live import DashboardStarter, session_cookie, sign_in
 from workers.sessions import COOKIE
 
 
-def test_a_reload_and_a_new_tab_stay_signed_in_until_sign_out(db: str, redis: Redis, browser: Browser) -> None:
+def test_a_reload_and_a_new_tab_stay_signed_in_until_sign_out(
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
+) -> None:
     demo_data()
     staff_user("editor")
     with dashboard() as url:
@@ -56,7 +58,7 @@ def _no_session_cookie(context: BrowserContext, timeout: float = 30) -> bool:
 
 
 def test_an_idle_tab_of_a_deactivated_account_ends_and_sign_out_leaves_no_cookie(
-    db: str, redis: Redis, browser: Browser
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
 ) -> None:
     demo_data()
     staff_user("editor")

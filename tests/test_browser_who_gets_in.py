@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Browser, expect
 from redis import Redis
 from sqlalchemy import text
@@ -10,15 +9,13 @@ from sqlalchemy import text
 from db.engine import get_engine
 from db.passwords import make_password
 from tests.factories import demo_data
-from tests.live import dashboard
-
-pytestmark = pytest.mark.slow
+from tests.live import DashboardStarter
 
 PASSWORD = "the customer's own password"
 
 
 def test_a_customer_with_the_right_password_sees_the_wrong_password_sentence(
-    db: str, redis: Redis, browser: Browser
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
 ) -> None:
     demo_data()
     with get_engine().begin() as connection:  # as the product's sign-up writes a customer

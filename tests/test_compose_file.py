@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.live import Commands
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _compose() -> list[str]:
+def _compose(commands: Commands) -> list[str]:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    if shutil.which("docker") and commands.run(["docker", "compose", "version"]).returncode == 0:
         return ["docker", "compose"]
     pytest.skip("neither docker-compose nor the docker compose plugin is installed (apt-get install docker-compose)")
 
 
-def test_compose_accepts_the_file_and_the_worker_scales() -> None:
-    config = subprocess.run(
-        [*_compose(), "-f", str(ROOT / "docker-compose.yml"), "config"], capture_output=True, text=True, check=False
-    )
+def test_compose_accepts_the_file_and_the_worker_scales(commands: Commands) -> None:
+    config = commands.run([*_compose(commands), "-f", str(ROOT / "docker-compose.yml"), "config"])
     assert config.returncode == 0, config.stderr
     for service in ("postgres:", "redis:", "migrate:", "dashboard:", "worker:"):
         assert f"  {service}" in config.stdout

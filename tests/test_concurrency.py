@@ -21,10 +21,8 @@ from db.models import SceneAudio
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import OPENAI, _delivered
 from tests.test_slots import ELEVEN
-from tests.workers_env import Workers, all_finished, statuses, wait_until, workers
+from tests.workers_env import Workers, WorkersStarter, all_finished, statuses, wait_until
 from workers.submit import Request, submit
-
-pytestmark = pytest.mark.slow
 
 
 def _scenes(label: str, count: int, *, priority: int = 0) -> list[int]:
@@ -45,7 +43,7 @@ def _processing(ids: list[int]) -> int:
 
 
 def test_one_worker_keeps_the_providers_limit_in_flight_across_jobs(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
     fake.latency = 0.5
     fake.concurrency_limits = {"openai": 4}
@@ -64,7 +62,7 @@ def test_one_worker_keeps_the_providers_limit_in_flight_across_jobs(
 
 @contextmanager
 def _worker_holding_four(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, label: str
+    workers: WorkersStarter, fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, label: str
 ) -> Iterator[tuple[Workers, subprocess.Popen[bytes], list[int]]]:
     """Eight one-passage rows and one worker holding four: two sending, two waiting for a place in
     its gate, the other four still in Redis."""
@@ -79,9 +77,9 @@ def _worker_holding_four(
 
 
 def test_cancel_reaches_every_job_in_flight_and_the_others_complete(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
-    with _worker_holding_four(fake, tmp_path, monkeypatch, "Cancel") as (_, _, ids):
+    with _worker_holding_four(workers, fake, tmp_path, monkeypatch, "Cancel") as (_, _, ids):
         held = [row_id for row_id, status in statuses("scene", ids).items() if status == "processing"]
         with new_session() as session:
             for row_id in held[:3]:
@@ -101,9 +99,9 @@ def test_cancel_reaches_every_job_in_flight_and_the_others_complete(
 
 
 def test_sigterm_hands_back_the_waiting_jobs_and_lets_the_sending_ones_finish(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
-    with _worker_holding_four(fake, tmp_path, monkeypatch, "Term") as (running, first, ids):
+    with _worker_holding_four(workers, fake, tmp_path, monkeypatch, "Term") as (running, first, ids):
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=60) == 0
         after_stop = statuses("scene", ids)
@@ -119,7 +117,7 @@ def test_sigterm_hands_back_the_waiting_jobs_and_lets_the_sending_ones_finish(
 
 
 def test_a_high_priority_row_behind_a_full_worker_sends_next(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
     fake.latency = 2.0
     monkeypatch.setenv("OPENAI_CONCURRENCY", "1")
@@ -141,7 +139,7 @@ def test_a_high_priority_row_behind_a_full_worker_sends_next(
 
 
 def test_two_workers_full_of_jobs_stay_within_the_elevenlabs_accounts_limit(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
     fake.latency = 0.5
     fake.concurrency_limits = {"elevenlabs": 2}  # the plan's limit: a third request is answered 429

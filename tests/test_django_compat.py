@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,13 @@ from db import redo
 from db.engine import get_engine, new_session
 from db.upgrade import upgrade
 from tests.factories import django_rows, load_django_schema, staff_user
+from tests.live import Commands
 from workers import actions
 from workers.jobs import synthesize
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def _django_probe(url: str, media_root: Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.django_app.probe", url, str(media_root)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def _django_probe(commands: Commands, url: str, media_root: Path) -> dict[str, Any]:
+    done = commands.run([sys.executable, "-m", "tests.django_app.probe", url, str(media_root)])
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -51,10 +42,10 @@ def _narrate_a_row_django_queued() -> None:
     assert "completed" in synthesize("scene", 3)
 
 
-def test_django_orm_reads_and_writes_the_upgraded_schema(empty_db: str, tmp_path: Path) -> None:
+def test_django_orm_reads_and_writes_the_upgraded_schema(empty_db: str, tmp_path: Path, commands: Commands) -> None:
     _narrate_a_row_django_queued()
 
-    seen = _django_probe(empty_db, tmp_path / "media")
+    seen = _django_probe(commands, empty_db, tmp_path / "media")
 
     assert seen["users"] == ["admin", "writer"]
     assert [(a["id"], a["status"], a["tags"], a["theme"]) for a in seen["story_audio"]] == [
@@ -88,7 +79,7 @@ def test_django_orm_reads_and_writes_the_upgraded_schema(empty_db: str, tmp_path
 
 
 def test_django_reads_a_narration_being_redone_and_then_cancelled_as_completed_with_its_file(
-    empty_db: str, redis: Redis, tmp_path: Path
+    empty_db: str, redis: Redis, tmp_path: Path, commands: Commands
 ) -> None:
     _narrate_a_row_django_queued()
     editor = staff_user("editor")
@@ -96,9 +87,9 @@ def test_django_reads_a_narration_being_redone_and_then_cancelled_as_completed_w
     with new_session() as session:
         assert redo.claim(session, "scene", 3, worker="busy-worker") is not None  # a worker is narrating it
 
-    running = _django_probe(empty_db, tmp_path / "media")["scene_audio"][2]
+    running = _django_probe(commands, empty_db, tmp_path / "media")["scene_audio"][2]
     assert "Cancelled the redo of passage 1" in actions.cancel("scene", 3, editor)
-    cancelled = _django_probe(empty_db, tmp_path / "media")["scene_audio"][2]
+    cancelled = _django_probe(commands, empty_db, tmp_path / "media")["scene_audio"][2]
 
     assert running == cancelled
     assert (running["status"], running["file_exists"]) == ("completed", True)

@@ -20,7 +20,7 @@ from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
-from tests.workers_env import providers_on, statuses, wait_until, workers
+from tests.workers_env import WorkersStarter, providers_on, statuses, wait_until
 from workers.jobs import synthesize
 from workers.queue import QUEUE_NAMES
 from workers.reconcile import reconcile
@@ -114,7 +114,9 @@ def test_cancel_says_what_happened(fake: FakeProviders) -> None:
     assert fake.calls == []
 
 
-def test_a_running_job_stops_at_its_next_chunk_when_cancelled(fake: FakeProviders, tmp_path: Path) -> None:
+def test_a_running_job_stops_at_its_next_chunk_when_cancelled(
+    fake: FakeProviders, tmp_path: Path, workers: WorkersStarter
+) -> None:
     fake.latency = 0.3
     done = submit(Request(kind="story", target_id=1, prompt=long_story(40_000), **OPENAI))
     with workers(tmp_path) as running:
@@ -142,7 +144,9 @@ def _done_chunks(row_id: int) -> int:
         return session.query(Chunk).filter(Chunk.story_audio_id == row_id, Chunk.status == "done").count()
 
 
-def test_sigterm_hands_the_row_back_and_the_next_worker_resumes(fake: FakeProviders, tmp_path: Path) -> None:
+def test_sigterm_hands_the_row_back_and_the_next_worker_resumes(
+    fake: FakeProviders, tmp_path: Path, workers: WorkersStarter
+) -> None:
     fake.latency = 0.3
     done = submit(Request(kind="story", target_id=1, prompt=long_story(40_000), **OPENAI))
     with workers(tmp_path) as running:

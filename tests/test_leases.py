@@ -20,10 +20,8 @@ from db.lifecycle import claim
 from db.models import Event, SceneAudio
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import _paid_calls_per_row, _scene_jobs
-from tests.workers_env import all_finished, statuses, wait_until, workers
+from tests.workers_env import WorkersStarter, all_finished, statuses, wait_until
 from workers.lease import GRACE, Lease
-
-pytestmark = pytest.mark.slow
 
 
 def _leases_in_force() -> bool:
@@ -71,7 +69,7 @@ def _requeued(ids: list[int]) -> list[tuple[int, str | None, str | None]]:
 
 
 def test_a_worker_killed_with_several_jobs_in_flight_is_taken_over_through_its_lease_and_every_row_is_paid_once(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
     monkeypatch.setenv("WORKER_DEAD_AFTER_SECONDS", "300")  # only the lease can give a row back
     fake.latency = 3.0
@@ -118,7 +116,7 @@ def _cut_lease_connection(worker: str) -> bool:
 
 
 def test_a_live_but_slow_job_is_never_taken_over_even_when_its_lease_connection_blinks(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
     fake.latency = 10.0  # well past the lease margin and a few heartbeat-age checks (5 s in tests)
     monkeypatch.setenv("PROVIDER_TIMEOUT_SECONDS", "30")

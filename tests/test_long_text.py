@@ -22,6 +22,8 @@ from workers import catalogue
 from workers.jobs import synthesize
 from workers.submit import Request, submit
 
+# Marked by hand, as the few tests slow by computing rather than by starting a process are: minutes of
+# audio faked, split, mastered and joined, and the local voice synthesizing.
 pytestmark = pytest.mark.slow
 
 WORDS = [

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -18,12 +15,11 @@ from db.models import AlertSpan, Chunk, MaintenanceRun, SceneAudio
 from db.narrations import now
 from db.settings import get_settings
 from tests.factories import LOCAL, demo_data
+from tests.live import Commands
 from tests.test_long_text import long_story
 from workers.jobs import synthesize
 from workers.maintenance import run_maintenance
 from workers.submit import Request, submit
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -127,11 +123,8 @@ def test_oversized_previews_are_cut_to_the_limit(demo: None, monkeypatch: pytest
         assert row is not None and row.base64_audio and 0 < len(row.base64_audio) <= 40_000
 
 
-def test_the_command_prints_the_report(demo: None) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "maintenance"], cwd=ROOT, env=os.environ.copy(),
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+def test_the_command_prints_the_report(demo: None, commands: Commands) -> None:
+    done = commands.run([sys.executable, "-m", "workers.cli", "maintenance"], timeout=60)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert set(report) == {

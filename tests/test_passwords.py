@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 from sqlalchemy import select
@@ -10,44 +9,46 @@ from sqlalchemy import select
 from db.engine import new_session
 from db.models import User
 from db.passwords import ITERATIONS, check_password, make_password
+from tests.live import Commands
 
 # What Django 5.2 writes for a known salt starts like this (the digest follows).
 DJANGO_HASH = "pbkdf2_sha256$1000000$abcdefghijklmnopqrstuv$"
 
 
-def _django_hash(password: str, salt: str) -> str:
+def _django_hash(commands: Commands, password: str, salt: str) -> str:
     code = (
         "from django.conf import settings; settings.configure();"
         "from django.contrib.auth.hashers import make_password;"
         f"print(make_password({password!r}, salt={salt!r}))"
     )
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    done = commands.run([sys.executable, "-c", code])
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
-def _django_check(password: str, encoded: str) -> bool:
+def _django_check(commands: Commands, password: str, encoded: str) -> bool:
     code = (
         "from django.conf import settings; settings.configure();"
         "from django.contrib.auth.hashers import check_password;"
         f"print(check_password({password!r}, {encoded!r}))"
     )
-    return (
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-        == "True"
-    )
+    done = commands.run([sys.executable, "-c", code])
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip() == "True"
 
 
-def test_a_hash_django_wrote_verifies_here() -> None:
-    encoded = _django_hash("correct horse", "abcdefghijklmnopqrstuv")
+def test_a_hash_django_wrote_verifies_here(commands: Commands) -> None:
+    encoded = _django_hash(commands, "correct horse", "abcdefghijklmnopqrstuv")
     assert encoded.startswith(DJANGO_HASH)
     assert check_password("correct horse", encoded)
     assert not check_password("correct horse!", encoded)
 
 
-def test_a_hash_written_here_verifies_in_django() -> None:
+def test_a_hash_written_here_verifies_in_django(commands: Commands) -> None:
     encoded = make_password("battery staple")
     assert encoded.split("$")[:2] == ["pbkdf2_sha256", str(ITERATIONS)]
-    assert _django_check("battery staple", encoded)
-    assert not _django_check("battery", encoded)
+    assert _django_check(commands, "battery staple", encoded)
+    assert not _django_check(commands, "battery", encoded)
 
 
 def test_unusable_and_foreign_hashes_never_verify() -> None:
@@ -56,21 +57,17 @@ def test_unusable_and_foreign_hashes_never_verify() -> None:
     assert not check_password("x", "pbkdf2_sha256$notanumber$salt$hash")
 
 
-def test_create_user_writes_an_account_that_signs_in(db: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "create-user", "ada", "--superuser"],
-        input="a long enough secret\n", capture_output=True, text=True, check=False,
-    )  # fmt: skip
+def test_create_user_writes_an_account_that_signs_in(db: str, commands: Commands) -> None:
+    done = commands.run(
+        [sys.executable, "-m", "workers.cli", "create-user", "ada", "--superuser"], input="a long enough secret\n"
+    )
     assert done.returncode == 0, done.stderr
     assert "Created superuser user 'ada'" in done.stdout
     with new_session() as session:
         user = session.scalars(select(User).where(User.username == "ada")).one()
         assert user.is_active and user.is_staff and user.is_superuser
         assert check_password("a long enough secret", user.password)
-        assert _django_check("a long enough secret", user.password)
+        assert _django_check(commands, "a long enough secret", user.password)
 
-    again = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "create-user", "ada"],
-        input="another long secret\n", capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    again = commands.run([sys.executable, "-m", "workers.cli", "create-user", "ada"], input="another long secret\n")
     assert again.returncode == 2 and "already a user called 'ada'" in again.stderr

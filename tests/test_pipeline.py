@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -19,25 +17,17 @@ from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.audio_checks import wav_duration, wav_rms
 from tests.factories import LOCAL, demo_data
+from tests.live import Commands
 from workers.queue import QUEUE_NAMES
 from workers.submit import Request, submit
 
-ROOT = Path(__file__).resolve().parents[1]
+
+def _worker(commands: Commands, *args: str) -> subprocess.Popen[str]:
+    return commands.start([sys.executable, "-m", "workers.cli", "worker", *args])
 
 
-def _worker(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "workers.cli", "worker", *args],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _burst() -> str:
-    process = _worker("--burst")
+def _burst(commands: Commands) -> str:
+    process = _worker(commands, "--burst")
     try:
         output, _ = process.communicate(timeout=120)
     finally:
@@ -67,13 +57,13 @@ def demo(db: str, redis: Redis) -> Iterator[None]:
     yield
 
 
-def test_story_narration_is_synthesized_stored_and_playable(demo: None, redis: Redis) -> None:
+def test_story_narration_is_synthesized_stored_and_playable(demo: None, redis: Redis, commands: Commands) -> None:
     text_to_speak = "The lamp turned all night. In the morning, the boats came home."
     done = submit(Request(kind="story", target_id=1, prompt=text_to_speak, **LOCAL))
     assert done.enqueued
     assert Queue(QUEUE_NAMES[1], connection=redis).job_ids == [done.task_id]
 
-    _burst()
+    _burst(commands)
 
     with new_session() as session:
         row = session.get(StoryAudio, done.row_id)
@@ -93,10 +83,10 @@ def test_story_narration_is_synthesized_stored_and_playable(demo: None, redis: R
     assert wav_rms(path) > 0.01, "the narration is silent"
 
 
-def test_rows_the_django_side_queued_are_found_by_a_burst_worker(demo: None, redis: Redis) -> None:
+def test_rows_the_django_side_queued_are_found_by_a_burst_worker(demo: None, redis: Redis, commands: Commands) -> None:
     ids = [_insert_like_django(1, "A tall white lighthouse."), _insert_like_django(2, "A small grey cat.")]
 
-    output = _burst()
+    output = _burst(commands)
 
     assert "enqueued 2 queued row(s)" in output
     with new_session() as session:
@@ -106,10 +96,10 @@ def test_rows_the_django_side_queued_are_found_by_a_burst_worker(demo: None, red
 
 
 def test_a_running_worker_finds_django_rows_without_anyone_enqueueing(
-    demo: None, redis: Redis, monkeypatch: pytest.MonkeyPatch
+    demo: None, redis: Redis, monkeypatch: pytest.MonkeyPatch, commands: Commands
 ) -> None:
     monkeypatch.setenv("RECONCILE_INTERVAL_SECONDS", "1")
-    worker = _worker()
+    worker = _worker(commands)
     try:
         time.sleep(1.0)  # the worker is up and idle before the row appears
         row_id = _insert_like_django(3, "Fishermen climbing a green hill.")
@@ -131,12 +121,12 @@ def test_a_running_worker_finds_django_rows_without_anyone_enqueueing(
     assert worker.returncode == 0, output
 
 
-def test_a_duplicate_delivery_synthesizes_once(demo: None, redis: Redis) -> None:
+def test_a_duplicate_delivery_synthesizes_once(demo: None, redis: Redis, commands: Commands) -> None:
     done = submit(Request(kind="story", target_id=2, prompt="Ada took the brass key.", **LOCAL))
     # The same row delivered a second time (a re-sent job, or a reconciler racing the submitter).
     Queue(QUEUE_NAMES[1], connection=redis).enqueue("workers.jobs.synthesize", "story", done.row_id)
 
-    output = _burst()
+    output = _burst(commands)
 
     assert output.count("Job OK") == 2  # both deliveries reached the worker
     with new_session() as session:
@@ -146,9 +136,9 @@ def test_a_duplicate_delivery_synthesizes_once(demo: None, redis: Redis) -> None
     assert len(files) == 1
 
 
-def test_empty_text_from_the_django_side_fails_with_a_reason(demo: None, redis: Redis) -> None:
+def test_empty_text_from_the_django_side_fails_with_a_reason(demo: None, redis: Redis, commands: Commands) -> None:
     row_id = _insert_like_django(1, "   ")
-    _burst()
+    _burst(commands)
     with new_session() as session:
         row = session.get(SceneAudio, row_id)
         assert row is not None and row.status == "failed"

@@ -27,7 +27,7 @@ from tests.factories import staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
-from tests.workers_env import wait_until, workers
+from tests.workers_env import WorkersStarter, wait_until
 from workers import actions, storage
 from workers.jobs import synthesize
 from workers.maintenance import run_maintenance
@@ -256,7 +256,7 @@ def test_a_redo_of_a_failed_narration_is_a_retry_and_the_first_start_is_kept(fak
 
 
 def test_a_worker_killed_mid_redo_is_replaced_and_the_redo_is_swapped_in_once(
-    fake: FakeProviders, tmp_path: Path
+    fake: FakeProviders, tmp_path: Path, workers: WorkersStarter
 ) -> None:
     editor = staff_user("editor")
     row_id = completed_story(fake)

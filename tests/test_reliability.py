@@ -21,10 +21,8 @@ from db.models import Chunk, SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.fake_providers import Call, FakeProviders
 from tests.test_long_text import long_story
-from tests.workers_env import all_finished, statuses, wait_until, workers
+from tests.workers_env import WorkersStarter, all_finished, statuses, wait_until
 from workers.submit import Request, submit
-
-pytestmark = pytest.mark.slow
 
 OPENAI: dict[str, Any] = {"provider": "openai", "model": "tts-1", "voice": "nova"}
 
@@ -57,7 +55,7 @@ def _paid_calls_per_row(fake: FakeProviders, label: str, ids: list[int]) -> Coun
 
 
 def test_a_worker_killed_mid_job_is_resumed_by_another_and_completes_once(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
     fake.latency = 0.4
     monkeypatch.setenv("OPENAI_CONCURRENCY", "2")
@@ -90,7 +88,7 @@ def test_a_worker_killed_mid_job_is_resumed_by_another_and_completes_once(
 
 
 def test_redis_flushed_with_jobs_queued_and_running_loses_nothing(
-    fake: FakeProviders, redis: Redis, tmp_path: Path
+    fake: FakeProviders, redis: Redis, tmp_path: Path, workers: WorkersStarter
 ) -> None:
     fake.latency = 0.3
     with workers(tmp_path) as running:
@@ -110,7 +108,7 @@ def test_redis_flushed_with_jobs_queued_and_running_loses_nothing(
 
 
 def test_four_workers_five_hundred_jobs_random_faults(
-    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
     monkeypatch.setenv("CHUNK_TRIES", "3")
     fake.random_faults(0.15, ["429", "500", "garbage", "truncated", "slow", "busy", "quota"], seed=500)

@@ -9,7 +9,6 @@ import os
 import queue
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -18,30 +17,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
-import pytest
 from sqlalchemy import create_engine, text
 
 from db.passwords import check_password
-from tests.live import free_port, wait_healthy
+from tests.live import Commands, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
 
 
 class Run:
     """A running `narration-desk run`, with its output collected line by line."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, commands: Commands, data_dir: Path, port: int) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT")}
         env.update(DATA_DIR=str(data_dir), DASHBOARD_PORT=str(port), RECONCILE_INTERVAL_SECONDS="1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.process = commands.start([sys.executable, "-m", "workers.cli", "run"], env=env)
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -71,8 +61,8 @@ class Run:
 
 
 @contextmanager
-def running(data_dir: Path, port: int) -> Iterator[tuple[Run, str]]:
-    run = Run(data_dir, port)
+def running(commands: Commands, data_dir: Path, port: int) -> Iterator[tuple[Run, str]]:
+    run = Run(commands, data_dir, port)
     try:
         database = run.wait_for(r"Embedded PostgreSQL: (\S+)").group(1)
         run.wait_for(rf"Narration Desk is running: http://localhost:{port}")
@@ -92,11 +82,11 @@ def _leftovers(data_dir: Path) -> list[str]:
     return found
 
 
-def test_run_starts_everything_narrates_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+def test_run_starts_everything_narrates_stops_cleanly_and_keeps_data(tmp_path: Path, commands: Commands) -> None:
     data_dir = tmp_path / "var"
     port = free_port()
 
-    with running(data_dir, port) as (run, database):
+    with running(commands, data_dir, port) as (run, database):
         assert wait_healthy(port, run.process)
         password_file = data_dir / "initial-admin-password"
         assert password_file.stat().st_mode & 0o777 == 0o600
@@ -128,7 +118,7 @@ def test_run_starts_everything_narrates_stops_cleanly_and_keeps_data(tmp_path: P
 
     assert _leftovers(data_dir) == []
 
-    with running(data_dir, port) as (run, database):
+    with running(commands, data_dir, port) as (run, database):
         engine = create_engine(database)
         with engine.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM story_story")).scalar_one() == 3  # not re-seeded

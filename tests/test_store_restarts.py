@@ -19,12 +19,10 @@ from db.upgrade import upgrade
 from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import OPENAI, _paid_calls_per_row
-from tests.workers_env import all_finished, providers_on, statuses, wait_until, workers
+from tests.workers_env import WorkersStarter, all_finished, providers_on, statuses, wait_until
 from workers.embedded import EmbeddedPostgres, EmbeddedRedis, start_postgres, start_redis
 from workers.queue import reset_redis
 from workers.submit import Request, submit
-
-pytestmark = pytest.mark.slow
 
 JOBS = 12
 OUTAGE_SECONDS = 3.0
@@ -73,7 +71,9 @@ def _submit(label: str) -> list[int]:
     ]
 
 
-def test_postgres_restart_under_running_workers(own_servers: Servers, fake: FakeProviders, tmp_path: Path) -> None:
+def test_postgres_restart_under_running_workers(
+    own_servers: Servers, fake: FakeProviders, tmp_path: Path, workers: WorkersStarter
+) -> None:
     with workers(tmp_path) as running:
         running.start()
         running.start()
@@ -101,7 +101,9 @@ def test_postgres_restart_under_running_workers(own_servers: Servers, fake: Fake
     )
 
 
-def test_redis_restart_under_running_workers(own_servers: Servers, fake: FakeProviders, tmp_path: Path) -> None:
+def test_redis_restart_under_running_workers(
+    own_servers: Servers, fake: FakeProviders, tmp_path: Path, workers: WorkersStarter
+) -> None:
     with workers(tmp_path) as running:
         running.start()
         running.start()

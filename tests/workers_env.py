@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,10 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
         yield running
     finally:
         running.stop_all()
+
+
+WorkersStarter = Callable[[Path], AbstractContextManager[Workers]]
+"""What the `workers` fixture hands a test: `workers` above, as a fixture so the test is marked slow."""
 
 
 def statuses(kind: str, ids: list[int]) -> dict[int, str]:
