@@ -23,11 +23,17 @@ def _digest(password: str, salt: str, iterations: int) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def make_password(password: str, *, iterations: int = ITERATIONS) -> str:
-    if iterations < ITERATIONS:
+def make_password(password: str, *, iterations: int | None = None) -> str:
+    """A new hash at `iterations` (default ITERATIONS), never fewer than ITERATIONS.
+
+    Both are read at call time, so the test suite can lower ITERATIONS for its throwaway users
+    (tests/conftest.py, by monkeypatching this module); no setting reaches it, so a deployment
+    cannot write a weak hash by accident."""
+    rounds = ITERATIONS if iterations is None else iterations
+    if rounds < ITERATIONS:
         raise ValueError(f"refusing to write a hash weaker than Django's default ({ITERATIONS:,} iterations)")
     salt = "".join(secrets.choice(_SALT_CHARS) for _ in range(22))
-    return f"{ALGORITHM}${iterations}${salt}${_digest(password, salt, iterations)}"
+    return f"{ALGORITHM}${rounds}${salt}${_digest(password, salt, rounds)}"
 
 
 def check_password(password: str, encoded: str) -> bool:

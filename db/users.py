@@ -10,7 +10,10 @@ from db.narrations import now
 from db.passwords import check_password, make_password
 
 MIN_PASSWORD_LENGTH = 10
-DUMMY_HASH = make_password("not a password")
+DUMMY_HASH = "pbkdf2_sha256$1000000$qWBhZxG2NMmmYo0QwCgI8U$SZkWkodN/tshAdgyN48PuFgGEW5Nj+SXjWChscnoHQE="
+"""`make_password("not a password")`, written out: checked against when there is no user, so that a
+refusal takes as long as a real check. A literal rather than computed at import, which cost every
+CLI start and every test process 0.4 s; tests/test_passwords.py checks it still has ITERATIONS."""
 
 
 class UserRefused(ValueError):

@@ -24,6 +24,7 @@ from playwright.sync_api import Browser
 from redis import Redis
 from sqlalchemy.engine import make_url
 
+from db import passwords, users
 from db.engine import reset_engine
 from db.settings import SECRETS_FILE_ENV, get_settings
 from tests import live, workers_env
@@ -32,6 +33,7 @@ from tests.fake_providers import FakeProviders
 from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chromium
 from tests.servers import postgres_server, redis_server
 from tests.workers_env import WorkersStarter, providers_on
+from workers import signin
 from workers.queue import reset_redis
 from workers.throttle import forget_in_process
 
@@ -126,6 +128,23 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     forget_in_process()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Users made in this process are hashed with one PBKDF2 iteration instead of 1,000,000 (0.4 s
+    each, paid by most tests through `staff_user`), and the no-such-user check costs as little.
+    check_password reads the count from the hash, so signing in still checks the password.
+
+    Tests marked `real_password_hashes` keep the production cost (the guard against weak hashes,
+    Django's verdict on ours, a form sign-in, the timing of refusals); processes a test starts
+    (the CLI, workers) always hash at full cost."""
+    if request.node.get_closest_marker("real_password_hashes"):
+        return
+    monkeypatch.setattr(passwords, "ITERATIONS", 1)
+    dummy = passwords.make_password("not a password")
+    monkeypatch.setattr(users, "DUMMY_HASH", dummy)
+    monkeypatch.setattr(signin, "DUMMY_HASH", dummy)
 
 
 @pytest.fixture(scope="session")

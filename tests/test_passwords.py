@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from sqlalchemy import select
 
+from db import passwords
 from db.engine import new_session
 from db.models import User
-from db.passwords import ITERATIONS, check_password, make_password
+from db.passwords import check_password, make_password
+from db.users import DUMMY_HASH
 from tests.live import Commands
 
 # What Django 5.2 writes for a known salt starts like this (the digest follows).
@@ -44,11 +47,26 @@ def test_a_hash_django_wrote_verifies_here(commands: Commands) -> None:
     assert not check_password("correct horse!", encoded)
 
 
+@pytest.mark.real_password_hashes
 def test_a_hash_written_here_verifies_in_django(commands: Commands) -> None:
     encoded = make_password("battery staple")
-    assert encoded.split("$")[:2] == ["pbkdf2_sha256", str(ITERATIONS)]
+    assert encoded.split("$")[:2] == ["pbkdf2_sha256", "1000000"]
     assert _django_check(commands, "battery staple", encoded)
     assert not _django_check(commands, "battery", encoded)
+
+
+@pytest.mark.real_password_hashes
+def test_no_hash_weaker_than_djangos_default_is_ever_written() -> None:
+    assert passwords.ITERATIONS == 1_000_000
+    with pytest.raises(ValueError, match="weaker than Django's default"):
+        make_password("battery staple", iterations=999_999)
+
+
+@pytest.mark.real_password_hashes
+def test_the_no_such_user_check_costs_as_much_as_a_real_one() -> None:
+    """The dummy hash is a literal (no cost at import): it must keep the iterations real hashes have."""
+    assert DUMMY_HASH.split("$")[:2] == ["pbkdf2_sha256", str(passwords.ITERATIONS)]
+    assert check_password("not a password", DUMMY_HASH)
 
 
 def test_unusable_and_foreign_hashes_never_verify() -> None:

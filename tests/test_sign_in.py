@@ -48,6 +48,7 @@ def test_signed_out_people_only_see_the_sign_in_form(app: AppTest) -> None:
     assert [t.label for t in app.text_input] == ["Username", "Password"]
 
 
+@pytest.mark.real_password_hashes  # the one form sign-in against a production-cost hash
 def test_staff_sign_in_and_land_on_compose(app: AppTest, redis: Redis) -> None:
     staff_user("editor")
     _sign_in(app, "editor", SECRET)

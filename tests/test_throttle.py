@@ -151,6 +151,7 @@ def test_without_redis_the_same_rules_hold_in_the_process(no_redis: None, caplog
     assert len(warnings) == 1 and "this process only" in warnings[0]  # once, not per attempt
 
 
+@pytest.mark.real_password_hashes
 def test_a_throttled_or_customer_refusal_takes_as_long_as_a_password_check(db: str, redis: Redis) -> None:
     staff_user("editor")
     with get_engine().begin() as connection:  # a customer, as Django's sign-up writes one
