@@ -205,10 +205,21 @@ def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Redis]:
     reset_redis()
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One headless Chromium for the whole run (a launch costs seconds); tests get it through
+    `browser`, which closes what they opened."""
     with headless_chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def browser(chromium: Browser) -> Iterator[Browser]:
+    """The session's Chromium. `new_page()` and `new_context()` each open a fresh context (no
+    cookies or storage shared with other tests or pages); every context is closed afterwards."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 @pytest.fixture
