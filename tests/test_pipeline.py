@@ -1,7 +1,10 @@
-"""End to end: a real worker process on a real queue with the real Piper voice."""
+"""End to end: a worker on a real queue with the real Piper voice; burst runs in this process (what
+`narration-desk worker --burst` calls), the long-running worker as a real process."""
 
 from __future__ import annotations
 
+import logging
+import signal
 import subprocess
 import sys
 import time
@@ -20,22 +23,24 @@ from tests.factories import LOCAL, demo_data
 from tests.live import Commands
 from workers.queue import QUEUE_NAMES
 from workers.submit import Request, submit
+from workers.worker import run_worker
 
 
 def _worker(commands: Commands, *args: str) -> subprocess.Popen[str]:
     return commands.start([sys.executable, "-m", "workers.cli", "worker", *args])
 
 
-def _burst(commands: Commands) -> str:
-    process = _worker(commands, "--burst")
+def _burst(caplog: pytest.LogCaptureFixture) -> str:
+    """Drain the queue (and queued rows) as `narration-desk worker --burst` does, in this process
+    (no second load of ONNX Runtime and the voice); what it logged."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        output, _ = process.communicate(timeout=120)
+        with caplog.at_level(logging.INFO):
+            run_worker(burst=True)
     finally:
-        if process.poll() is None:  # timed out: never leave it to take the next tests' jobs
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, output
-    return output
+        for sig, handler in handlers.items():  # RQ installs its own; Ctrl-C must stop pytest again
+            signal.signal(sig, handler)
+    return caplog.text
 
 
 def _insert_like_django(image_id: int, prompt: str) -> int:
@@ -57,13 +62,15 @@ def demo(db: str, redis: Redis) -> Iterator[None]:
     yield
 
 
-def test_story_narration_is_synthesized_stored_and_playable(demo: None, redis: Redis, commands: Commands) -> None:
+def test_story_narration_is_synthesized_stored_and_playable(
+    demo: None, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
     text_to_speak = "The lamp turned all night. In the morning, the boats came home."
     done = submit(Request(kind="story", target_id=1, prompt=text_to_speak, **LOCAL))
     assert done.enqueued
     assert Queue(QUEUE_NAMES[1], connection=redis).job_ids == [done.task_id]
 
-    _burst(commands)
+    _burst(caplog)
 
     with new_session() as session:
         row = session.get(StoryAudio, done.row_id)
@@ -83,10 +90,12 @@ def test_story_narration_is_synthesized_stored_and_playable(demo: None, redis: R
     assert wav_rms(path) > 0.01, "the narration is silent"
 
 
-def test_rows_the_django_side_queued_are_found_by_a_burst_worker(demo: None, redis: Redis, commands: Commands) -> None:
+def test_rows_the_django_side_queued_are_found_by_a_burst_worker(
+    demo: None, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
     ids = [_insert_like_django(1, "A tall white lighthouse."), _insert_like_django(2, "A small grey cat.")]
 
-    output = _burst(commands)
+    output = _burst(caplog)
 
     assert "enqueued 2 queued row(s)" in output
     with new_session() as session:
@@ -121,12 +130,12 @@ def test_a_running_worker_finds_django_rows_without_anyone_enqueueing(
     assert worker.returncode == 0, output
 
 
-def test_a_duplicate_delivery_synthesizes_once(demo: None, redis: Redis, commands: Commands) -> None:
+def test_a_duplicate_delivery_synthesizes_once(demo: None, redis: Redis, caplog: pytest.LogCaptureFixture) -> None:
     done = submit(Request(kind="story", target_id=2, prompt="Ada took the brass key.", **LOCAL))
     # The same row delivered a second time (a re-sent job, or a reconciler racing the submitter).
     Queue(QUEUE_NAMES[1], connection=redis).enqueue("workers.jobs.synthesize", "story", done.row_id)
 
-    output = _burst(commands)
+    output = _burst(caplog)
 
     assert output.count("Job OK") == 2  # both deliveries reached the worker
     with new_session() as session:
@@ -136,9 +145,11 @@ def test_a_duplicate_delivery_synthesizes_once(demo: None, redis: Redis, command
     assert len(files) == 1
 
 
-def test_empty_text_from_the_django_side_fails_with_a_reason(demo: None, redis: Redis, commands: Commands) -> None:
+def test_empty_text_from_the_django_side_fails_with_a_reason(
+    demo: None, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
     row_id = _insert_like_django(1, "   ")
-    _burst(commands)
+    _burst(caplog)
     with new_session() as session:
         row = session.get(SceneAudio, row_id)
         assert row is not None and row.status == "failed"
