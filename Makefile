@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev test-deps lint typecheck pytest bench lock clean
+.PHONY: run test test-fast install install-dev test-deps lint typecheck pytest bench lock clean
 
 run: install
 	$(BIN)/narration-desk run
@@ -37,6 +37,11 @@ typecheck: install-dev
 
 pytest: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: the tests that start no process (no worker, dashboard, browser or command: the
+# fixtures in tests/conftest.py SLOW_FIXTURES mark a test slow), on the same PostgreSQL and Redis.
+test-fast: install-dev
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # Benchmarks print ratios against baselines measured in the same run; BENCH=worker|long-story|local-voice|library|monitoring|splitter|qc|narration-memory|mastering|bulk|takeover|seeding.
 bench: install-dev
