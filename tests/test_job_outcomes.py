@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
 from tests.workers_env import WorkersStarter, providers_on, statuses, wait_until
 from workers.jobs import synthesize
+from workers.narrate import CHECK_EVERY_SECONDS
+from workers.providers import registry
 from workers.queue import QUEUE_NAMES
 from workers.reconcile import reconcile
 from workers.submit import Refused, Request, submit
@@ -115,19 +119,26 @@ def test_cancel_says_what_happened(fake: FakeProviders) -> None:
 
 
 def test_a_running_job_stops_at_its_next_chunk_when_cancelled(
-    fake: FakeProviders, tmp_path: Path, workers: WorkersStarter
+    fake: FakeProviders, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The job runs on a thread of this process, as a worker runs each of its jobs on a thread; the
+    cancel reaches it through the row, as in a worker."""
     fake.latency = 0.3
+    monkeypatch.setenv("OPENAI_CONCURRENCY", "1")
+    get_settings.cache_clear()
+    registry.get.cache_clear()
     done = submit(Request(kind="story", target_id=1, prompt=long_story(40_000), **OPENAI))
-    with workers(tmp_path) as running:
-        running.start(OPENAI_CONCURRENCY="1")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        job = pool.submit(synthesize, "story", done.row_id)
         wait_until(lambda: _done_chunks(done.row_id) >= 2, timeout=60, what="two chunks done")
         with new_session() as session:
             cancel(session, "story", done.row_id)
-        time.sleep(1.5)
-        requested = len(fake.calls)
-        time.sleep(1.0)
-        assert len(fake.calls) == requested  # no more paid requests after the cancel
+        at_cancel = len(fake.calls)
+        job.result(timeout=30)  # the job ends: no more paid requests after the cancel
+    # It stopped at its next check of the row (every CHECK_EVERY_SECONDS, one request in flight),
+    # far from the end of the story.
+    assert len(fake.calls) - at_cancel <= 1 + math.ceil(CHECK_EVERY_SECONDS / fake.latency)
+    assert len(fake.calls) < _all_chunks(done.row_id)
     with new_session() as session:
         row = session.get(StoryAudio, done.row_id)
         assert row is not None and row.status == "failed" and row.cancelled_at and row.audio_file is None
