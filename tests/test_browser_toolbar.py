@@ -4,17 +4,16 @@ Streamlit's default toolbar mode would show them (`client.toolbarMode` in .strea
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Browser, expect
 from redis import Redis
 
 from tests.factories import demo_data, staff_user
-from tests.live import dashboard, sign_in
-
-pytestmark = pytest.mark.slow
+from tests.live import DashboardStarter, sign_in
 
 
-def test_staff_see_no_deploy_button_or_developer_menu(db: str, redis: Redis, browser: Browser) -> None:
+def test_staff_see_no_deploy_button_or_developer_menu(
+    db: str, redis: Redis, browser: Browser, dashboard: DashboardStarter
+) -> None:
     demo_data()
     staff_user("editor")
     with dashboard() as url:

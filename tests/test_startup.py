@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from redis import Redis
 
 from dashboard import alert_watch
 from db.settings import SECRETS_FILE_ENV
-from tests.live import ROOT, free_port
+from tests.live import ROOT, Commands, free_port
 from workers.cli import main
 from workers.startup import StartupRefused, check_servers, load_settings, masked
 
@@ -138,16 +136,17 @@ def test_run_with_an_unreachable_postgresql_starts_nothing(
     assert "Embedded" not in captured.out  # nothing was started
 
 
-@pytest.mark.slow
-def test_the_dashboard_process_exits_2_with_the_sentence(redis: Redis) -> None:
-    env = {**os.environ, "DATABASE_URL": _closed_postgres()}
-    finished = subprocess.run(
+def test_the_dashboard_process_exits_2_with_the_sentence(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch, commands: Commands
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", _closed_postgres())
+    finished = commands.run(
         [
             sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
             "--server.headless", "true", "--server.port", str(free_port()), "--server.address", "127.0.0.1",
             "--browser.gatherUsageStats", "false",
         ],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        timeout=60,
     )  # fmt: skip
 
     assert finished.returncode == 2
