@@ -144,6 +144,7 @@ def test_a_story_deleted_while_its_narration_runs_still_completes(fake: FakeProv
 def test_each_narrated_passage_can_be_heard_on_its_own(fake: FakeProviders) -> None:
     row_id = submit(Request(kind="scene", target_id=1, prompt=long_story(9_000), **OPENAI)).row_id
     fake.fail_next("quota")  # one passage fails for good; the other two are narrated
+    fake.latency = 0.5  # every answer takes this long, so all three are sent before the failure is back
     synthesize("scene", row_id)
     detail = load_detail("scene", row_id)
     assert detail is not None and len(detail.chunks) == 3
