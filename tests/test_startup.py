@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -191,8 +192,10 @@ def test_the_alert_watch_logs_a_failed_round_and_goes_on(
         assert not task.done()
         task.cancel()
 
-    with caplog.at_level(logging.ERROR, logger="dashboard.alert_watch"):
-        asyncio.run(asyncio.wait_for(watch_for_two_rounds(), timeout=10))
+    # On a thread of its own: the session's Chromium (Playwright's sync API) keeps an event loop
+    # running in the main thread once a browser test has run, and asyncio.run refuses that.
+    with caplog.at_level(logging.ERROR, logger="dashboard.alert_watch"), ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(lambda: asyncio.run(asyncio.wait_for(watch_for_two_rounds(), timeout=10))).result()
 
     assert len(rounds) >= 2
     failed = [r for r in caplog.records if r.getMessage().startswith("alert watch round failed; trying again")]
