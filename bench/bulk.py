@@ -48,17 +48,29 @@ def _finished(ids: list[int]) -> int:
         )
 
 
-def _span(ids: list[int]) -> tuple[float, int]:
-    """Seconds from the first claim to the last completion, and how many rows completed."""
+def _span(ids: list[int]) -> tuple[float, int, float, float]:
+    """Seconds from the first claim to the last completion, how many rows completed, and each
+    row's own claim-to-completion seconds: their sum and their median."""
+    each = func.extract("epoch", SceneAudio.completed_at - SceneAudio.started_at)
     with new_session() as session:
-        first, last, completed = session.execute(
-            select(func.min(SceneAudio.started_at), func.max(SceneAudio.completed_at), func.count()).where(
-                SceneAudio.id.in_(ids), SceneAudio.status == "completed"
-            )
+        first, last, completed, total, median = session.execute(
+            select(
+                func.min(SceneAudio.started_at),
+                func.max(SceneAudio.completed_at),
+                func.count(),
+                func.sum(each),
+                func.percentile_cont(0.5).within_group(each),
+            ).where(SceneAudio.id.in_(ids), SceneAudio.status == "completed")
         ).one()
     if first is None or last is None:
-        return 0.0, 0
-    return (last - first).total_seconds(), int(completed)
+        return 0.0, 0, 0.0, 0.0
+    return (last - first).total_seconds(), int(completed), float(total), float(median)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _one(fake: FakeProviders, rows: int, in_flight: int, label: str) -> dict[str, float]:
@@ -82,11 +94,12 @@ def _one(fake: FakeProviders, rows: int, in_flight: int, label: str) -> dict[str
                 raise SystemExit(f"the worker exited with {worker.returncode}")
             time.sleep(0.2)
         peak, current = _memory_mb(worker.pid)
+        cpu = _cpu_seconds(worker.pid)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
     wall = time.perf_counter() - started
-    span, completed = _span(ids)
+    span, completed, busy, median = _span(ids)
     ideal = max(rows / in_flight, 1) * LATENCY
     refused = sum(1 for call in fake.calls_for(f"{label} ") if call.status == 429)
     return {
@@ -95,6 +108,11 @@ def _one(fake: FakeProviders, rows: int, in_flight: int, label: str) -> dict[str
         "ideal, rows x latency / in flight (s)": ideal,
         "ratio to ideal (goal <= 1.2)": span / ideal,
         "worker start to last completion (s)": wall,
+        # Which side falls short: the worker starting jobs (fewer in flight than allowed) or each
+        # job taking longer than the provider's latency (CPU shared with the fake, PG and Redis).
+        "rows in flight on average (sum of claim-to-completion / span)": busy / span if span else 0.0,
+        "median claim to completion of a row (s)": median,
+        "worker CPU per row, start included (ms)": cpu / rows * 1000,
         "requests refused 429 by the provider": float(refused),
         "worker peak RSS (MB)": peak,
         "worker RSS at the end (MB)": current,

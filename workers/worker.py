@@ -23,6 +23,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
-from rq.utils import now
+from rq.utils import as_text, now
 from rq.worker import WorkerStatus
 
 from db import heartbeats
@@ -55,6 +56,28 @@ RQ_CHECK_EVERY = 1.0
 MAINTENANCE_EVERY_SECONDS = 3600
 REGISTRY_CLEAN_EVERY = timedelta(seconds=DEFAULT_MAINTENANCE_TASK_INTERVAL)
 HEARTBEAT_SECONDS = 1.0
+TAKE_AT_ONCE = 16
+"""Most jobs taken from Redis in one round trip: enough to fill a worker's places quickly, few
+enough that a batch is started within milliseconds."""
+TAKE_SCRIPT = """
+local wanted = tonumber(ARGV[1])
+local taken = {}
+for i = 1, #KEYS, 2 do
+  if wanted <= 0 then break end
+  local ids = redis.call('LPOP', KEYS[i], wanted)
+  if ids then
+    for _, id in ipairs(ids) do
+      redis.call('RPUSH', KEYS[i + 1], id)
+      table.insert(taken, KEYS[i])
+      table.insert(taken, id)
+    end
+    wanted = wanted - #ids
+  end
+end
+return taken
+"""
+"""Pops up to ARGV[1] job ids from the queues KEYS[1], KEYS[3], ... in that order, moving each to the
+queue's intermediate list (KEYS[2], KEYS[4], ...), atomically; returns queue key, id, queue key, ..."""
 LOOP_RESTART_SECONDS = 2.0
 
 
@@ -78,24 +101,66 @@ class NarrationWorker(SimpleWorker):
         self._places = threading.BoundedSemaphore(jobs)
         self._running = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="job")
         self._handing_over = False
+        self._taken: deque[tuple[Job, Queue]] = deque()
+        self._take = self.connection.register_script(TAKE_SCRIPT)
         self._beaten_at = -RQ_CHECK_EVERY
         self._suspension_checked_at = -RQ_CHECK_EVERY
 
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> tuple[Job, Queue] | None:
-        """Wait for a free place (heartbeating meanwhile), then take the next job; None in burst mode
-        when the queues are empty. A high-priority job is taken as soon as any place frees up."""
-        while not self._places.acquire(timeout=1):
-            self.heartbeat()
-            if self._stop_requested:
-                raise StopRequested()
+        """The next job: one already taken, or as many waiting ones as there are free places, taken
+        at once; when none waits, RQ's own blocking wait for one. None in burst mode when the queues
+        are empty. A high-priority job is taken as soon as any place frees up."""
+        if not self._taken:
+            while not self._places.acquire(timeout=1):
+                self.heartbeat()
+                if self._stop_requested:
+                    raise StopRequested()
+            self._take_waiting()
+        if self._taken:
+            self._handing_over = True  # a SIGTERM now waits for the job to be started, not lost
+            return self._taken.popleft()
         taken = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         if taken is None:
             self._places.release()
         else:
-            self._handing_over = True  # a SIGTERM now waits for the job to be started, not lost
+            self._handing_over = True
         return taken
+
+    def _take_waiting(self) -> None:
+        """Take up to one job per free place (the caller holds one) in one round trip, highest
+        priority first, and keep each job's place for it.
+
+        RQ takes one job per round trip (BLPOP), then fetches it and logs it: at dozens of short
+        jobs a second the main thread taking them one by one was the worker's ceiling
+        (bench/bulk.py). The ids go to the queue's intermediate list, as RQ's own single-queue
+        dequeue does, until the job is started (`prepare_job_execution`): a worker killed in
+        between leaves them there, and RQ's registry cleaning fails them, so the reconciler
+        enqueues their rows again."""
+        wanted = 1
+        while wanted < TAKE_AT_ONCE and self._places.acquire(blocking=False):
+            wanted += 1
+        keys = [key for queue in self._ordered_queues for key in (queue.key, queue.intermediate_queue_key)]
+        popped = self._take(keys=keys, args=[wanted])
+        by_key = {queue.key: queue for queue in self._ordered_queues}
+        pairs = [(by_key[as_text(key)], as_text(job_id)) for key, job_id in zip(popped[::2], popped[1::2], strict=True)]
+        jobs = self.job_class.fetch_many([job_id for _, job_id in pairs], self.connection, self.serializer)
+        version = self.get_redis_server_version()  # type: ignore[no-untyped-call]
+        for (queue, job_id), job in zip(pairs, jobs, strict=True):
+            if job is None:  # deleted while waiting; RQ skips those too
+                self.connection.lrem(queue.intermediate_queue_key, 1, job_id)
+                continue
+            job.redis_server_version = version
+            self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
+            self._taken.append((job, queue))
+        for _ in range(wanted - max(len(self._taken), 1)):
+            self._places.release()
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """RQ's bookkeeping as a job starts, also taking the job off its intermediate list, where
+        `_take_waiting` put it (in the same round trip; nothing to remove for a BLPOP'd job)."""
+        super().prepare_job_execution(job, remove_from_intermediate_queue=True)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Start the job on a thread of its own and return to take the next one."""
@@ -148,9 +213,20 @@ class NarrationWorker(SimpleWorker):
         super().set_state(state, pipeline)
 
     def teardown(self) -> None:
-        """Let every running job end (on SIGTERM they hand their rows back at their next chunk)."""
+        """Put back the jobs taken but not started, first in their queues, and let every running job
+        end (on SIGTERM they hand their rows back at their next chunk)."""
+        with contextlib.suppress(RedisError):  # else they wait in the intermediate list, see above
+            self._give_back_taken()
         self._running.shutdown(wait=True)
         super().teardown()  # type: ignore[no-untyped-call]
+
+    def _give_back_taken(self) -> None:
+        with self.connection.pipeline() as pipeline:
+            while self._taken:
+                job, queue = self._taken.pop()  # last first, so the first ends up first again
+                pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
+                pipeline.lpush(queue.key, job.id)
+            pipeline.execute()
 
     def _shutdown(self) -> None:
         """A warm stop: the main loop ends at once unless it is handing a job it took to a thread."""
