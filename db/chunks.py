@@ -83,7 +83,12 @@ def _insert_of(kind: str) -> Insert:
 
 
 def plan(
-    session: Session, kind: str, row_id: int, texts_for: Callable[[list[str]], list[str]]
+    session: Session,
+    kind: str,
+    row_id: int,
+    texts_for: Callable[[list[str]], list[str]],
+    *,
+    none_yet: bool = False,
 ) -> tuple[list[str], list[PlannedChunk], list[str]]:
     """Make the row's chunks match `texts_for(the texts of its chunks so far)`, keeping every done
     chunk whose text is unchanged, in the caller's transaction (the claim's: one commit for both).
@@ -91,10 +96,12 @@ def plan(
     Core statements built once per kind: this runs at the start of every job, where the ORM's
     per-statement work cost more than the round trips (bench/worker_overhead.py).
 
+    `none_yet`: the caller knows the row has no chunks (its claim said so), so they are not read.
+
     Returns the texts, the chunks in order, and the audio paths of chunks that were dropped (to delete).
     """
     connection = session.connection()
-    rows = connection.execute(_planned_of(kind), {"owner": row_id})
+    rows = () if none_yet else connection.execute(_planned_of(kind), {"owner": row_id})
     existing = {c.idx: c for c in (PlannedChunk(*row) for row in rows)}
     texts = texts_for([existing[idx].text for idx in sorted(existing)])
     if not texts:

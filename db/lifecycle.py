@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Update, and_, bindparam, func, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, Update, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from db import events
@@ -45,6 +45,9 @@ class ClaimedWork:
     attempt: int
     max_attempts: int
     worker: str
+    has_passages: bool = True
+    """Whether the row had passage rows when claimed (an earlier attempt's, or a redo's); a claim
+    that says none spares the job's plan its read of them."""
 
 
 def claimed_columns(model: type[StoryAudio] | type[SceneAudio]) -> tuple[Any, ...]:
@@ -103,7 +106,7 @@ def _claim_of(kind: str) -> Update:
             attempts=model.attempts + 1,
             next_attempt_at=None,
         )
-        .returning(*claimed_columns(model))
+        .returning(*claimed_columns(model), exists().where(kind_of(kind).chunk_owner == model.id).label("has_passages"))
     )
 
 

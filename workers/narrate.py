@@ -225,7 +225,7 @@ def plan_chunks(session: Session, work: ClaimedWork, model: Model) -> Plan:
     def texts_for(earlier: list[str]) -> list[str]:
         return earlier if still_fits(earlier, work.prompt, model.max_chars) else split(work.prompt, model.max_chars)
 
-    texts, planned, stale = chunks.plan(session, work.kind, work.row_id, texts_for)
+    texts, planned, stale = chunks.plan(session, work.kind, work.row_id, texts_for, none_yet=not work.has_passages)
     if not texts:
         raise Permanent("The text is empty. Write the text to narrate, then retry.")
     return Plan(texts, planned, stale)
