@@ -26,7 +26,7 @@ from typing import Any
 from redis import Redis
 
 from bench.setup import bench_environment
-from workers.demo_history import seed_history
+from workers.operations.demo_history import seed_history
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 BASELINE_ROWS = 100_000

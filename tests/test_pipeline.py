@@ -21,9 +21,9 @@ from db.settings import get_settings
 from tests.audio_checks import wav_duration, wav_rms
 from tests.factories import LOCAL, demo_data
 from tests.live import Commands
-from workers.queue import QUEUE_NAMES
-from workers.submit import Request, submit
-from workers.worker import run_worker
+from workers.engine.queue import QUEUE_NAMES
+from workers.engine.worker import run_worker
+from workers.service.submit import Request, submit
 
 
 def _worker(commands: Commands, *args: str) -> subprocess.Popen[str]:

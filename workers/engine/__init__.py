@@ -1,0 +1,1 @@
+"""The job engine: a queued row in, mastered and checked audio out."""

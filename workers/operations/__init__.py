@@ -1,0 +1,1 @@
+"""Keeping the desk running: health, alerts, maintenance, start-up and demo data."""

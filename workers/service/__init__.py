@@ -1,0 +1,1 @@
+"""What staff do through the dashboard: sign in, submit, act on narrations."""
