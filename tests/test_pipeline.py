@@ -23,6 +23,7 @@ from tests.factories import LOCAL, demo_data
 from tests.live import Commands
 from workers.engine.queue import QUEUE_NAMES
 from workers.engine.worker import run_worker
+from workers.operations.housekeeping import between_jobs
 from workers.service.submit import Request, submit
 
 
@@ -36,7 +37,7 @@ def _burst(caplog: pytest.LogCaptureFixture) -> str:
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with caplog.at_level(logging.INFO):
-            run_worker(burst=True)
+            run_worker(burst=True, housekeeping=between_jobs)
     finally:
         for sig, handler in handlers.items():  # RQ installs its own; Ctrl-C must stop pytest again
             signal.signal(sig, handler)

@@ -49,9 +49,10 @@ def _db_upgrade(_: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from workers.engine.worker import run_worker
+    from workers.operations.housekeeping import between_jobs
 
     check_servers("a worker")
-    run_worker(burst=args.burst)
+    run_worker(burst=args.burst, housekeeping=between_jobs)
     return 0
 
 

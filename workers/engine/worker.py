@@ -23,10 +23,12 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL
@@ -44,20 +46,22 @@ from workers.engine.lease import Lease
 from workers.engine.providers import registry
 from workers.engine.queue import queues
 from workers.engine.reconcile import reconcile
-from workers.operations import alerts
-from workers.operations.maintenance import run_maintenance
 from workers.redis_connection import redis
 
 log = logging.getLogger(__name__)
 
 RECONCILE_LOCK = "nd:reconcile-lock"
-MAINTENANCE_LOCK = "nd:maintenance-lock"
 RQ_CHECK_EVERY = 1.0
 """Seconds between the main thread's RQ heartbeats and `rq suspend` checks, however many jobs it takes."""
-MAINTENANCE_EVERY_SECONDS = 3600
 REGISTRY_CLEAN_EVERY = timedelta(seconds=DEFAULT_MAINTENANCE_TASK_INTERVAL)
 HEARTBEAT_SECONDS = 1.0
 LOOP_RESTART_SECONDS = 2.0
+
+Housekeeping = Callable[[Redis, str], None]
+"""What a worker does for the rest of the desk between jobs, given its Redis and its name: the
+alerts and the hourly maintenance (`workers.operations.housekeeping.between_jobs`, which
+`narration-desk worker` passes in). Passed in rather than imported: the engine never imports
+operations, which imports the engine."""
 
 
 class NarrationWorker(SimpleWorker):
@@ -67,16 +71,17 @@ class NarrationWorker(SimpleWorker):
     The main thread takes a job from Redis only when a place is free, so jobs wait in Redis, where
     the priority queues order them and any other worker may take them, not in this process.
     RQ runs `run_maintenance_tasks` every `maintenance_interval` seconds; we set that to the
-    reconcile interval and hook the reconciler in there.
+    reconcile interval and hook the reconciler, then the `housekeeping` it was given, in there.
     """
 
     # Job timeouts in the job's own thread: RQ's default (SIGALRM) only reaches the main thread.
     death_penalty_class = TimerDeathPenalty
     _registries_cleaned_at: datetime | None = None
 
-    def __init__(self, *args: Any, jobs: int = 1, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, jobs: int = 1, housekeeping: Housekeeping | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.jobs = jobs
+        self.housekeeping = housekeeping
         self._places = threading.BoundedSemaphore(jobs)
         self._running = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="job")
         self._handing_over = False
@@ -180,14 +185,8 @@ class NarrationWorker(SimpleWorker):
                 reconcile(self.connection)
             except Exception:
                 log.exception("reconciler run failed; the next interval tries again")
-        # Alerts reach the webhook even when no page is open.
-        alerts.check_if_due(get_settings(), self.connection, checker=self.name)
-        # Hourly, by whichever worker gets the lock first.
-        if self.connection.set(MAINTENANCE_LOCK, self.name, nx=True, ex=MAINTENANCE_EVERY_SECONDS):
-            try:
-                run_maintenance("schedule")
-            except Exception:
-                log.exception("scheduled maintenance failed; the next hour tries again")
+        if self.housekeeping is not None:
+            self.housekeeping(self.connection, self.name)
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         """On SIGTERM/SIGINT the job hands its row back at its next chunk, then RQ stops."""
@@ -217,8 +216,9 @@ class Heartbeat(threading.Thread):
                 log.warning("heartbeat failed (%s); retrying", type(error).__name__)
 
 
-def run_worker(*, burst: bool) -> bool:
-    """Start a worker on the configured Redis; in burst mode, drain and return.
+def run_worker(*, burst: bool, housekeeping: Housekeeping | None = None) -> bool:
+    """Start a worker on the configured Redis; in burst mode, drain and return. `narration-desk
+    worker` passes the operations' `housekeeping`; without it the worker only runs jobs and reconciles.
 
     The first connection failing is an error for the person starting the worker (a wrong
     REDIS_URL); after that, Redis going away only pauses the worker until it is back.
@@ -230,7 +230,7 @@ def run_worker(*, burst: bool) -> bool:
     interval = get_settings().reconcile_interval_seconds
     # host.pid names say where a row was processed, which `processed_by` then records.
     name = f"{socket.gethostname()}.{os.getpid()}"
-    worker = _worker(name, interval)
+    worker = _worker(name, interval, housekeeping)
     if burst:
         # A burst run should pick up rows even if another worker reconciled a moment ago.
         redis().delete(RECONCILE_LOCK)
@@ -252,7 +252,7 @@ def run_worker(*, burst: bool) -> bool:
             # so one store blinking does not take the worker down.
             _abandon(worker)
             restarts += 1
-            worker = _reconnect(f"{name}-{restarts}", interval)
+            worker = _reconnect(f"{name}-{restarts}", interval, housekeeping)
             heartbeat.worker = worker
     finally:
         heartbeat.halt.set()
@@ -269,19 +269,24 @@ def _abandon(worker: NarrationWorker) -> None:
         pubsub_thread.join(timeout=1)
 
 
-def _reconnect(name: str, interval: int) -> NarrationWorker:
+def _reconnect(name: str, interval: int, housekeeping: Housekeeping | None) -> NarrationWorker:
     """A new worker, once Redis answers, under a new name: the old registration may linger in Redis."""
     while True:
         log.warning("worker loop ended unexpectedly; starting it again in %s s", LOOP_RESTART_SECONDS)
         time.sleep(LOOP_RESTART_SECONDS)
         try:
             redis().ping()
-            return _worker(name, interval)
+            return _worker(name, interval, housekeeping)
         except RedisError as error:
             log.warning("Redis is still unreachable (%s)", error)
 
 
-def _worker(name: str, interval: int) -> NarrationWorker:
+def _worker(name: str, interval: int, housekeeping: Housekeeping | None) -> NarrationWorker:
     return NarrationWorker(
-        queues(), name=name, connection=redis(), maintenance_interval=interval, jobs=registry.jobs_held()
+        queues(),
+        name=name,
+        connection=redis(),
+        maintenance_interval=interval,
+        jobs=registry.jobs_held(),
+        housekeeping=housekeeping,
     )
