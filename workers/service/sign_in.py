@@ -1,7 +1,8 @@
-"""Signing staff in: Django's users and password hashes, roles, throttling, and single sign-on.
+"""Signing staff in: Django's users and password hashes, throttling, and single sign-on.
 
-Every password attempt is booked by `workers.service.throttle` before the password is checked (why it is
-built that way is in that module). Every refusal, whatever its reason (unknown user, wrong password,
+Who may sign in at all, and as what, is `workers.service.roles.role_of`. Every password attempt is
+booked by `workers.service.throttle` before the password is checked (why it is built that way is
+in that module). Every refusal, whatever its reason (unknown user, wrong password,
 a customer's right password, throttled), costs one full password hash check, so how long an answer
 takes says nothing about why it was refused.
 """
