@@ -44,6 +44,8 @@ def _seeder_before(folder: Path) -> Callable[[int], Any]:
         ).stdout
     except (OSError, subprocess.CalledProcessError) as failed:
         raise SystemExit(f"The baseline needs this checkout's git history (commit {BEFORE}): {failed}") from None
+    # It imports the catalogue from where it was then; it has been in workers/engine/ since.
+    source = source.replace("from workers.catalogue import", "from workers.engine.catalogue import")
     path = folder / "demo_history_before.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("demo_history_before", path)
