@@ -1,7 +1,7 @@
 """Keeping the pipeline tidy: stuck jobs, old failures, storage, oversized previews, old alert history.
 
-Runs hourly inside the workers (one of them, under a Redis lock) and on demand with
-`narration-desk maintenance`; every run's report is stored in `tts_maintenance_run` and printed.
+Runs hourly inside the workers (one of them, under a Redis lock: workers/operations/housekeeping.py)
+and on demand with `narration-desk maintenance`; every run's report is stored in `tts_maintenance_run` and printed.
 Audio is deleted in this order when storage is over quota: files no row points to any more
 (superseded re-narrations), then the chunk files of completed narrations, oldest first. The only
 audio of a completed narration is never deleted; the report says so when that is all that is left.
