@@ -23,7 +23,7 @@ from db.engine import new_session
 from db.models import SceneAudio
 from db.settings import get_settings
 from tests.fake_providers import FakeProviders
-from workers.submit import Request, submit
+from workers.service.submit import Request, submit
 
 LATENCY = 1.0
 ROWS = tuple(int(n) for n in os.environ.get("BULK_ROWS", "40,200,1000").split(","))

@@ -14,9 +14,9 @@ import wave
 from redis import Redis
 
 from tests.test_long_text import long_story
-from workers.jobs import synthesize
-from workers.providers.local import voice
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.engine.providers.local import voice
+from workers.service.submit import Request, submit
 
 CHARACTERS = 5_000
 ROUNDS = 3

@@ -15,11 +15,11 @@ from redis import Redis
 from db.settings import get_settings
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
-from workers.catalogue import model
-from workers.chunking import split
-from workers.jobs import synthesize
-from workers.providers import registry
-from workers.submit import Request, submit
+from workers.engine.catalogue import model
+from workers.engine.chunking import split
+from workers.engine.jobs import synthesize
+from workers.engine.providers import registry
+from workers.service.submit import Request, submit
 
 LATENCY = 0.5
 CONCURRENCY = 4

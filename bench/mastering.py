@@ -20,11 +20,11 @@ from redis import Redis
 from db.seed import DEMO_STORIES
 from db.settings import get_settings
 from tests.test_long_text import long_story
-from workers import catalogue, qc
-from workers.chunking import split
-from workers.mastering import PROFILES, Mastered, master_passages
-from workers.providers.base import ChunkRequest
-from workers.providers.local import LocalProvider, voice
+from workers.engine import catalogue, qc
+from workers.engine.chunking import split
+from workers.engine.mastering import PROFILES, Mastered, master_passages
+from workers.engine.providers.base import ChunkRequest
+from workers.engine.providers.local import LocalProvider, voice
 
 LONG_CHARACTERS = 60_000
 MODEL = "piper:en_US-joe-medium"

@@ -23,8 +23,8 @@ from db import monitoring
 from db.engine import get_engine, new_session
 from db.monitoring import HistoryFilters
 from db.window import Window
-from workers.demo_history import seed_history
-from workers.health import snapshot, storage
+from workers.operations.demo_history import seed_history
+from workers.operations.health import snapshot, storage
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 TRIES = 3

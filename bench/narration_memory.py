@@ -27,8 +27,8 @@ from db.models import StoryAudio
 from db.settings import get_settings
 from db.users import create_user
 from tests.live import dashboard, headless_chromium, session_cookie, sign_in
-from workers.sessions import COOKIE
-from workers.submit import Request, submit
+from workers.service.sessions import COOKIE
+from workers.service.submit import Request, submit
 
 RATE = 24_000  # what OpenAI's WAV holds: an hour is 172.8 MB
 HOUR = 3600

@@ -20,7 +20,7 @@ from bench.setup import bench_environment
 from db.engine import new_session
 from db.users import create_user
 from tests.live import CHARTS, charts_drawn, dashboard, headless_chromium, sign_in
-from workers.demo_history import seed_history
+from workers.operations.demo_history import seed_history
 
 ROWS = int(os.environ.get("OPS_ROWS", "1000000"))
 OUTPUT = Path(os.environ.get("OPS_SCREENSHOT", Path(__file__).resolve().parents[1] / "docs" / "operations-1m.png"))

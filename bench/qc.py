@@ -1,7 +1,7 @@
 """Quality checks and mastering: their cost on a one-hour narration and beside the local voice's synthesis.
 
 1. An hour of speech-like audio (noise shaped into syllables and words, with pauses; generated, not
-   synthesized) in 180 passages of 20 s: `workers.qc.measure` vs encoding the same samples as WAV,
+   synthesized) in 180 passages of 20 s: `workers.engine.qc.measure` vs encoding the same samples as WAV,
    measured in the same run as the baseline. Goal: under 3 s. Then the checks' peak memory on an
    hour at 24 kHz (OpenAI's rate), beside the int16 samples the job already holds. Goal: well
    under 400 MB.
@@ -25,11 +25,11 @@ from redis import Redis
 from db.settings import get_settings
 from tests.factories import LOCAL
 from tests.test_long_text import long_story
-from workers import catalogue, mastering, qc
-from workers.chunking import split
-from workers.encoding import PAUSE_SECONDS, encode
-from workers.providers.base import ChunkRequest
-from workers.providers.local import LocalProvider, voice
+from workers.engine import catalogue, mastering, qc
+from workers.engine.chunking import split
+from workers.engine.encoding import PAUSE_SECONDS, encode
+from workers.engine.providers.base import ChunkRequest
+from workers.engine.providers.local import LocalProvider, voice
 
 RATE = 22_050
 MEMORY_RATE = 24_000

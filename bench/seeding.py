@@ -26,7 +26,7 @@ from typing import Any
 from redis import Redis
 
 from bench.setup import bench_environment
-from workers.demo_history import seed_history
+from workers.operations.demo_history import seed_history
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 BASELINE_ROWS = 100_000
@@ -44,6 +44,8 @@ def _seeder_before(folder: Path) -> Callable[[int], Any]:
         ).stdout
     except (OSError, subprocess.CalledProcessError) as failed:
         raise SystemExit(f"The baseline needs this checkout's git history (commit {BEFORE}): {failed}") from None
+    # It imports the catalogue from where it was then; it has been in workers/engine/ since.
+    source = source.replace("from workers.catalogue import", "from workers.engine.catalogue import")
     path = folder / "demo_history_before.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("demo_history_before", path)

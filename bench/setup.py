@@ -16,8 +16,8 @@ from db.engine import new_session, reset_engine
 from db.seed import seed_demo
 from db.settings import get_settings, sqlalchemy_url
 from db.upgrade import upgrade
-from workers.embedded import start_postgres, start_redis
-from workers.queue import reset_redis
+from workers.operations.embedded import start_postgres, start_redis
+from workers.redis_connection import reset_redis
 
 BENCH_DB = "narration_desk_bench"
 REDIS_DB = 10

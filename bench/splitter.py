@@ -17,7 +17,7 @@ from functools import partial
 from redis import Redis
 
 from tests.adversarial_text import MEGABYTE, adversarial_texts
-from workers.chunking import split_spans
+from workers.engine.chunking import split_spans
 
 LIMIT = 4_096
 _WHITESPACE = re.compile(r"\s+")

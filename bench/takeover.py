@@ -24,8 +24,8 @@ from db.models import Event, SceneAudio
 from db.settings import get_settings
 from tests.fake_providers import FakeProviders
 from tests.workers_env import wait_until, workers
-from workers.lease import GRACE
-from workers.submit import Request, submit
+from workers.engine.lease import GRACE
+from workers.service.submit import Request, submit
 
 LATENCY = 8.0
 POLL = 0.05

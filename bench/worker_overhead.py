@@ -18,12 +18,12 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 
 from db.engine import get_engine
-from workers import jobs, mastering, qc, storage
-from workers.providers.base import ChunkAudio, ChunkRequest
-from workers.providers.local import LocalProvider
-from workers.queue import queues
-from workers.submit import Request, submit
-from workers.worker import NarrationWorker
+from workers.engine import jobs, mastering, qc, storage
+from workers.engine.providers.base import ChunkAudio, ChunkRequest
+from workers.engine.providers.local import LocalProvider
+from workers.engine.queue import queues
+from workers.engine.worker import NarrationWorker
+from workers.service.submit import Request, submit
 
 SILENCE = b"\0\0" * 2205  # 0.1 s at 22,050 Hz
 PARTS: list[tuple[Any, str, str]] = [

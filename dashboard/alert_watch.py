@@ -2,7 +2,7 @@
 
 Without it, "no worker alive" could reach the webhook only while someone had a page open, since a
 worker that checks is alive by definition. Every dashboard tries a few times a minute; the shared
-lock in `workers.alerts.check_if_due` lets one check per minute happen, wherever it runs.
+lock in `workers.operations.alerts.check_if_due` lets one check per minute happen, wherever it runs.
 
 A round that fails (a setting made invalid, Redis gone) is logged and the next one runs as planned:
 the watch is a background task nobody would see die.
@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from workers.alerts import CHECK_EVERY_SECONDS, check_if_due
-from workers.queue import redis
-from workers.startup import StartupRefused, load_settings
+from workers.operations.alerts import CHECK_EVERY_SECONDS, check_if_due
+from workers.operations.startup import StartupRefused, load_settings
+from workers.redis_connection import redis
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The page's player and its download link point here, so the dashboard never reads a file into memory
 to show it: Starlette's FileResponse streams it from disk and answers Range requests (206 Partial
 Content, 416 for a range past the end), which is what lets a browser seek in an hour-long file. The
-file is the one the row names, resolved inside the media root by `workers.media` (never a path from
+file is the one the row names, resolved inside the media root by `workers.engine.media` (never a path from
 the URL), and only for someone the session cookie signs in (any role: viewers listen and download).
 """
 
@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from dashboard.views import full_file
 from db.narrations import KINDS
-from workers.sessions import cookie_name, cookie_secure, resume
+from workers.service.sessions import cookie_name, cookie_secure, resume
 
 AUDIO_PATH = "/narration-desk/audio"
 

@@ -12,10 +12,10 @@ from dashboard import labels
 from dashboard.plain import md
 from db.narrations import Kind
 from db.settings import get_settings
-from workers import catalogue, mastering
-from workers.samples import NoSample, voice_sample
-from workers.signin import SignedIn
-from workers.submit import Request
+from workers.engine import catalogue, mastering
+from workers.service.roles import SignedIn
+from workers.service.samples import NoSample, voice_sample
+from workers.service.submit import Request
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from dashboard.player import play_from, report
 from dashboard.qc_panel import quality_panel
 from dashboard.views import NarrationDetail, load_detail, passage_audio, starts
 from db.narrations import Kind
-from workers import actions, qc
-from workers.media import RefusedPath
-from workers.signin import SignedIn
-from workers.submit import Refused, submit
+from workers.engine import qc
+from workers.engine.media import RefusedPath
+from workers.service import actions
+from workers.service.roles import SignedIn
+from workers.service.submit import Refused, submit
 
 
 def _fit(rows: int) -> int:
@@ -27,7 +28,7 @@ def _fit(rows: int) -> int:
 
 
 def _quality(detail: NarrationDetail) -> None:
-    """The quality checks' headline figures and flagged passages (`workers.qc`); none before a
+    """The quality checks' headline figures and flagged passages (`workers.engine.qc`); none before a
     narration is measured (narrations finished before the checks existed, or not finished)."""
     measured = detail.metadata.get("qc")
     if not isinstance(measured, dict):

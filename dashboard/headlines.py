@@ -1,7 +1,7 @@
 """The headline numbers of Operations and of the library's summary, each with its verdict.
 
 Computed without Streamlit from a health snapshot and the settings; `dashboard/panels.py` draws
-them. Verdicts come from `workers/verdicts.py` (the alert thresholds); the help text of each number
+them. Verdicts come from `workers/operations/verdicts.py` (the alert thresholds); the help text of each number
 says the rule, so a reader can see why it reads *watch*.
 """
 
@@ -14,10 +14,10 @@ from dashboard import labels
 from db import monitoring
 from db.monitoring import Failures, StatusCount
 from db.settings import Settings
-from workers import verdicts
-from workers.budget import Budget
-from workers.health import Health, Storage
-from workers.verdicts import Verdict
+from workers.operations import verdicts
+from workers.operations.health import Health, Storage
+from workers.operations.verdicts import Verdict
+from workers.service.budget import Budget
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from db.narrations import Kind
-from workers.submit import Refused, Request, submit
+from workers.service.submit import Refused, Request, submit
 
 LAST = "compose-last"
 SAID = "compose-said"

@@ -19,7 +19,7 @@ from db.models import CANCELLED
 from db.quality import Quality
 from db.settings import get_settings
 from db.window import zone
-from workers import catalogue, mastering
+from workers.engine import catalogue, mastering
 
 PRIORITIES = {1: "high", 0: "normal", -1: "low"}
 """Django stores priority as a number; people pick and read it as a word."""

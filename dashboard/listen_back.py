@@ -1,4 +1,4 @@
-"""The listen-back check (workers/listen_back.py) on the pages: compose's "Listen back" box, and what
+"""The listen-back check (workers/engine/listen_back.py) on the pages: compose's "Listen back" box, and what
 the narration page says about a narration that was heard back.
 
 The box is off by default, since the check costs money and needs OpenAI; where OpenAI is not set up
@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from db.settings import get_settings
-from workers import catalogue
+from workers.engine import catalogue
 
 LABEL = "Listen back"
 

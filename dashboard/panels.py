@@ -17,11 +17,11 @@ from dashboard.plain import csv_text, md
 from db import live
 from db.engine import new_session
 from db.settings import get_settings
-from workers.alerts import evaluate
-from workers.health import Health, Storage, snapshot, storage
-from workers.maintenance import run_maintenance
-from workers.signin import SignedIn
-from workers.verdicts import Verdict
+from workers.operations.alerts import evaluate
+from workers.operations.health import Health, Storage, snapshot, storage
+from workers.operations.maintenance import run_maintenance
+from workers.operations.verdicts import Verdict
+from workers.service.roles import SignedIn
 
 LIVE_SECONDS = 10
 STORAGE_TTL_SECONDS = 300

@@ -20,8 +20,8 @@ from dashboard.views import NarrationView, load_view
 from db.line import Place
 from db.models import CANCELLED
 from db.narrations import now
-from workers import actions
-from workers.signin import SignedIn
+from workers.service import actions
+from workers.service.roles import SignedIn
 
 POLL_SECONDS = 2.0
 

@@ -1,7 +1,7 @@
 """The narration page's per-passage quality chart: loudness and speaking rate by passage, flagged
 passages marked, and which passage a click on it picked.
 
-Built from `audio_metadata["qc"]` (workers/qc.py writes it), which the Django app or anyone with SQL
+Built from `audio_metadata["qc"]` (workers/engine/qc.py writes it), which the Django app or anyone with SQL
 can also write: every value is checked for the type it should have and anything else reads as not
 measured, so an odd row draws a chart with gaps instead of failing the page. No Streamlit here:
 tests read the chart's data and the picked passage directly.

@@ -15,8 +15,9 @@ from dashboard import qc_chart
 from dashboard.player import play_from, report
 from dashboard.qc_chart import PassagePoint
 from dashboard.views import NarrationDetail, starts
-from workers import actions, catalogue
-from workers.signin import SignedIn
+from workers.engine import catalogue
+from workers.service import actions
+from workers.service.roles import SignedIn
 
 
 @dataclass(frozen=True)

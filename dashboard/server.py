@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import audio_route, session_route
 from dashboard.alert_watch import watch_alerts
-from workers.startup import StartupRefused, check_servers
+from workers.operations.startup import StartupRefused, check_servers
 
 try:
     check_servers()

@@ -1,6 +1,6 @@
 """Who is signed in to this browser session, and the guard every page calls first.
 
-A password sign-in is kept across reloads and new tabs by a cookie (`workers/sessions.py`); single
+A password sign-in is kept across reloads and new tabs by a cookie (`workers/service/sessions.py`); single
 sign-on keeps itself through Streamlit's own cookie. Either way the tab checks its sign-in again on
 every script run (each click is one) and, while idle, every `sessions.RECHECK_SECONDS` (`watch`).
 """
@@ -13,8 +13,8 @@ import streamlit as st
 
 from dashboard import deep_link
 from dashboard.plain import md
-from workers import sessions
-from workers.signin import SignedIn
+from workers.service import sessions
+from workers.service.roles import SignedIn
 
 KEY = "signed_in"
 STORED = "stored-session"  # this tab's session, to end it on sign-out

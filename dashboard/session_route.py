@@ -2,7 +2,7 @@
 
 After a password sign-in the page loads `/narration-desk/session?claim=…` in a tiny iframe, and that
 route answers with the session cookie; after a sign-out it loads `/narration-desk/session/end`,
-which expires it (`workers/sessions.py` says why and how the session is kept). Kept apart from
+which expires it (`workers/service/sessions.py` says why and how the session is kept). Kept apart from
 `server.py` so tests can serve them without starting Streamlit.
 """
 
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from workers.sessions import (
+from workers.service.sessions import (
     END_PATH,
     SESSION_PATH,
     alive,

@@ -2,7 +2,7 @@
 
 Username and password always work; where an OIDC provider is configured for Streamlit (an `[auth]`
 section in `.streamlit/secrets.toml`), single sign-on is offered too and matched to `auth_user` by
-the verified email address (workers/signin.py says which claims are accepted).
+the verified email address (workers/service/sign_in.py says which claims are accepted).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import streamlit as st
 from dashboard import deep_link
 from dashboard.plain import md
 from dashboard.session import KEY, signed_in
-from workers.signin import SignInRefused, sign_in, sign_in_verified
-from workers.throttle import client_address
+from workers.service.sign_in import SignInRefused, sign_in, sign_in_verified
+from workers.service.throttle import client_address
 
 
 def single_sign_on_configured() -> bool:

@@ -11,7 +11,7 @@ from db.engine import new_session
 from db.monitoring import HistoryFilters, failures, status_over_time
 from db.settings import get_settings
 from db.window import Window
-from workers.health import snapshot
+from workers.operations.health import snapshot
 
 
 def summary_strip() -> None:

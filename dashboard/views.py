@@ -18,9 +18,9 @@ from db.line import Place
 from db.models import Chunk, Image, Narration, StoryAudio, User
 from db.narrations import Kind, get, kind_of, story_of, title_of
 from db.settings import get_settings
-from workers import catalogue
-from workers.encoding import PAUSE_SECONDS, encode
-from workers.media import RefusedPath, resolve
+from workers.engine import catalogue
+from workers.engine.encoding import PAUSE_SECONDS, encode
+from workers.engine.media import RefusedPath, resolve
 
 MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
 
@@ -82,7 +82,7 @@ class FullFile:
 
 
 def _full_file(session: Session, kind: str, row: Narration) -> FullFile:
-    """Where the row's file is, checked by `workers.media` and for existence only: it is never read here."""
+    """Where the row's file is, checked by `workers.engine.media` and for existence only: it is never read here."""
     path, refused = None, None
     if row.audio_file:
         try:
@@ -114,7 +114,7 @@ def full_file(kind: str, row_id: int) -> FullFile | None:
 
 def load_view(kind: str, row_id: int) -> NarrationView | None:
     """The row, its preview, and whether its full file is there to play from the audio route. A stored
-    path that `workers.media` refuses is not opened; the view says why instead."""
+    path that `workers.engine.media` refuses is not opened; the view says why instead."""
     with new_session() as session:
         row = get(session, kind, row_id)
         if row is None:

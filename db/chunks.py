@@ -54,7 +54,7 @@ def _quality_of(kind: str) -> Update:
 
 def stored_files(session: Session, kind: str, row_id: int) -> tuple[list[str], str | None]:
     """A narration's files as its rows name them (relative to MEDIA_ROOT, not checked): its chunks'
-    and its own. Kept apart because each kind of file has its own folder (see workers/media.py)."""
+    and its own. Kept apart because each kind of file has its own folder (see workers/engine/media.py)."""
     rows = session.execute(select(Chunk.audio_path, Chunk.redo_audio_path).where(kind_of(kind).owns(row_id)))
     paths = [str(p) for pair in rows for p in pair if p]  # a pending redo's new passage goes with the row
     model = model_for(kind)

@@ -1,6 +1,6 @@
 """Worker leases: a PostgreSQL advisory lock per worker process, so a dead worker is seen at once.
 
-Each worker holds a session-level advisory lock on a connection of its own (workers/lease.py) and
+Each worker holds a session-level advisory lock on a connection of its own (workers/engine/lease.py) and
 records its key in `tts_worker.lease_key`. The server releases the lock the instant the process
 dies (SIGKILL, OOM: the kernel closes its socket) or its connection does, so a row `processing`
 under a worker whose lock is gone can be given back within seconds instead of after a 30 s silent

@@ -41,7 +41,7 @@ class ClaimedWork:
     mastering: str | None
     listen_back: bool | None
     priority: int
-    """Higher first: the worker's provider gate serves its requests before lower rows' (workers/gates.py)."""
+    """Higher first: the worker's provider gate serves its requests before lower rows' (workers/engine/gates.py)."""
     attempt: int
     max_attempts: int
     worker: str

@@ -259,7 +259,7 @@ class BaseTTS:
     # else None. The row stays `completed` with its audio meanwhile (Django sees no change); the
     # redo's worker is fenced on (redo_state, processed_by, attempts), see db/redo.py.
     redo_state: Mapped[str | None] = mapped_column(String(20))
-    # How the narration is mastered (workers/mastering.py; NULL = the desk's default profile) and
+    # How the narration is mastered (workers/engine/mastering.py; NULL = the desk's default profile) and
     # whether its passages are transcribed back and compared with the text (NULL = no).
     mastering: Mapped[str | None] = mapped_column(String(16))
     listen_back: Mapped[bool | None]
@@ -397,7 +397,7 @@ class Chunk(Base):
     redo_sample_rate: Mapped[int | None] = mapped_column(Integer)
     redo_seconds: Mapped[float | None] = mapped_column(Float)
     redo_characters_billed: Mapped[int | None] = mapped_column(Integer)
-    # The passage's quality figures and flags in the finished narration (workers/qc.py), as in the
+    # The passage's quality figures and flags in the finished narration (workers/engine/qc.py), as in the
     # narration's audio_metadata["qc"]["passages"]; None until it is measured.
     qc: Mapped[dict[str, Any] | None]
 

@@ -1,6 +1,6 @@
 """What a narration's stored quality checks say, read in SQL: the library's QC badge and its filter.
 
-`audio_metadata["qc"]` is written by workers/qc.py (`{"narration", "passages", "verdict"}`), but the
+`audio_metadata["qc"]` is written by workers/engine/qc.py (`{"narration", "passages", "verdict"}`), but the
 column is shared with the Django app and anyone with SQL: nothing in it is trusted. Every figure is
 read through a strict jsonpath in silent mode, so a value of the wrong shape (a string where an
 object should be, a passage without flags) reads as "not there" instead of raising, and a page of
@@ -45,7 +45,7 @@ _FAILING = _path('strict $.qc.verdict.failures[*].check ? (@.type() == "string")
 _FLAGGED = _path(
     'strict $.qc.passages[*] ? (@.flags.type() == "array" && exists (@.flags[*] ? (@.type() == "string")))'
 )
-"""A passage counts as flagged when its `flags` is a list holding at least one sentence (workers/qc.py)."""
+"""A passage counts as flagged when its `flags` is a list holding at least one sentence (workers/engine/qc.py)."""
 _NO_VARS: ColumnElement[Any] = literal_column("'{}'::jsonb")
 _SILENT: ColumnElement[Any] = literal_column("true")
 

@@ -30,7 +30,7 @@ from db.narrations import kind_of, model_for, now
 
 QUEUED, PROCESSING = "queued", "processing"
 Replaced = list[tuple[Literal["audio", "chunk"], str]]
-"""Files a completed redo replaced, each with its kind (as workers/media.py names them)."""
+"""Files a completed redo replaced, each with its kind (as workers/engine/media.py names them)."""
 DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
 IN_FLIGHT = (QUEUED, PROCESSING)
 

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     )
     mastering_profile: Literal["standard", "acx", "podcast", "raw"] = Field(
         default="standard",
-        description="How narrations are mastered unless compose picks another profile (workers/mastering.py).",
+        description="How narrations are mastered unless compose picks another profile (workers/engine/mastering.py).",
     )
     pause_paragraph_seconds: float = Field(
         default=0.9, ge=0, le=5, description="Mastered narrations: the pause between passages a paragraph break ends."

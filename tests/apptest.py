@@ -10,7 +10,7 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 from dashboard.session import KEY
-from workers.signin import SignedIn
+from workers.service.roles import SignedIn
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 """The dashboard's entry script, which every AppTest of a page starts from (it signs in and navigates)."""

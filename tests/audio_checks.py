@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workers import mastering, qc
+from workers.engine import mastering, qc
 
 
 def wav_duration(path: Path) -> float:

@@ -33,9 +33,9 @@ from tests.fake_providers import FakeProviders
 from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chromium
 from tests.servers import postgres_server, redis_server
 from tests.workers_env import WorkersStarter, providers_on
-from workers import signin
-from workers.queue import reset_redis
-from workers.throttle import forget_in_process
+from workers.redis_connection import reset_redis
+from workers.service import sign_in
+from workers.service.throttle import forget_in_process
 
 KEYS = ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "OPENAI_BASE_URL", "ELEVENLABS_BASE_URL")
 
@@ -144,7 +144,7 @@ def cheap_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     monkeypatch.setattr(passwords, "ITERATIONS", 1)
     dummy = passwords.make_password("not a password")
     monkeypatch.setattr(users, "DUMMY_HASH", dummy)
-    monkeypatch.setattr(signin, "DUMMY_HASH", dummy)
+    monkeypatch.setattr(sign_in, "DUMMY_HASH", dummy)
 
 
 @pytest.fixture(scope="session")

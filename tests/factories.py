@@ -11,7 +11,7 @@ from db.engine import get_engine, new_session
 from db.seed import seed_demo
 from db.settings import get_settings
 from db.users import create_user
-from workers.signin import Role, SignedIn
+from workers.service.roles import Role, SignedIn
 
 DJANGO_SQL = Path(__file__).resolve().parent / "django_app" / "django_tables.sql"
 """The Django app's schema, as `pg_dump` printed it (a copy of ../shared/schema, kept here so

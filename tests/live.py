@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from workers.run import stop_child
-from workers.sessions import COOKIE
+from workers.operations.run import stop_child
+from workers.service.sessions import COOKIE
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [

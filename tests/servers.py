@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from db.settings import sqlalchemy_url
-from workers.embedded import EmbeddedRedis, start_postgres, start_redis
+from workers.operations.embedded import EmbeddedRedis, start_postgres, start_redis
 
 REDIS_TEST_DBS = (9, 11, 12, 13, 14, 15)
 """Given a Redis server, tests use the first of these databases no other test run on this machine

@@ -19,10 +19,10 @@ from tests.factories import staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
-from workers import actions
-from workers.jobs import synthesize
-from workers.signin import Role
-from workers.submit import Refused, Request, submit
+from workers.engine.jobs import synthesize
+from workers.service import actions
+from workers.service.roles import Role
+from workers.service.submit import Refused, Request, submit
 
 
 def test_retry_resumes_a_failed_narration_without_paying_twice(fake: FakeProviders) -> None:

@@ -22,10 +22,10 @@ from db.settings import get_settings
 from tests.apptest import shown
 from tests.factories import billed, demo_data
 from tests.live import DashboardStarter, WorkerStarter
-from workers import verdicts
-from workers.alerts import Alert, check, evaluate, notify
-from workers.health import snapshot, storage
-from workers.verdicts import Verdict
+from workers.operations import verdicts
+from workers.operations.alerts import Alert, check, evaluate, notify
+from workers.operations.health import snapshot, storage
+from workers.operations.verdicts import Verdict
 
 
 def _rows(values: str) -> None:

@@ -22,11 +22,11 @@ from tests.factories import LOCAL, demo_data, staff_user
 from tests.test_long_text import long_story
 from tests.test_media_paths import CASES, good, plant, story_row
 from tests.workers_env import narrated_by_fake
-from workers import sessions
-from workers.jobs import synthesize
-from workers.mastering import PROFILES
-from workers.signin import Role, SignedIn
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.engine.mastering import PROFILES
+from workers.service import sessions
+from workers.service.roles import Role, SignedIn
+from workers.service.submit import Request, submit
 
 
 def _client(user: SignedIn | None) -> TestClient:

@@ -12,9 +12,9 @@ from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from tests.factories import LOCAL, demo_data, staff_user
 from tests.live import DashboardStarter, choose, settled, sign_in
-from workers.jobs import synthesize
-from workers.signin import Role
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.service.roles import Role
+from workers.service.submit import Request, submit
 
 PASSWORD = "a long enough secret"
 

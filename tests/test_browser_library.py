@@ -15,9 +15,9 @@ from db.lifecycle import cancel
 from db.models import SceneAudio, StoryAudio
 from tests.factories import LOCAL, demo_data, staff_user
 from tests.live import DashboardStarter, WorkerStarter, choose, screenshot, settled, sign_in
-from workers.jobs import synthesize
-from workers.signin import Role
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.service.roles import Role
+from workers.service.submit import Request, submit
 
 
 def _set_voice(row_id: int, voice: str) -> None:

@@ -14,7 +14,7 @@ from db.heartbeats import beat
 from db.lifecycle import cancelled
 from tests.factories import demo_data, staff_user
 from tests.live import CHARTS, DashboardStarter, charts_drawn, screenshot, sign_in
-from workers.demo_history import seed_history
+from workers.operations.demo_history import seed_history
 
 
 def test_operations_charts_render_with_data(

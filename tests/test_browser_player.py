@@ -17,7 +17,7 @@ from tests.factories import staff_user
 from tests.live import DashboardStarter, settled, sign_in
 from tests.test_long_text import long_story
 from tests.workers_env import narrated_by_fake
-from workers.signin import Role
+from workers.service.roles import Role
 
 
 def _narrated(monkeypatch: pytest.MonkeyPatch) -> tuple[int, bytes, float, float]:

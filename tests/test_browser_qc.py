@@ -17,10 +17,10 @@ from tests.fake_providers import FakeProviders
 from tests.live import DashboardStarter, charts_drawn, choose, screenshot, settled, sign_in
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
-from workers import catalogue
-from workers.chunking import split
-from workers.jobs import synthesize
-from workers.submit import Request, submit
+from workers.engine import catalogue
+from workers.engine.chunking import split
+from workers.engine.jobs import synthesize
+from workers.service.submit import Request, submit
 
 OPENAI_NOVA: dict[str, Any] = {"provider": "openai", "model": "tts-1", "voice": "nova"}
 

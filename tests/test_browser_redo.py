@@ -14,8 +14,8 @@ from db.models import StoryAudio
 from db.settings import get_settings
 from tests.factories import LOCAL, demo_data, staff_user
 from tests.live import DashboardStarter, screenshot, sign_in
-from workers.jobs import synthesize
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.service.submit import Request, submit
 
 
 def _audio(row_id: int) -> tuple[str, str]:

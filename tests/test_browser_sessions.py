@@ -12,7 +12,7 @@ from sqlalchemy import text
 from db.engine import get_engine
 from tests.factories import demo_data, staff_user
 from tests.live import DashboardStarter, session_cookie, sign_in
-from workers.sessions import COOKIE
+from workers.service.sessions import COOKIE
 
 
 def test_a_reload_and_a_new_tab_stay_signed_in_until_sign_out(

@@ -15,9 +15,10 @@ from db.models import CANCELLED, SceneAudio, Status, StoryAudio
 from db.settings import get_settings
 from tests.factories import demo_data, staff_user
 from tests.test_library import _add, _set
-from workers import actions
-from workers.queue import queues, reset_redis
-from workers.signin import Role, SignedIn
+from workers.engine.queue import queues
+from workers.redis_connection import reset_redis
+from workers.service import actions
+from workers.service.roles import Role, SignedIn
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from db.engine import get_engine, new_session
 from db.lifecycle import cancel
 from tests.apptest import labels, open_narration, texts
 from tests.factories import LOCAL, demo_data, staff_user
-from workers import actions
-from workers.jobs import synthesize
-from workers.signin import Role
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.service import actions
+from workers.service.roles import Role
+from workers.service.submit import Request, submit
 
 
 def _read(app: AppTest) -> list[str]:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.adversarial_text import adversarial_texts
-from workers.chunking import split, split_spans
+from workers.engine.chunking import split, split_spans
 
 STORY = (
     "Every night the lamp turned. Miso climbed the steps! Did she count ships? The keeper said so.\n\n"

@@ -18,11 +18,11 @@ from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.apptest import APP, button, labels, shown, texts
 from tests.factories import LOCAL, billed, demo_data, staff_user
-from workers.jobs import synthesize
-from workers.queue import QUEUE_NAMES
-from workers.signin import Role
-from workers.submit import Request, submit
-from workers.validation import MAX_PROMPT_CHARS
+from workers.engine.jobs import synthesize
+from workers.engine.queue import QUEUE_NAMES
+from workers.engine.validation import MAX_PROMPT_CHARS
+from workers.service.roles import Role
+from workers.service.submit import Request, submit
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.fake_providers import FakeProviders
 from tests.test_reliability import OPENAI, _delivered
 from tests.test_slots import ELEVEN
 from tests.workers_env import Workers, WorkersStarter, all_finished, statuses, wait_until
-from workers.submit import Request, submit
+from workers.service.submit import Request, submit
 
 
 def _scenes(label: str, count: int, *, priority: int = 0) -> list[int]:

@@ -21,10 +21,10 @@ from sqlalchemy.engine import make_url
 
 from db.engine import get_engine, new_session, reset_engine
 from db.settings import get_settings
-from workers.catalogue import model
 from workers.cli import main
-from workers.demo_history import DAYS, SCHEDULED, HistoryRefused, seed_history
-from workers.maintenance import run_maintenance
+from workers.engine.catalogue import model
+from workers.operations.demo_history import DAYS, SCHEDULED, HistoryRefused, seed_history
+from workers.operations.maintenance import run_maintenance
 
 BOTH = "SELECT 'story' AS kind, * FROM tts_storyaudio UNION ALL SELECT 'scene', * FROM tts_sceneaudio"
 

@@ -15,8 +15,8 @@ from db.engine import get_engine, new_session
 from db.upgrade import upgrade
 from tests.factories import django_rows, load_django_schema, staff_user
 from tests.live import Commands
-from workers import actions
-from workers.jobs import synthesize
+from workers.engine.jobs import synthesize
+from workers.service import actions
 
 
 def _django_probe(commands: Commands, url: str, media_root: Path) -> dict[str, Any]:

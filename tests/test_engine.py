@@ -17,7 +17,7 @@ from db.settings import get_settings, sqlalchemy_url
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import _paid_calls_per_row, _scene_jobs
 from tests.workers_env import statuses
-from workers import jobs
+from workers.engine import jobs
 
 
 def _pooled_backend() -> int:

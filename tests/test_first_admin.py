@@ -11,7 +11,7 @@ from sqlalchemy import select
 from db.engine import new_session
 from db.models import User
 from db.passwords import check_password
-from workers.run import AdminPasswordFileExists, create_first_admin
+from workers.operations.run import AdminPasswordFileExists, create_first_admin
 
 
 def _admins() -> list[User]:

@@ -23,12 +23,12 @@ from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
 from tests.workers_env import WorkersStarter, providers_on, statuses, wait_until
-from workers.jobs import synthesize
-from workers.narrate import CHECK_EVERY_SECONDS
-from workers.providers import registry
-from workers.queue import QUEUE_NAMES
-from workers.reconcile import reconcile
-from workers.submit import Refused, Request, submit
+from workers.engine.jobs import synthesize
+from workers.engine.narrate import CHECK_EVERY_SECONDS
+from workers.engine.providers import registry
+from workers.engine.queue import QUEUE_NAMES
+from workers.engine.reconcile import reconcile
+from workers.service.submit import Refused, Request, submit
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from db.models import Event, SceneAudio
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import _paid_calls_per_row, _scene_jobs
 from tests.workers_env import WorkersStarter, all_finished, statuses, wait_until
-from workers.lease import GRACE, Lease
+from workers.engine.lease import GRACE, Lease
 
 
 def _leases_in_force() -> bool:

@@ -16,8 +16,8 @@ from db.monitoring import HistoryFilters, status_over_time
 from db.narrations import now
 from db.window import Window
 from tests.factories import LOCAL, demo_data, staff_user
-from workers.signin import Role
-from workers.submit import Request, submit
+from workers.service.roles import Role
+from workers.service.submit import Request, submit
 
 
 def _add(kind: str, target: int, prompt: str, user_id: int) -> int:

@@ -18,9 +18,9 @@ from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.apptest import APP, button, labels, selectbox, texts
 from tests.factories import LOCAL, demo_data, staff_user
-from workers.jobs import synthesize
-from workers.signin import Role
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.service.roles import Role
+from workers.service.submit import Request, submit
 
 
 def _library(user_name: str = "reader", role: Role = Role.STAFF) -> AppTest:

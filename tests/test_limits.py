@@ -12,10 +12,10 @@ from db.engine import new_session
 from db.models import SceneAudio, Status
 from db.settings import get_settings
 from tests.factories import LOCAL, billed, demo_data, staff_user
-from workers import budget
-from workers.bulk import narrate_scenes
-from workers.signin import SignedIn
-from workers.submit import Refused, Request, submit
+from workers.service import budget
+from workers.service.bulk import narrate_scenes
+from workers.service.roles import SignedIn
+from workers.service.submit import Refused, Request, submit
 
 OPENAI = {"provider": "openai", "model": "tts-1", "voice": "nova"}  # $15 a million characters
 

@@ -24,11 +24,12 @@ from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import TRANSCRIPTIONS_PATH, FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
-from workers import actions, catalogue, listen_back, qc
-from workers.chunking import split
-from workers.jobs import synthesize
-from workers.submit import Refused, Request, submit
-from workers.word_errors import compare, words
+from workers.engine import catalogue, listen_back, qc
+from workers.engine.chunking import split
+from workers.engine.jobs import synthesize
+from workers.engine.word_errors import compare, words
+from workers.service import actions
+from workers.service.submit import Refused, Request, submit
 
 OPENAI_VOICE: dict[str, Any] = {"provider": "openai", "model": "tts-1", "voice": "nova"}
 ELEVENLABS_VOICE: dict[str, Any] = {

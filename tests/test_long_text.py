@@ -18,9 +18,9 @@ from db.settings import get_settings
 from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.workers_env import providers_on
-from workers import catalogue
-from workers.jobs import synthesize
-from workers.submit import Request, submit
+from workers.engine import catalogue
+from workers.engine.jobs import synthesize
+from workers.service.submit import Request, submit
 
 # Marked by hand, as the few tests slow by computing rather than by starting a process are: minutes of
 # audio faked, split, mastered and joined, and the local voice synthesizing.

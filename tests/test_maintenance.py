@@ -17,9 +17,9 @@ from db.settings import get_settings
 from tests.factories import LOCAL, demo_data
 from tests.live import Commands
 from tests.test_long_text import long_story
-from workers.jobs import synthesize
-from workers.maintenance import run_maintenance
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.operations.maintenance import run_maintenance
+from workers.service.submit import Request, submit
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Mastering, checked by measurement the way a producer would check a file.
 
 Loudness with pyloudnorm's own meter and true peak with scipy's polyphase resampler, not with the
-code under test (workers/qc.py uses soxr and its own gating): an error in either shows as a
+code under test (workers/engine/qc.py uses soxr and its own gating): an error in either shows as a
 disagreement. Passages are speech-like noise (syllable-rate envelope, band-limited like a voice)
 or the fake providers' tone, at levels and rates providers really send.
 """
@@ -28,13 +28,14 @@ from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
-from workers import actions, catalogue
-from workers.chunking import split
-from workers.encoding import PAUSE_SECONDS, encode
-from workers.jobs import synthesize
-from workers.mastering import KEEP_SECONDS, PROFILES, Piece, master, ramped
-from workers.pauses import Break, breaks
-from workers.submit import Request, submit
+from workers.engine import catalogue
+from workers.engine.chunking import split
+from workers.engine.encoding import PAUSE_SECONDS, encode
+from workers.engine.jobs import synthesize
+from workers.engine.mastering import KEEP_SECONDS, PROFILES, Piece, master, ramped
+from workers.engine.pauses import Break, breaks
+from workers.service import actions
+from workers.service.submit import Request, submit
 
 SILENT_DB = -50.0
 

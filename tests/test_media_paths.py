@@ -25,11 +25,11 @@ from db.models import StoryAudio
 from db.settings import get_settings
 from tests.apptest import open_narration
 from tests.factories import demo_data, staff_user
-from workers import actions
-from workers.jobs import synthesize
-from workers.maintenance import run_maintenance
-from workers.media import MediaKind, RefusedPath, resolve
-from workers.signin import Role
+from workers.engine.jobs import synthesize
+from workers.engine.media import MediaKind, RefusedPath, resolve
+from workers.operations.maintenance import run_maintenance
+from workers.service import actions
+from workers.service.roles import Role
 
 CASES = ("traversal", "absolute", "symlink", "wrong folder", "wrong extension")
 

@@ -17,10 +17,10 @@ from db.lifecycle import cancelled
 from db.settings import get_settings
 from tests.apptest import APP, shown
 from tests.factories import billed, demo_data, staff_user
-from workers.alerts import check
-from workers.demo_history import CANCELLED, ERRORS, SCHEDULED, seed_history
-from workers.maintenance import run_maintenance
-from workers.signin import Role
+from workers.operations.alerts import check
+from workers.operations.demo_history import CANCELLED, ERRORS, SCHEDULED, seed_history
+from workers.operations.maintenance import run_maintenance
+from workers.service.roles import Role
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard" / "pages" / "operations.py")
 NO_WORKER = "No worker has sent a heartbeat"

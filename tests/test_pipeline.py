@@ -13,17 +13,19 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 from rq import Queue
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from db.engine import get_engine, new_session
-from db.models import SceneAudio, StoryAudio
+from db.models import MaintenanceRun, SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.audio_checks import wav_duration, wav_rms
 from tests.factories import LOCAL, demo_data
 from tests.live import Commands
-from workers.queue import QUEUE_NAMES
-from workers.submit import Request, submit
-from workers.worker import run_worker
+from workers.cli import main
+from workers.engine.queue import QUEUE_NAMES
+from workers.operations.alerts import CHECK_LOCK
+from workers.operations.housekeeping import MAINTENANCE_LOCK
+from workers.service.submit import Request, submit
 
 
 def _worker(commands: Commands, *args: str) -> subprocess.Popen[str]:
@@ -36,7 +38,7 @@ def _burst(caplog: pytest.LogCaptureFixture) -> str:
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with caplog.at_level(logging.INFO):
-            run_worker(burst=True)
+            assert main(["worker", "--burst"]) == 0
     finally:
         for sig, handler in handlers.items():  # RQ installs its own; Ctrl-C must stop pytest again
             signal.signal(sig, handler)
@@ -143,6 +145,19 @@ def test_a_duplicate_delivery_synthesizes_once(demo: None, redis: Redis, caplog:
         assert row is not None and row.status == "completed" and row.attempts == 1
     files = list((get_settings().media_path / "tts/story").iterdir())
     assert len(files) == 1
+
+
+def test_the_worker_command_also_checks_alerts_and_runs_the_hourly_maintenance(
+    demo: None, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The engine's worker imports nothing of operations: `narration-desk worker` hands it the
+    housekeeping (workers/operations/housekeeping.py), and a worker it starts does both."""
+    _burst(caplog)
+
+    assert redis.exists(CHECK_LOCK) and redis.exists(MAINTENANCE_LOCK)
+    with new_session() as session:
+        runs = select(func.count()).select_from(MaintenanceRun).where(MaintenanceRun.trigger == "schedule")
+        assert session.scalar(runs) == 1
 
 
 def test_empty_text_from_the_django_side_fails_with_a_reason(

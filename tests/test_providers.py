@@ -22,9 +22,9 @@ import soundfile
 from elevenlabs.client import ElevenLabs
 
 from tests.fake_providers import FakeProviders, Fault, ProviderName
-from workers.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, ProviderError, Transient
-from workers.providers.elevenlabs_tts import ElevenLabsProvider
-from workers.providers.openai_tts import OpenAIProvider
+from workers.engine.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, ProviderError, Transient
+from workers.engine.providers.elevenlabs_tts import ElevenLabsProvider
+from workers.engine.providers.openai_tts import OpenAIProvider
 
 KEY = "sk-test-4f9c2e7a1b8d6c3e"
 SECONDS_PER_CHAR = 0.06

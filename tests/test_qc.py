@@ -20,12 +20,13 @@ from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
-from workers import actions, catalogue, qc, true_peak
-from workers.chunking import split
-from workers.jobs import synthesize
-from workers.providers.base import ChunkRequest
-from workers.providers.local import LocalProvider
-from workers.submit import Request, submit
+from workers.engine import catalogue, qc, true_peak
+from workers.engine.chunking import split
+from workers.engine.jobs import synthesize
+from workers.engine.providers.base import ChunkRequest
+from workers.engine.providers.local import LocalProvider
+from workers.service import actions
+from workers.service.submit import Request, submit
 
 RATE = 48_000
 

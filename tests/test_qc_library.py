@@ -16,12 +16,12 @@ from db.library import Filters, page
 from db.quality import Quality
 from tests.apptest import APP, button, selectbox
 from tests.factories import LOCAL, demo_data, staff_user
-from workers.signin import SignedIn
-from workers.submit import Request, submit
+from workers.service.roles import SignedIn
+from workers.service.submit import Request, submit
 
 
 def _checks(passed: bool, flags: list[list[str]], failing: tuple[str, ...] = ()) -> dict[str, Any]:
-    """`audio_metadata` as workers/qc.py writes it (the figures trimmed to what is read here)."""
+    """`audio_metadata` as workers/engine/qc.py writes it (the figures trimmed to what is read here)."""
     return {
         "format": "wav",
         "qc": {

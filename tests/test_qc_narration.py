@@ -22,11 +22,11 @@ from tests.factories import demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
-from workers import catalogue
-from workers.chunking import split
-from workers.jobs import synthesize
-from workers.signin import Role
-from workers.submit import Request, submit
+from workers.engine import catalogue
+from workers.engine.chunking import split
+from workers.engine.jobs import synthesize
+from workers.service.roles import Role
+from workers.service.submit import Request, submit
 
 OPENAI: dict[str, Any] = {"provider": "openai", "model": "tts-1", "voice": "nova"}
 

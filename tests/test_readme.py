@@ -4,7 +4,7 @@ Every `narration-desk ...` command (and its --options) the README shows is one t
 takes, and every command the parser takes is in the README's *Commands* block; the *Settings*
 table lists exactly the fields of `Settings`, with the plain defaults they have; every row of the
 failure table (*Operating the workers*) and of the trust-boundaries table names test files, and
-test functions, that exist.
+test functions, that exist; and every path in the repository it names is there.
 """
 
 from __future__ import annotations
@@ -175,3 +175,19 @@ def test_every_row_names_tests_that_exist(rows: object) -> None:
             assert (ROOT / path).is_file(), f"{first_cell!r} names {path}, which does not exist"
             if function:
                 assert function in _test_functions(path), f"{first_cell!r} names {path}::{function}, not in it"
+
+
+NAMED_PATH = re.compile(r"\b((?:db|workers|dashboard|tests|bench|scripts|docs)/[\w/.-]*\w)")
+"""A path in the repository as the README names it: `workers/engine/jobs.py`, `db/narrations.NarrationKind`."""
+
+
+def test_every_path_the_readme_names_exists() -> None:
+    """A module moved or renamed (the map of workers/) without the README following fails here."""
+    named = set(NAMED_PATH.findall(README))
+    assert len(named) >= 30
+    missing = [
+        path
+        for path in sorted(named)
+        if not (ROOT / path).exists() and not (ROOT / f"{path.rpartition('.')[0]}.py").is_file()
+    ]
+    assert not missing

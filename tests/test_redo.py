@@ -28,11 +28,12 @@ from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
 from tests.workers_env import WorkersStarter, wait_until
-from workers import actions, storage
-from workers.jobs import synthesize
-from workers.maintenance import run_maintenance
-from workers.redo import new_chunk_path
-from workers.submit import Request, submit
+from workers.engine import storage
+from workers.engine.jobs import synthesize
+from workers.engine.redo import new_chunk_path
+from workers.operations.maintenance import run_maintenance
+from workers.service import actions
+from workers.service.submit import Request, submit
 
 
 @dataclass(frozen=True)

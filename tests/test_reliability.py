@@ -22,7 +22,7 @@ from db.settings import get_settings
 from tests.fake_providers import Call, FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import WorkersStarter, all_finished, statuses, wait_until
-from workers.submit import Request, submit
+from workers.service.submit import Request, submit
 
 OPENAI: dict[str, Any] = {"provider": "openai", "model": "tts-1", "voice": "nova"}
 

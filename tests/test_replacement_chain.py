@@ -15,8 +15,8 @@ from db.upgrade import alembic_config, upgrade
 from tests.factories import django_rows, load_django_schema
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import OPENAI
-from workers.jobs import synthesize
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.service.submit import Request, submit
 
 
 def _told(words: str, *, replace: bool) -> int:

@@ -20,9 +20,9 @@ from db.engine import new_session
 from db.lifecycle import cancel
 from tests.apptest import APP, button, labels, open_narration, shown
 from tests.factories import LOCAL, demo_data, staff_user
-from workers.jobs import synthesize
-from workers.signin import Role
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.service.roles import Role
+from workers.service.submit import Request, submit
 
 
 @pytest.mark.parametrize("role", list(Role))

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from db.engine import get_engine, new_session
 from db.models import SceneAudio
 from tests.fake_providers import FakeProviders
-from workers.jobs import synthesize
+from workers.engine.jobs import synthesize
 
 
 def _django_row(prompt: str, voice: str = "nova", output_format: str | None = None) -> int:

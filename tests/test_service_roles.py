@@ -18,11 +18,11 @@ from db.models import SceneAudio, User
 from db.settings import get_settings
 from db.users import add_to_group
 from tests.factories import LOCAL, demo_data, staff_user
-from workers import actions
-from workers.bulk import narrate_scenes
-from workers.jobs import synthesize
-from workers.signin import Role, SignedIn
-from workers.submit import Refused, Request, submit
+from workers.engine.jobs import synthesize
+from workers.service import actions
+from workers.service.bulk import narrate_scenes
+from workers.service.roles import Role, SignedIn
+from workers.service.submit import Refused, Request, submit
 
 
 @dataclass(frozen=True)

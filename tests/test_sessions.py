@@ -17,9 +17,9 @@ from db.settings import get_settings
 from db.users import add_to_group
 from tests.apptest import APP, shown
 from tests.factories import demo_data, staff_user
-from workers import sessions
-from workers.queue import reset_redis
-from workers.signin import Role
+from workers.redis_connection import reset_redis
+from workers.service import sessions
+from workers.service.roles import Role
 
 
 def _started(username: str = "editor", role: Role = Role.STAFF) -> sessions.Started:

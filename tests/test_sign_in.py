@@ -14,8 +14,9 @@ from db.engine import new_session
 from db.models import User
 from tests.apptest import APP, texts
 from tests.factories import demo_data, staff_user
-from workers.signin import Role, SignInRefused, sign_in, sign_in_verified
-from workers.throttle import PER_USERNAME
+from workers.service.roles import Role
+from workers.service.sign_in import SignInRefused, sign_in, sign_in_verified
+from workers.service.throttle import PER_USERNAME
 
 SECRET = "a long enough secret"
 

@@ -8,7 +8,8 @@ from db.engine import new_session
 from db.models import User
 from db.settings import get_settings
 from tests.factories import staff_user
-from workers.signin import Role, SignInRefused, sign_in_verified
+from workers.service.roles import Role
+from workers.service.sign_in import SignInRefused, sign_in_verified
 
 ISSUER = "https://accounts.example.com"
 

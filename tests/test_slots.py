@@ -18,9 +18,9 @@ from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.workers_env import providers_on
-from workers.jobs import synthesize
-from workers.slots import AccountSlots
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.engine.slots import AccountSlots
+from workers.service.submit import Request, submit
 
 ELEVEN: dict[str, Any] = {"provider": "elevenlabs", "model": "eleven_multilingual_v2", "voice": "21m00Tcm4TlvDq8ikWAM"}
 

@@ -1,6 +1,6 @@
 """Fail fast: a bad setting or a store that does not answer stops a start with one sentence.
 
-The checks are called directly (`workers.startup`, `workers.cli.main`); one test starts the real
+The checks are called directly (`workers.operations.startup`, `workers.cli.main`); one test starts the real
 dashboard process to show the sentence reaches its output and the exit status is 2.
 """
 
@@ -19,7 +19,7 @@ from dashboard import alert_watch
 from db.settings import SECRETS_FILE_ENV
 from tests.live import ROOT, Commands, free_port
 from workers.cli import main
-from workers.startup import StartupRefused, check_servers, load_settings, masked
+from workers.operations.startup import StartupRefused, check_servers, load_settings, masked
 
 PASSWORD = "hunter2-not-for-logs"
 

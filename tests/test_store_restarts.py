@@ -20,9 +20,9 @@ from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.test_reliability import OPENAI, _paid_calls_per_row
 from tests.workers_env import WorkersStarter, all_finished, providers_on, statuses, wait_until
-from workers.embedded import EmbeddedPostgres, EmbeddedRedis, start_postgres, start_redis
-from workers.queue import reset_redis
-from workers.submit import Request, submit
+from workers.operations.embedded import EmbeddedPostgres, EmbeddedRedis, start_postgres, start_redis
+from workers.redis_connection import reset_redis
+from workers.service.submit import Request, submit
 
 JOBS = 12
 OUTAGE_SECONDS = 3.0

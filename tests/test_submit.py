@@ -13,10 +13,11 @@ from db.engine import new_session
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.factories import LOCAL, demo_data
-from workers.queue import QUEUE_NAMES, reset_redis
-from workers.reconcile import reconcile
-from workers.submit import Refused, Request, submit
-from workers.validation import MAX_PROMPT_CHARS
+from workers.engine.queue import QUEUE_NAMES
+from workers.engine.reconcile import reconcile
+from workers.engine.validation import MAX_PROMPT_CHARS
+from workers.redis_connection import reset_redis
+from workers.service.submit import Refused, Request, submit
 
 
 @pytest.fixture

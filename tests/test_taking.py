@@ -20,11 +20,11 @@ from tests.fake_providers import FakeProviders
 from tests.test_pipeline import _burst
 from tests.test_reliability import OPENAI
 from tests.workers_env import statuses
-from workers import reconcile as reconciler
-from workers.queue import QUEUE_NAMES, queues
-from workers.reconcile import reconcile
-from workers.submit import Request, submit
-from workers.worker import NarrationWorker
+from workers.engine import reconcile as reconciler
+from workers.engine.queue import QUEUE_NAMES, queues
+from workers.engine.reconcile import reconcile
+from workers.engine.worker import NarrationWorker
+from workers.service.submit import Request, submit
 
 
 def _scene(label: str, priority: int) -> tuple[int, str]:

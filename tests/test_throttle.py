@@ -15,9 +15,9 @@ from db.engine import get_engine
 from db.passwords import check_password, make_password
 from db.settings import get_settings
 from tests.factories import staff_user
-from workers.queue import reset_redis
-from workers.signin import SignInRefused, sign_in
-from workers.throttle import FIRST_WAIT, PER_CLIENT, PER_USERNAME, book_attempt, client_address
+from workers.redis_connection import reset_redis
+from workers.service.sign_in import SignInRefused, sign_in
+from workers.service.throttle import FIRST_WAIT, PER_CLIENT, PER_USERNAME, book_attempt, client_address
 
 SECRET = "a long enough secret"
 WRONG = "Wrong username or password"
@@ -142,7 +142,7 @@ def no_redis(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_without_redis_the_same_rules_hold_in_the_process(no_redis: None, caplog: pytest.LogCaptureFixture) -> None:
     staff_user("editor")
-    caplog.set_level(logging.WARNING, logger="workers.throttle")
+    caplog.set_level(logging.WARNING, logger="workers.service.throttle")
     assert sign_in("editor", SECRET, client="198.51.100.7").username == "editor"
     answers = _parallel_guesses(10)
     assert sum(answer.startswith(WRONG) for answer in answers) == PER_USERNAME.free

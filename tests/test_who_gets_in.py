@@ -15,8 +15,9 @@ from db.passwords import make_password
 from db.settings import get_settings
 from db.upgrade import upgrade
 from tests.factories import django_rows, load_django_schema
-from workers import sessions
-from workers.signin import Role, SignedIn, SignInRefused, sign_in, sign_in_verified
+from workers.service import sessions
+from workers.service.roles import Role, SignedIn
+from workers.service.sign_in import SignInRefused, sign_in, sign_in_verified
 
 SECRET = "a customer's own password"
 WRONG = "Wrong username or password, or the account is inactive."

@@ -19,9 +19,9 @@ from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
-from workers.jobs import synthesize
-from workers.providers import registry
-from workers.submit import Request, submit
+from workers.engine.jobs import synthesize
+from workers.engine.providers import registry
+from workers.service.submit import Request, submit
 
 ROOT = Path(__file__).resolve().parents[1]
 

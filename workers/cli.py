@@ -32,8 +32,8 @@ from db.seed import seed_demo
 from db.settings import get_settings
 from db.upgrade import upgrade
 from db.users import UserRefused, create_user
-from workers.queue import RedisNotConfigured
-from workers.startup import StartupRefused, check_servers, load_settings
+from workers.operations.startup import StartupRefused, check_servers, load_settings
+from workers.redis_connection import RedisNotConfigured
 
 
 def _db_upgrade(_: argparse.Namespace) -> int:
@@ -48,10 +48,11 @@ def _db_upgrade(_: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from workers.worker import run_worker
+    from workers.engine.worker import run_worker
+    from workers.operations.housekeeping import between_jobs
 
     check_servers("a worker")
-    run_worker(burst=args.burst)
+    run_worker(burst=args.burst, housekeeping=between_jobs)
     return 0
 
 
@@ -61,7 +62,7 @@ def _seed_demo(args: argparse.Namespace) -> int:
     if args.rows is None:
         return 0
     from db.bulk_load import LoadRefused
-    from workers.demo_history import HistoryRefused, seed_history
+    from workers.operations.demo_history import HistoryRefused, seed_history
 
     started = time.perf_counter()
     try:
@@ -114,7 +115,7 @@ def _create_user(args: argparse.Namespace) -> int:
 
 
 def _maintenance(_: argparse.Namespace) -> int:
-    from workers.maintenance import run_maintenance
+    from workers.operations.maintenance import run_maintenance
 
     report = run_maintenance("manual")
     print(json.dumps(report, indent=2, default=str))
@@ -122,7 +123,7 @@ def _maintenance(_: argparse.Namespace) -> int:
 
 
 def _run(_: argparse.Namespace) -> int:
-    from workers.run import run
+    from workers.operations.run import run
 
     return run()
 

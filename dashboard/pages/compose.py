@@ -24,12 +24,12 @@ from db.narrations import (
     theme_names,
 )
 from db.settings import get_settings
-from workers import catalogue
-from workers.budget import this_month
-from workers.bulk import narrate_scenes
-from workers.media import RefusedPath
-from workers.submit import Refused
-from workers.validation import MAX_PROMPT_CHARS, too_long
+from workers.engine import catalogue
+from workers.engine.media import RefusedPath
+from workers.engine.validation import MAX_PROMPT_CHARS, too_long
+from workers.service.budget import this_month
+from workers.service.bulk import narrate_scenes
+from workers.service.submit import Refused
 
 user = require(compose=True)
 st.title("Compose a narration")

@@ -16,8 +16,8 @@ from db.library import Filters, filter_options, page
 from db.models import CANCELLED, STATES, Provider, Status
 from db.settings import get_settings
 from db.window import Window
-from workers import catalogue
-from workers.actions import cancel_matching, retry_matching
+from workers.engine import catalogue
+from workers.service.actions import cancel_matching, retry_matching
 
 PAGE_SIZE = 50
 SUMMARY_SECONDS = 30

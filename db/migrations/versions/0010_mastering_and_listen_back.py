@@ -1,7 +1,7 @@
 """Per-narration mastering profile and listen-back choice.
 
 - `mastering`: the profile the narration is mastered with (`standard`, `acx`, `podcast`, `raw`;
-  workers/mastering.py). NULL (every row the Django app inserts) means the desk's default,
+  workers/engine/mastering.py). NULL (every row the Django app inserts) means the desk's default,
   `MASTERING_PROFILE`, at the time the worker runs it; the profile used is recorded in the
   row's `audio_metadata["mastering"]`.
 - `listen_back`: whether each passage is transcribed and compared with its text after synthesis.

@@ -1,7 +1,7 @@
 """Each worker's lease: the PostgreSQL advisory lock its process holds while it lives.
 
 `tts_worker.lease_key`: the key of the session-level advisory lock the worker holds on a
-connection of its own (workers/lease.py). The server drops the lock the instant that process or its
+connection of its own (workers/engine/lease.py). The server drops the lock the instant that process or its
 connection dies, so a row `processing` under a worker whose lock is gone is taken over within
 seconds (db/leases.py), not after a 30 s heartbeat. NULL for workers of older versions, which keep
 the heartbeat-age rule.

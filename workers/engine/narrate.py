@@ -1,0 +1,284 @@
+"""Narrating one claimed row: plan its chunks, synthesize the missing ones in parallel, join them.
+
+Chunks that a previous attempt finished are on disk and marked done, so a retry (after a crash,
+a rate limit, a shutdown) only pays for the rest. Transient provider errors are retried per chunk
+with exponential backoff and jitter, honouring Retry-After; waiting for a free concurrency slot
+(`Busy`) does not use up a try. Where the account's concurrency is shared out among the workers
+(`workers/engine/slots.py`), each request first waits for a slot there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+
+from db import chunks
+from db.lifecycle import ClaimedWork
+from db.settings import get_settings
+from workers.engine import mastering, qc, storage
+from workers.engine.catalogue import Model
+from workers.engine.chunking import split, still_fits
+from workers.engine.gates import ProviderGate
+from workers.engine.mastering import Profile
+from workers.engine.media import RefusedPath, resolve
+from workers.engine.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, Provider, Transient
+from workers.engine.slots import AccountSlots
+from workers.engine.validation import Checked
+
+log = logging.getLogger(__name__)
+
+CONTEXT_CHARS = 300
+"""How much of the neighbouring chunks is sent as `previous_text` / `next_text` for continuity."""
+
+CHECK_EVERY_SECONDS = 1.0
+"""How often a running job asks the database whether it was cancelled or taken over."""
+
+_backoff = wait_exponential_jitter(multiplier=1, max=30)
+
+
+class Interrupted(Exception):
+    """Work stopped on purpose (cancelled, taken over, shutting down); the message says which."""
+
+
+@dataclass(frozen=True)
+class Narration:
+    """The joined audio of every chunk and what it cost."""
+
+    samples: np.ndarray
+    sample_rate: int
+    chunk_seconds: list[float]
+    characters_billed: int
+    provider_calls: int
+    passages: list[qc.Passage]
+    """Where each passage lies in `samples` and what it reads, for the quality checks."""
+    mastering: dict[str, object]
+    """What mastering did (workers/engine/mastering.py), for the row's metadata."""
+
+    @classmethod
+    def mastered(
+        cls,
+        work: ClaimedWork,
+        profile: Profile,
+        pieces: list[tuple[bytes, int]],
+        texts: list[str],
+        *,
+        chunk_seconds: list[float],
+        characters_billed: int,
+        provider_calls: int,
+    ) -> Narration:
+        """The passages (PCM, sample rate), mastered with `profile` into one narration."""
+        done = mastering.master_passages(
+            [pcm for pcm, _ in pieces], [rate for _, rate in pieces], texts, work.prompt, profile, get_settings()
+        )
+        return cls(
+            done.samples,
+            done.sample_rate,
+            chunk_seconds,
+            characters_billed,
+            provider_calls,
+            [qc.Passage(start, end, text) for (start, end), text in zip(done.spans, texts, strict=True)],
+            done.metadata,
+        )
+
+
+@dataclass
+class ChunkJob:
+    """Requests for one claimed narration's chunks: retries, backoff, slots, and the stop checks."""
+
+    work: ClaimedWork
+    provider: Provider
+    model: Model
+    voice: str
+    media_root: Path
+    tries: int
+    interruption: Callable[[], str | None]
+    gate: ProviderGate | None = None
+    """This worker's places for requests to the provider, shared with the other jobs it holds."""
+    slots: AccountSlots | None = None
+    abort: threading.Event = field(default_factory=threading.Event)
+    checked_at: float = field(default_factory=time.monotonic)
+
+    def check(self) -> None:
+        """Stop if another chunk failed, or (asked at most once a second) the row is no longer ours."""
+        if self.abort.is_set():
+            raise Interrupted("another chunk failed")
+        if time.monotonic() - self.checked_at >= CHECK_EVERY_SECONDS:
+            self.checked_at = time.monotonic()
+            reason = self.interruption()
+            if reason:
+                raise Interrupted(reason)
+
+    def sleep(self, seconds: float) -> None:
+        """Back off, but stop early if the job is cancelled or the worker is shutting down."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.check()
+            time.sleep(min(left, 0.5))
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """A place in this worker's gate for the provider, then one of the account's shared slots
+        where a limit is set (waiting for each, stopping if the job should stop)."""
+        with (
+            self.gate.held(self.work.priority, self.check) if self.gate is not None else nullcontext(),
+            self.slots.held(self.sleep) if self.slots is not None else nullcontext(),
+        ):
+            yield
+
+    def request(self, texts: list[str], idx: int) -> ChunkRequest:
+        return ChunkRequest(
+            text=texts[idx],
+            model=self.model.id,
+            voice=self.voice,
+            previous_text=texts[idx - 1][-CONTEXT_CHARS:] if idx > 0 else None,
+            next_text=texts[idx + 1][:CONTEXT_CHARS] if idx + 1 < len(texts) else None,
+            instructions=self.work.instructions if self.model.takes_instructions else None,
+            speed=self.work.speed,
+        )
+
+    def synthesize(self, chunk: chunks.PlannedChunk, texts: list[str]) -> chunks.PlannedChunk:
+        """Request one chunk (retrying), store it, and return it as done."""
+        audio, calls = self.fetch(chunk.id, chunk.idx, texts)
+        relative = f"tts/chunks/{self.work.kind}-{self.work.row_id}/{chunk.idx:04d}-{chunk.id}.pcm"
+        storage.write_atomically(self.media_root, relative, audio.pcm, "chunk", durable=False)
+        chunks.mark_done(
+            chunk.id,
+            audio_path=relative,
+            sample_rate=audio.sample_rate,
+            seconds=audio.seconds,
+            request_id=audio.request_id,
+            characters_billed=audio.characters_billed,
+        )
+        return replace(
+            chunk,
+            done=True,
+            audio_path=relative,
+            sample_rate=audio.sample_rate,
+            seconds=audio.seconds,
+            characters_billed=audio.characters_billed,
+            provider_calls=chunk.provider_calls + calls,
+        )
+
+    def fetch(self, chunk_id: int, idx: int, texts: list[str]) -> tuple[ChunkAudio, int]:
+        """Request chunk `idx` of `texts` (retrying, each request counted on the chunk row first):
+        its audio and how many requests it took."""
+        failures = 0
+        calls = 0
+
+        def give_up(state: RetryCallState) -> bool:
+            nonlocal failures
+            outcome = state.outcome
+            if outcome is not None and not isinstance(outcome.exception(), Busy):
+                failures += 1
+            return failures >= self.tries
+
+        def pause(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            retry_after = error.retry_after if isinstance(error, Transient) else None
+            return max(_backoff(state), retry_after or 0.0)
+
+        audio: ChunkAudio | None = None
+        for attempt in Retrying(
+            retry=retry_if_exception_type(Transient), stop=give_up, wait=pause, sleep=self.sleep, reraise=True
+        ):
+            with attempt, self.slot():
+                self.check()
+                chunks.count_call(chunk_id)
+                calls += 1
+                audio = self.provider.synthesize(self.request(texts, idx))
+        assert audio is not None
+        return audio, calls
+
+
+def on_disk(media_root: Path, stored: str | None) -> Path | None:
+    """The chunk's file when its stored path is sound and the file is there."""
+    try:
+        path = resolve(stored, "chunk", media_root)
+    except RefusedPath:
+        return None
+    return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A claimed row's passages: their texts, their chunk rows, and dropped chunks' files to delete."""
+
+    texts: list[str]
+    chunks: list[chunks.PlannedChunk]
+    stale: list[str]
+
+
+def plan_chunks(session: Session, work: ClaimedWork, model: Model) -> Plan:
+    """Split the row's text for `model` (keeping an earlier attempt's split while it still fits, so
+    its done chunks are reused) and record the chunks, in the claim's transaction."""
+
+    def texts_for(earlier: list[str]) -> list[str]:
+        return earlier if still_fits(earlier, work.prompt, model.max_chars) else split(work.prompt, model.max_chars)
+
+    texts, planned, stale = chunks.plan(session, work.kind, work.row_id, texts_for, none_yet=not work.has_passages)
+    if not texts:
+        raise Permanent("The text is empty. Write the text to narrate, then retry.")
+    return Plan(texts, planned, stale)
+
+
+def narrate(
+    work: ClaimedWork,
+    plan: Plan,
+    *,
+    provider: Provider,
+    checked: Checked,
+    media_root: Path,
+    concurrency: int,
+    tries: int,
+    interruption: Callable[[], str | None],
+    gate: ProviderGate | None = None,
+    slots: AccountSlots | None = None,
+) -> Narration:
+    """Synthesize every chunk of `plan` not yet done (up to `concurrency` at once, and no more than
+    `gate` lets this worker send), then master all of them."""
+    model = checked.model
+    texts, planned, stale = plan.texts, plan.chunks, plan.stale
+    for refusal in storage.remove(media_root, [("chunk", p) for p in stale]).refused:
+        log.warning("%s #%s: a dropped chunk's file was left in place: %s", work.kind, work.row_id, refusal)
+
+    job = ChunkJob(work, provider, model, checked.voice, media_root, tries, interruption, gate=gate, slots=slots)
+    # A chunk whose file did not survive (a machine crash before the disk caught up), or whose stored
+    # path is refused (written by someone else), is redone into a file of our own.
+    todo = [c for c in planned if not c.done or on_disk(media_root, c.audio_path) is None]
+    finished = {c.idx: c for c in planned if c not in todo}
+    if len(todo) == 1:  # the common short narration: no thread hand-off
+        finished[todo[0].idx] = job.synthesize(todo[0], texts)
+    elif todo:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="chunk") as pool:
+            futures = [pool.submit(job.synthesize, chunk, texts) for chunk in todo]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                job.abort.set()  # the others stop before their next request
+                for future in futures:
+                    future.cancel()
+                raise failed.exception()  # type: ignore[misc]
+            finished.update((c.idx, c) for c in (f.result() for f in futures))
+    ordered = [finished[idx] for idx in sorted(finished)]
+
+    if any(c.sample_rate is None for c in ordered):
+        raise Permanent("A passage's sample rate was not recorded, so it cannot be joined. Re-narrate it.")
+    return Narration.mastered(
+        work,
+        checked.profile,
+        [(resolve(c.audio_path, "chunk", media_root).read_bytes(), int(c.sample_rate or 0)) for c in ordered],
+        [texts[c.idx] for c in ordered],
+        chunk_seconds=[float(c.seconds or 0.0) for c in ordered],
+        characters_billed=sum(c.characters_billed or 0 for c in ordered),
+        provider_calls=sum(c.provider_calls for c in ordered),
+    )
