@@ -117,9 +117,9 @@ def _one(fake: FakeProviders, rows: int, in_flight: int, label: str) -> dict[str
         "ideal, rows x latency / in flight (s)": ideal,
         "ratio to ideal (goal <= 1.2)": span / ideal,
         "worker start to last completion (s)": wall,
-        # Which side falls short: the worker starting jobs (fewer in flight than allowed) or each
-        # job taking longer than the provider's latency (CPU shared with the fake, PG and Redis).
-        "rows in flight on average (sum of claim-to-completion / span)": busy / span if span else 0.0,
+        # Which side falls short: the worker taking jobs (fewer held than places to send) or each
+        # job taking longer than the provider's latency (the worker's CPU per row, or the machine's).
+        "rows held on average (sum of claim-to-completion / span)": busy / span if span else 0.0,
         "median claim to completion of a row (s)": median,
         "worker CPU per row, start included (ms)": cpu / rows * 1000,
         # The worker, the fake provider (this process), PostgreSQL and Redis share the machine: at
