@@ -33,7 +33,7 @@ from tests.fake_providers import FakeProviders
 from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chromium
 from tests.servers import postgres_server, redis_server
 from tests.workers_env import WorkersStarter, providers_on
-from workers import signin
+from workers import budget, signin
 from workers.queue import reset_redis
 from workers.throttle import forget_in_process
 
@@ -167,9 +167,12 @@ def db(reusable_db: Reusable, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def _pointed_at(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """DATABASE_URL set to `url`, with nothing cached from the previous test on the same database
+    (the month's spend is cached per database URL for a minute)."""
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     reset_engine()
+    budget._spent.cache_clear()
     yield url
     reset_engine()
 
