@@ -39,9 +39,12 @@ pytest: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The inner loop: the tests that start no process (no worker, dashboard, browser or command: the
-# fixtures in tests/conftest.py SLOW_FIXTURES mark a test slow), on the same PostgreSQL and Redis.
+# fixtures in tests/conftest.py SLOW_FIXTURES mark a test slow), on the same PostgreSQL and Redis,
+# spread over one pytest-xdist worker per core (each with its own database and Redis database).
+# TEST_WORKERS=0 runs them in this process: quicker for a handful of tests (`-k ...`).
+TEST_WORKERS ?= auto
 test-fast: install-dev
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Benchmarks print ratios against baselines measured in the same run; BENCH=worker|long-story|local-voice|library|monitoring|splitter|qc|narration-memory|mastering|bulk|takeover|seeding.
 bench: install-dev

@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     chunk_tries: int = Field(
         default=4, ge=1, description="Tries per chunk for timeouts, 5xx and 429 before the job is retried later."
     )
+    chunk_retry_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="First wait before a chunk is tried again; doubles each try, with jitter, up to 30 s.",
+    )
     retry_base_seconds: float = Field(
         default=30.0, gt=0, description="First wait before a failed job runs again; doubles each attempt, with jitter."
     )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from pathlib import Path
 from typing import Any
 
+from streamlit.components.v2 import manifest_scanner
 from streamlit.testing.v1 import AppTest
 
 from dashboard.session import KEY
 from workers.service.roles import SignedIn
+
+# Every new AppTest scans the metadata of every installed distribution for Streamlit components
+# (0.3-0.6 s of CPU each, more than most page tests take). What is installed cannot change during a
+# run, so the scan is made once per process and its answer handed to every later AppTest.
+manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 """The dashboard's entry script, which every AppTest of a page starts from (it signs in and navigates)."""

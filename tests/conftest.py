@@ -1,7 +1,9 @@
 """Fixtures: a clean PostgreSQL database and a clean Redis database for every test.
 
-The schema is migrated once into a template database; each test gets a copy of it (CREATE
-DATABASE ... TEMPLATE), so tests never see each other's rows. Redis is flushed before and after.
+The schema is migrated once into a template database, and each test process (each xdist worker)
+clones it once; after every test the clone is put back to the template's state (tables written to
+truncated, sequences reset; cloned anew if the test changed the schema: tests/databases.py), so
+tests never see each other's rows. Redis is flushed before and after.
 
 A test that starts a process (a worker, the dashboard, Chromium, a command, its own servers) does
 so through one of the fixtures in SLOW_FIXTURES, and is marked `slow` for that; `make test-fast`
@@ -13,28 +15,26 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
-import psycopg
 import pytest
 from playwright.sync_api import Browser
 from redis import Redis
-from sqlalchemy.engine import make_url
 
 from db import passwords, users
 from db.engine import reset_engine
 from db.settings import SECRETS_FILE_ENV, get_settings
 from tests import live, workers_env
+from tests.databases import Databases, Reusable
 from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chromium
 from tests.servers import postgres_server, redis_server
 from tests.workers_env import WorkersStarter, providers_on
 from workers.redis_connection import reset_redis
-from workers.service import sign_in
+from workers.service import budget, sign_in
 from workers.service.throttle import forget_in_process
 
 KEYS = ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "OPENAI_BASE_URL", "ELEVENLABS_BASE_URL")
@@ -72,33 +72,6 @@ def no_processes_unless_slow(request: pytest.FixtureRequest, monkeypatch: pytest
     monkeypatch.setattr(subprocess, "Popen", refuse)
 
 
-def _psycopg_url(sqlalchemy_url: str) -> str:
-    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-class Databases:
-    """Creates and drops databases on the test server."""
-
-    def __init__(self, server_url: str) -> None:
-        self.server_url = server_url
-        self.prefix = f"nd_test_{os.getpid()}"
-
-    def url(self, name: str) -> str:
-        return make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
-
-    def execute(self, sql: str) -> None:
-        with psycopg.connect(_psycopg_url(self.server_url), autocommit=True) as connection:
-            connection.execute(sql.encode())
-
-    def create(self, *, template: str | None = None) -> str:
-        name = f"{self.prefix}_{uuid.uuid4().hex[:8]}"
-        self.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-        return name
-
-    def drop(self, name: str) -> None:
-        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
 def databases() -> Iterator[Databases]:
     with postgres_server() as url:
@@ -124,6 +97,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("MEDIA_ROOT", str(tmp_path / "media"))
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("WORKER_START_GRACE_SECONDS", "0")  # alerts at once; the grace's own tests set it
+    monkeypatch.setenv("CHUNK_RETRY_SECONDS", "0.01")  # a chunk's tries cost no real seconds (Retry-After still does)
     get_settings.cache_clear()
     forget_in_process()
     yield
@@ -167,29 +141,40 @@ def template_db(databases: Databases) -> Iterator[str]:
     databases.drop(name)
 
 
-def _fresh_database(
-    databases: Databases, monkeypatch: pytest.MonkeyPatch, template: str | None = None
-) -> Iterator[str]:
-    name = databases.create(template=template)
-    url = databases.url(name)
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    reset_engine()
-    yield url
-    reset_engine()
-    databases.drop(name)
+@pytest.fixture(scope="session")
+def reusable_db(databases: Databases, template_db: str) -> Iterator[Reusable]:
+    """This process's database at the current schema, emptied after each test that used it."""
+    reusable = Reusable(databases, template_db)
+    yield reusable
+    reusable.drop()
 
 
 @pytest.fixture
 def empty_db(databases: Databases, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A new, empty database; DATABASE_URL points at it. Yields the URL."""
-    yield from _fresh_database(databases, monkeypatch)
+    name = databases.create()
+    yield from _pointed_at(databases.url(name), monkeypatch)
+    databases.drop(name)
 
 
 @pytest.fixture
-def db(databases: Databases, template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A database at the current schema with no rows; DATABASE_URL points at it. Yields the URL."""
-    yield from _fresh_database(databases, monkeypatch, template_db)
+def db(reusable_db: Reusable, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database at the current schema with no rows but the migration's; DATABASE_URL points at
+    it. Yields the URL. Afterwards it is emptied for the next test (or cloned anew if the test
+    changed its schema: tests/databases.py)."""
+    yield from _pointed_at(reusable_db.url, monkeypatch)
+    reusable_db.reset()
+
+
+def _pointed_at(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """DATABASE_URL set to `url`, with nothing cached from the previous test on the same database
+    (the month's spend is cached per database URL for a minute)."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    reset_engine()
+    budget._spent.cache_clear()
+    yield url
+    reset_engine()
 
 
 @pytest.fixture

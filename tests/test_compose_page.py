@@ -50,6 +50,7 @@ def test_the_prompt_starts_as_the_story_text_and_the_estimate_follows_it(page: A
 
 
 def test_submit_queues_one_row_and_the_card_shows_the_finished_audio(page: AppTest, redis: Redis) -> None:
+    page.text_area[0].set_value("The lamp was lit.").run()  # narrated by the local voice: kept short
     button(page, "Submit narration").click().run()
 
     assert not page.exception
@@ -138,6 +139,7 @@ def test_start_later_schedules_instead_of_queueing(page: AppTest, redis: Redis) 
 
 
 def test_composing_again_offers_to_replace_the_story_narration(page: AppTest) -> None:
+    page.text_area[0].set_value("The lamp was lit.").run()  # narrated twice by the local voice: kept short
     button(page, "Submit narration").click().run()
     with new_session() as session:
         first = session.query(StoryAudio).one().id

@@ -113,7 +113,9 @@ def test_over_quota_deletes_superseded_files_then_chunks_never_the_only_audio(
 
 
 def test_oversized_previews_are_cut_to_the_limit(demo: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    row_id = _narrate(long_story(1_500))
+    row_id = _narrate(long_story(200))  # a few seconds of audio: its preview is well over the limit below
+    with new_session() as session:
+        assert len(session.get(SceneAudio, row_id).base64_audio or "") > 2 * 40_000  # type: ignore[union-attr]
     monkeypatch.setenv("PREVIEW_MAX_BYTES", "40000")
     get_settings.cache_clear()
 

@@ -43,7 +43,8 @@ CONTEXT_CHARS = 300
 CHECK_EVERY_SECONDS = 1.0
 """How often a running job asks the database whether it was cancelled or taken over."""
 
-_backoff = wait_exponential_jitter(multiplier=1, max=30)
+MAX_CHUNK_WAIT_SECONDS = 30.0
+"""The longest wait between two tries of a chunk (a longer Retry-After is still waited out)."""
 
 
 class Interrupted(Exception):
@@ -185,7 +186,9 @@ class ChunkJob:
         def pause(state: RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
             retry_after = error.retry_after if isinstance(error, Transient) else None
-            return max(_backoff(state), retry_after or 0.0)
+            first = get_settings().chunk_retry_seconds
+            backoff = wait_exponential_jitter(multiplier=first, max=MAX_CHUNK_WAIT_SECONDS, jitter=first)
+            return max(backoff(state), retry_after or 0.0)
 
         audio: ChunkAudio | None = None
         for attempt in Retrying(
