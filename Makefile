@@ -35,8 +35,11 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy db workers dashboard tests bench
 
+# The fast tests on every core first (minutes become one), then the slow ones one at a time: they
+# start workers, dashboards and Chromium and time their processes. Exit 5 is "none selected".
 pytest: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The inner loop: the tests that start no process (no worker, dashboard, browser or command: the
 # fixtures in tests/conftest.py SLOW_FIXTURES mark a test slow), on the same PostgreSQL and Redis,
