@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         le=30,
         description="First wait before a chunk is tried again; doubles each try, with jitter, up to 30 s.",
     )
+    cancel_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often a running job reads its row again, so a cancel or a takeover stops it this soon.",
+    )
     retry_base_seconds: float = Field(
         default=30.0, gt=0, description="First wait before a failed job runs again; doubles each attempt, with jitter."
     )
@@ -200,6 +206,12 @@ class Settings(BaseSettings):
     )
     sso_issuer: str | None = Field(
         default=None, description="The only OIDC issuer (`iss`) single sign-on accepts; unset: any."
+    )
+    sign_in_first_wait_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Wait after the free failed sign-ins run out; each further failure doubles it (capped).",
     )
     cookie_secure: bool | None = Field(
         default=None,

@@ -98,6 +98,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("WORKER_START_GRACE_SECONDS", "0")  # alerts at once; the grace's own tests set it
     monkeypatch.setenv("CHUNK_RETRY_SECONDS", "0.01")  # a chunk's tries cost no real seconds (Retry-After still does)
+    monkeypatch.setenv("CANCEL_CHECK_SECONDS", "0.05")  # a cancel is noticed without a real second's wait
     get_settings.cache_clear()
     forget_in_process()
     yield

@@ -24,7 +24,6 @@ from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
 from tests.workers_env import WorkersStarter, providers_on, statuses, wait_until
 from workers.engine.jobs import synthesize
-from workers.engine.narrate import CHECK_EVERY_SECONDS
 from workers.engine.providers import registry
 from workers.engine.queue import QUEUE_NAMES
 from workers.engine.reconcile import reconcile
@@ -135,9 +134,9 @@ def test_a_running_job_stops_at_its_next_chunk_when_cancelled(
             cancel(session, "story", done.row_id)
         at_cancel = len(fake.calls)
         job.result(timeout=30)  # the job ends: no more paid requests after the cancel
-    # It stopped at its next check of the row (every CHECK_EVERY_SECONDS, one request in flight),
+    # It stopped at its next check of the row (every CANCEL_CHECK_SECONDS, one request in flight),
     # far from the end of the story.
-    assert len(fake.calls) - at_cancel <= 1 + math.ceil(CHECK_EVERY_SECONDS / fake.latency)
+    assert len(fake.calls) - at_cancel <= 1 + math.ceil(get_settings().cancel_check_seconds / fake.latency)
     assert len(fake.calls) < _all_chunks(done.row_id)
     with new_session() as session:
         row = session.get(StoryAudio, done.row_id)
@@ -180,7 +179,7 @@ def test_sigterm_hands_the_row_back_and_the_next_worker_resumes(
 
 
 def test_a_scheduled_narration_waits_for_its_time(fake: FakeProviders, redis: Redis) -> None:
-    later = datetime.now(UTC) + timedelta(seconds=2)
+    later = datetime.now(UTC) + timedelta(hours=1)
     done = submit(Request(kind="scene", target_id=2, prompt="Later.", scheduled_at=later, **OPENAI))
     assert not done.enqueued and done.message.startswith(f"Scheduled scene narration #{done.row_id}")
     with new_session() as session:  # past the submitter's grace period
@@ -189,7 +188,11 @@ def test_a_scheduled_narration_waits_for_its_time(fake: FakeProviders, redis: Re
         )
         session.commit()
     assert reconcile(redis) == 0
-    time.sleep(2.1)
+    with new_session() as session:  # its time comes: the row's clock is moved, not the test's
+        session.query(SceneAudio).filter_by(id=done.row_id).update(
+            {"scheduled_at": datetime.now(UTC) - timedelta(seconds=1)}
+        )
+        session.commit()
     assert reconcile(redis) == 1
     assert len(Queue(QUEUE_NAMES[1], connection=redis)) == 1
 

@@ -40,9 +40,6 @@ log = logging.getLogger(__name__)
 CONTEXT_CHARS = 300
 """How much of the neighbouring chunks is sent as `previous_text` / `next_text` for continuity."""
 
-CHECK_EVERY_SECONDS = 1.0
-"""How often a running job asks the database whether it was cancelled or taken over."""
-
 MAX_CHUNK_WAIT_SECONDS = 30.0
 """The longest wait between two tries of a chunk (a longer Retry-After is still waited out)."""
 
@@ -110,10 +107,10 @@ class ChunkJob:
     checked_at: float = field(default_factory=time.monotonic)
 
     def check(self) -> None:
-        """Stop if another chunk failed, or (asked at most once a second) the row is no longer ours."""
+        """Stop if another chunk failed, or (asked at most once every CANCEL_CHECK_SECONDS) the row is no longer ours."""
         if self.abort.is_set():
             raise Interrupted("another chunk failed")
-        if time.monotonic() - self.checked_at >= CHECK_EVERY_SECONDS:
+        if time.monotonic() - self.checked_at >= get_settings().cancel_check_seconds:
             self.checked_at = time.monotonic()
             reason = self.interruption()
             if reason:

@@ -7,7 +7,8 @@ Why this shape:
   transaction over both counters) before the password is looked at; a success then forgives the
   username's and the client's failures.
 - **Back-off, not a lock.** The first failures are free (typos); after that each further failure
-  doubles the wait before the next attempt is even checked (5 s, 10 s, 20 s ...). Attempts made while
+  doubles the wait before the next attempt is even checked (5 s, 10 s, 20 s ...:
+  SIGN_IN_FIRST_WAIT_SECONDS). Attempts made while
   waiting are refused without being counted: counting them would let anyone stretch the wait.
 - **Two caps.** Anyone can fail for `admin`, so a username's wait stops at one minute: a stranger
   can delay the real admin by a minute at most, and still gets only about one guess a minute at
@@ -41,8 +42,6 @@ from workers.redis_connection import RedisNotConfigured, redis
 
 log = logging.getLogger(__name__)
 
-FIRST_WAIT = 5.0
-"""Seconds to wait after the last free failure; each further failure doubles it."""
 FORGET_AFTER = 15 * 60
 """Seconds after the last wait ends when a key's failures are forgotten."""
 LONGEST_USERNAME = 150
@@ -60,10 +59,12 @@ class BackOff:
     free: int
     cap: float
 
-    def wait_after(self, failures: int) -> float:
+    def wait_after(self, failures: int, first: float) -> float:
+        """The wait after `failures`: none while free, then `first` (SIGN_IN_FIRST_WAIT_SECONDS)
+        doubled for each further failure, up to the cap."""
         if failures < self.free:
             return 0.0
-        return min(self.cap, math.ldexp(FIRST_WAIT, min(failures - self.free, 32)))  # FIRST_WAIT * 2**n
+        return min(self.cap, math.ldexp(first, min(failures - self.free, 32)))  # first * 2**n
 
 
 PER_USERNAME = BackOff(free=5, cap=60)
@@ -85,7 +86,8 @@ def _book(counts: list[Count], limits: tuple[BackOff, ...], now: float) -> tuple
     if wait > 0:
         return wait, counts
     booked = [count.failures + 1 for count in counts]
-    return 0.0, [Count(n, now + limit.wait_after(n)) for n, limit in zip(booked, limits, strict=True)]
+    first = get_settings().sign_in_first_wait_seconds
+    return 0.0, [Count(n, now + limit.wait_after(n, first)) for n, limit in zip(booked, limits, strict=True)]
 
 
 def _keys(username: str, client: str) -> tuple[str, str]:
