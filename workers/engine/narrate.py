@@ -107,7 +107,7 @@ class ChunkJob:
     checked_at: float = field(default_factory=time.monotonic)
 
     def check(self) -> None:
-        """Stop if another chunk failed, or (asked at most once every CANCEL_CHECK_SECONDS) the row is no longer ours."""
+        """Stop if another chunk failed, or (asked every CANCEL_CHECK_SECONDS) the row is no longer ours."""
         if self.abort.is_set():
             raise Interrupted("another chunk failed")
         if time.monotonic() - self.checked_at >= get_settings().cancel_check_seconds:
