@@ -110,7 +110,8 @@ class Settings(BaseSettings):
         default=1.0,
         gt=0,
         le=30,
-        description="First wait before a chunk is tried again; doubles each try, with jitter, up to 30 s.",
+        description="First wait before a chunk or a listen-back upload is tried again; doubles each try, "
+        "with jitter, up to 30 s.",
     )
     cancel_check_seconds: float = Field(
         default=1.0,

@@ -195,7 +195,7 @@ def test_when_transcription_keeps_failing_the_narration_completes_and_passages_s
     assert len(passages) == 2  # ElevenLabs takes 10,000 characters a request
     assert [p["listen_back"] for p in passages] == [{"not_checked": "not checked: OpenAI had a server error (500)"}] * 2
     assert [p["flags"] for p in passages] == [[], []]  # nothing is known to be wrong with them
-    assert _transcriptions(fake) == 2 * (1 + listen_back.SDK_RETRIES)  # each retried by the SDK, then given up
+    assert _transcriptions(fake) == 2 * (1 + listen_back.RETRIES)  # each retried, then given up
     # The narration's Details say so.
     page = open_narration(staff_user(), "story", done.row_id)
     assert (

@@ -15,17 +15,19 @@ passages" would then pay again for audio nothing is known to be wrong with.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import openai
 import soxr
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from db.settings import Settings
 from workers.engine import catalogue, qc
 from workers.engine.encoding import encode
+from workers.engine.providers.base import retry_after_seconds
 from workers.engine.word_errors import MAX_DIFFERENCES, compare
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,12 @@ WINDOW_SECONDS = 600.0
 """Longest audio sent in one request: OpenAI takes at most 25 MB and (gpt-4o models) 25 minutes, and
 an ElevenLabs passage can run 40 minutes; a longer passage is heard in windows, cut at a quiet moment."""
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
-SDK_RETRIES = 2
-"""The SDK retries timeouts, 429 (honouring Retry-After) and 5xx itself, with backoff."""
+RETRIES = 2
+"""Tries after the first for what the SDK would retry (a timeout, a lost connection, 408, 409, 429,
+5xx). Retried here rather than by the SDK so the wait is CHUNK_RETRY_SECONDS', as a chunk's: doubled
+each time, with jitter, a longer Retry-After waited out (the SDK's own back-off cannot be set)."""
+MAX_RETRY_SECONDS = 30.0
+"""The longest wait between two tries of one upload (a longer Retry-After is still waited out)."""
 HEARD_CHARS = 1_000
 """How much of the transcript a passage keeps, for a person reading why it was flagged."""
 
@@ -106,11 +112,39 @@ def uploads(samples: np.ndarray, rate: int) -> list[bytes]:
     return files
 
 
-def _transcribe(client: openai.OpenAI, model: str, audio: bytes) -> str:
+def _retryable(error: BaseException) -> bool:
+    """What the SDK itself would try again, but for an exhausted quota, which no wait cures."""
+    if isinstance(error, openai.RateLimitError):
+        return "insufficient_quota" not in (error.code, error.type)
+    if isinstance(error, openai.APIStatusError):
+        return error.status_code in (408, 409) or error.status_code >= 500
+    return isinstance(error, openai.APIConnectionError)  # timeouts included
+
+
+def _pause(first: float) -> Callable[[RetryCallState], float]:
+    backoff = wait_exponential_jitter(initial=first, max=MAX_RETRY_SECONDS, jitter=first)
+
+    def pause(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        response = error.response if isinstance(error, openai.APIStatusError) else None
+        retry_after = retry_after_seconds(response.headers.get("retry-after")) if response is not None else None
+        return max(backoff(state), retry_after or 0.0)
+
+    return pause
+
+
+def _transcribe(client: openai.OpenAI, settings: Settings, audio: bytes) -> str:
     """The transcript of one upload; NotChecked with a reason of our own words (OpenAI's messages can
     echo the request, so none is copied into the row)."""
+    retrying = Retrying(
+        retry=retry_if_exception(_retryable),
+        stop=stop_after_attempt(1 + RETRIES),
+        wait=_pause(settings.chunk_retry_seconds),
+        reraise=True,
+    )
+    file = ("passage.mp3", audio, "audio/mpeg")
     try:
-        return client.audio.transcriptions.create(model=model, file=("passage.mp3", audio, "audio/mpeg")).text
+        return retrying(lambda: client.audio.transcriptions.create(model=settings.listen_back_model, file=file).text)
     except openai.APITimeoutError:
         raise NotChecked("OpenAI did not answer in time") from None
     except openai.APIConnectionError:
@@ -130,7 +164,7 @@ def hear_passage(client: openai.OpenAI, settings: Settings, samples: np.ndarray,
     try:
         if samples.size == 0:
             raise NotChecked("the passage has no audio")
-        heard = " ".join(_transcribe(client, settings.listen_back_model, f) for f in uploads(samples, rate))
+        heard = " ".join(_transcribe(client, settings, f) for f in uploads(samples, rate))
     except NotChecked as reason:
         return Heard(not_checked=str(reason))
     except Exception as error:  # the check is advisory: whatever breaks, the narration is kept
@@ -156,7 +190,7 @@ def hear(samples: np.ndarray, rate: int, passages: Sequence[qc.Passage], setting
         api_key=key,
         base_url=settings.openai_base_url,
         timeout=settings.provider_timeout_seconds,
-        max_retries=SDK_RETRIES,
+        max_retries=0,  # retried in _transcribe
     )
     with client, ThreadPoolExecutor(max_workers=settings.openai_concurrency) as pool:
         return list(
