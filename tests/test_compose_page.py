@@ -290,6 +290,8 @@ def test_the_mastering_profile_is_chosen_per_narration_and_acx_takes_its_own_for
     assert mastering.value == "standard"  # the desk's default (MASTERING_PROFILE)
     assert "ACX audiobook" in mastering.options
     mastering.set_value("acx").run()
+    prompt = page.text_area[0].value or ""
+    page.text_area[0].set_value(prompt[: prompt.index(". ") + 1]).run()  # the local voice: one sentence, ~8 s
     save_as = next(s for s in page.selectbox if s.label == "Save as")
     assert save_as.value == "mp3" and save_as.disabled  # ACX accepts 44.1 kHz MP3 at 192 kbps only
     button(page, "Submit narration").click().run()
