@@ -155,6 +155,11 @@ def _true_peaks(signal: np.ndarray, rate: int, pieces: list[qc.Passage]) -> list
     return [p["true_peak_dbtp"] for p in [result["narration"], *result["passages"]]]
 
 
+LOCAL_SPEECH = pytest.mark.xdist_group("local_speech")
+"""The tests reading `local_speech` run on one xdist worker (`--dist loadgroup`), so its ~45 s of
+speech are synthesized once a run, not once on every worker that draws one of them."""
+
+
 @pytest.fixture(scope="module")
 def local_speech() -> tuple[np.ndarray, int, list[qc.Passage]]:
     """Three passages of the local voice, joined as a narration is (its peaks reach full scale)."""
@@ -167,6 +172,7 @@ def local_speech() -> tuple[np.ndarray, int, list[qc.Passage]]:
     return samples, rate, passages
 
 
+@LOCAL_SPEECH
 def test_the_true_peak_of_local_voice_speech_is_the_fully_oversampled_one(
     local_speech: tuple[np.ndarray, int, list[qc.Passage]],
 ) -> None:
@@ -183,6 +189,7 @@ def test_the_true_peak_of_local_voice_speech_is_the_fully_oversampled_one(
     assert true_peak.candidates(sample_peaks, true_peak.tops(sample_peaks, touched)).mean() < 0.25
 
 
+@LOCAL_SPEECH
 def test_a_limiter_reads_every_window_that_could_reach_its_ceiling_as_fully_oversampled(
     local_speech: tuple[np.ndarray, int, list[qc.Passage]],
 ) -> None:
