@@ -122,7 +122,7 @@ def _retryable(error: BaseException) -> bool:
 
 
 def _pause(first: float) -> Callable[[RetryCallState], float]:
-    backoff = wait_exponential_jitter(initial=first, max=MAX_RETRY_SECONDS, jitter=first)
+    backoff = wait_exponential_jitter(multiplier=first, max=MAX_RETRY_SECONDS, jitter=first)
 
     def pause(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
