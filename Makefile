@@ -35,11 +35,16 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy db workers dashboard tests bench
 
+# Every test process imports ~150 of our modules and pytest rewrites every test module's asserts:
+# with PYTHONDONTWRITEBYTECODE set (as on the shared machine) none of that was kept, and each xdist
+# worker compiled it all again, ~3 s of CPU. The tests write __pycache__ (ignored by git) whatever it says.
+TEST_ENV := PYTHONDONTWRITEBYTECODE=
+
 # The fast tests on every core first (minutes become one), then the slow ones one at a time: they
 # start workers, dashboards and Chromium and time their processes. Exit 5 is "none selected".
 pytest: install-dev
-	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(TEST_ENV) $(BIN)/python -m pytest -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The inner loop: the tests that start no process (no worker, dashboard, browser or command: the
 # fixtures in tests/conftest.py SLOW_FIXTURES mark a test slow), on the same PostgreSQL and Redis,
@@ -47,7 +52,7 @@ pytest: install-dev
 # TEST_WORKERS=0 runs them in this process: quicker for a handful of tests (`-k ...`).
 TEST_WORKERS ?= auto
 test-fast: install-dev
-	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Benchmarks print ratios against baselines measured in the same run; BENCH=worker|long-story|local-voice|library|monitoring|splitter|qc|narration-memory|mastering|bulk|takeover|seeding.
 bench: install-dev
