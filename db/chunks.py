@@ -30,13 +30,19 @@ class PlannedChunk:
     provider_calls: int = 0
 
 
-def record_quality(session: Session, kind: str, row_id: int, metadata: dict[str, Any]) -> None:
-    """Copy each passage's quality figures from the narration's metadata onto its passage row (in
-    the caller's transaction: the one that stores the audio they describe)."""
+def quality_passages(metadata: dict[str, Any]) -> list[Any]:
+    """Each passage's quality figures in a narration's metadata (`qc.passages`); none when the
+    checks did not run or crashed."""
     measured = metadata.get("qc")
     passages = measured.get("passages") if isinstance(measured, dict) else None
-    if not isinstance(passages, list):
-        return
+    return passages if isinstance(passages, list) else []
+
+
+def record_quality(session: Session, kind: str, row_id: int, metadata: dict[str, Any]) -> None:
+    """Copy each passage's quality figures from the narration's metadata onto its passage row (in
+    the caller's transaction: the one that stores the audio they describe). A job's completion does
+    the same inside its own statement (`db.lifecycle.complete`)."""
+    passages = quality_passages(metadata)
     if passages:  # one executemany on the session's connection, not a round trip per passage
         session.connection().execute(
             _quality_of(kind), [{"owner": row_id, "i": idx, "figures": figures} for idx, figures in enumerate(passages)]

@@ -14,11 +14,23 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Update, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from db import events
-from db.chunks import record_quality
+from db.chunks import quality_passages
 from db.models import Chunk, SceneAudio, Status, StoryAudio, WorkerBeat
 from db.narrations import MODELS, kind_of, model_for, now
 
@@ -169,6 +181,29 @@ def _complete_of(kind: str) -> Update:
     )
 
 
+@cache
+def _complete_with_quality_of(kind: str) -> Select[tuple[int]]:
+    """The completion and the copy of each passage's quality figures onto its chunk row (what
+    `record_quality` does) as one statement: the chunk update is a CTE that reads the passages from
+    the metadata the completion just stored, so it lands exactly when the fenced completion does.
+    A statement and a round trip fewer on every job that succeeds."""
+    model = model_for(kind)
+    done = _complete_of(kind).returning(model.audio_metadata).cte("done")
+    passage = (
+        func.jsonb_array_elements(done.c.audio_metadata["qc"]["passages"])
+        .table_valued("value", with_ordinality="n")
+        .render_derived()
+        .alias("passage")
+    )
+    quality = (
+        update(Chunk)
+        .where(kind_of(kind).chunk_owner == done.c.id, Chunk.idx == passage.c.n - 1)
+        .values(qc=passage.c.value)
+        .cte("quality")
+    )
+    return select(done.c.id).add_cte(quality)
+
+
 def complete(
     session: Session,
     work: ClaimedWork,
@@ -178,14 +213,19 @@ def complete(
     duration_seconds: float,
     metadata: dict[str, Any],
 ) -> bool:
-    """Record the audio of a row this worker still holds; False if it was taken away meanwhile.
+    """Record the audio of a row this worker still holds, with each passage's quality figures on its
+    chunk row (`db.chunks.record_quality`); False if it was taken away meanwhile.
 
     A story replacement takes the story over in the same transaction, so the story never has
-    zero or two narrations, and the old one stays in the library with its audio."""
+    zero or two narrations, and the old one stays in the library with its audio. A scene's
+    completion is that one statement, so it runs as a transaction of its own (autocommit): one round
+    trip, where BEGIN and COMMIT would make it three."""
+    statement = _complete_with_quality_of(work.kind) if quality_passages(metadata) else _complete_of(work.kind)
+    alone = {"isolation_level": "AUTOCOMMIT"} if work.kind != "story" else None
     done = (
-        session.connection()
+        session.connection(execution_options=alone)
         .execute(
-            _complete_of(work.kind),
+            statement,
             {
                 "row": work.row_id,
                 "worker": work.worker,
@@ -199,8 +239,6 @@ def complete(
         )
         .first()
     )
-    if done is not None:
-        record_quality(session, work.kind, work.row_id, metadata)
     if done is not None and work.kind == "story":
         _take_over_story(session, work.row_id)
     session.commit()

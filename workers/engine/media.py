@@ -94,11 +94,13 @@ def resolve(stored: str | None, kind: MediaKind, root: Path | None = None) -> Pa
     base = (root or get_settings().media_path).resolve()
     try:
         target = (base / pure).resolve()
-        expected = (base / folder).resolve()
+        # A resolved path holds no symbolic link, so a target under the folder as named is under the
+        # folder as resolved: the folder is only resolved (a walk of every part) when it is not.
+        inside = target.is_relative_to(base / folder) or target.is_relative_to((base / folder).resolve())
     except (OSError, RuntimeError):  # a symbolic link loop
         raise refuse("goes round a loop of symbolic links") from None
     if not target.is_relative_to(base):
         raise refuse("leads outside the media folder through a symbolic link")
-    if not target.is_relative_to(expected):
+    if not inside:
         raise refuse(f"leads out of the {folder}/ folder through a symbolic link")
     return target

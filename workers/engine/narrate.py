@@ -144,8 +144,9 @@ class ChunkJob:
             speed=self.work.speed,
         )
 
-    def synthesize(self, chunk: chunks.PlannedChunk, texts: list[str]) -> chunks.PlannedChunk:
-        """Request one chunk (retrying), store it, and return it as done."""
+    def synthesize(self, chunk: chunks.PlannedChunk, texts: list[str]) -> tuple[chunks.PlannedChunk, bytes]:
+        """Request one chunk (retrying), store it, and return it as done, with its PCM (mastering
+        takes it from here rather than reading back the file just written)."""
         audio, calls = self.fetch(chunk.id, chunk.idx, texts)
         relative = f"tts/chunks/{self.work.kind}-{self.work.row_id}/{chunk.idx:04d}-{chunk.id}.pcm"
         storage.write_atomically(self.media_root, relative, audio.pcm, "chunk", durable=False)
@@ -157,7 +158,7 @@ class ChunkJob:
             request_id=audio.request_id,
             characters_billed=audio.characters_billed,
         )
-        return replace(
+        done = replace(
             chunk,
             done=True,
             audio_path=relative,
@@ -166,6 +167,7 @@ class ChunkJob:
             characters_billed=audio.characters_billed,
             provider_calls=chunk.provider_calls + calls,
         )
+        return done, audio.pcm
 
     def fetch(self, chunk_id: int, idx: int, texts: list[str]) -> tuple[ChunkAudio, int]:
         """Request chunk `idx` of `texts` (retrying, each request counted on the chunk row first):
@@ -256,8 +258,10 @@ def narrate(
     # path is refused (written by someone else), is redone into a file of our own.
     todo = [c for c in planned if not c.done or on_disk(media_root, c.audio_path) is None]
     finished = {c.idx: c for c in planned if c not in todo}
+    heard: dict[int, bytes] = {}  # the PCM of the chunks synthesized now; the others' is read from their files
     if len(todo) == 1:  # the common short narration: no thread hand-off
-        finished[todo[0].idx] = job.synthesize(todo[0], texts)
+        chunk, heard[todo[0].idx] = job.synthesize(todo[0], texts)
+        finished[chunk.idx] = chunk
     elif todo:
         with ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="chunk") as pool:
             futures = [pool.submit(job.synthesize, chunk, texts) for chunk in todo]
@@ -268,7 +272,8 @@ def narrate(
                 for future in futures:
                     future.cancel()
                 raise failed.exception()  # type: ignore[misc]
-            finished.update((c.idx, c) for c in (f.result() for f in futures))
+            for chunk, pcm in (f.result() for f in futures):
+                finished[chunk.idx], heard[chunk.idx] = chunk, pcm
     ordered = [finished[idx] for idx in sorted(finished)]
 
     if any(c.sample_rate is None for c in ordered):
@@ -276,7 +281,13 @@ def narrate(
     return Narration.mastered(
         work,
         checked.profile,
-        [(resolve(c.audio_path, "chunk", media_root).read_bytes(), int(c.sample_rate or 0)) for c in ordered],
+        [
+            (
+                heard[c.idx] if c.idx in heard else resolve(c.audio_path, "chunk", media_root).read_bytes(),
+                int(c.sample_rate or 0),
+            )
+            for c in ordered
+        ],
         [texts[c.idx] for c in ordered],
         chunk_seconds=[float(c.seconds or 0.0) for c in ordered],
         characters_billed=sum(c.characters_billed or 0 for c in ordered),
