@@ -91,8 +91,9 @@ class NarrationWorker(SimpleWorker):
     """Listens on the priority queues, runs up to `jobs` of them at once, and every few seconds
     enqueues rows that have no job.
 
-    The main thread takes a job from Redis only when a place is free, so jobs wait in Redis, where
-    the priority queues order them and any other worker may take them, not in this process.
+    The main thread takes jobs from Redis only for free places (all of them in one round trip), so
+    jobs wait in Redis, where the priority queues order them and any other worker may take them, not
+    in this process.
     RQ runs `run_maintenance_tasks` every `maintenance_interval` seconds; we set that to the
     reconcile interval and hook the reconciler, then the `housekeeping` it was given, in there.
     """
