@@ -108,7 +108,7 @@ class NarrationWorker(SimpleWorker):
         self.housekeeping = housekeeping
         self._places = threading.BoundedSemaphore(jobs)
         self._running = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="job")
-        self._handing_over = False
+        self._uninterruptible = False
         self._taken: deque[tuple[Job, Queue]] = deque()
         self._take = self.connection.register_script(TAKE_SCRIPT)
         self._beaten_at = -RQ_CHECK_EVERY
@@ -125,12 +125,12 @@ class NarrationWorker(SimpleWorker):
                 self.heartbeat()
                 if self._stop_requested:
                     raise StopRequested()
-            self._handing_over = True  # a SIGTERM meanwhile must not drop what the take popped
+            self._uninterruptible = True  # a SIGTERM meanwhile must not drop what the take popped
             self._take_waiting()
         if self._taken:
-            self._handing_over = True  # a SIGTERM now waits for the job to be started, not lost
+            self._uninterruptible = True  # a SIGTERM now waits for the job to be started, not lost
             return self._taken.popleft()
-        self._handing_over = False  # RQ's wait below is where a SIGTERM stops the worker at once
+        self._uninterruptible = False  # RQ's wait below is where a SIGTERM stops the worker at once
         if self._stop_requested:
             self._places.release()
             raise StopRequested()
@@ -138,7 +138,7 @@ class NarrationWorker(SimpleWorker):
         if taken is None:
             self._places.release()
         else:
-            self._handing_over = True
+            self._uninterruptible = True
         return taken
 
     def _take_waiting(self) -> None:
@@ -184,7 +184,7 @@ class NarrationWorker(SimpleWorker):
             self._places.release()
             raise
         finally:
-            self._handing_over = False
+            self._uninterruptible = False
 
     def _perform(self, job: Job, queue: Queue, execution: Any) -> None:
         try:
@@ -242,9 +242,10 @@ class NarrationWorker(SimpleWorker):
             pipeline.execute()
 
     def _shutdown(self) -> None:
-        """A warm stop: the main loop ends at once unless it is handing a job it took to a thread."""
+        """A warm stop: the main loop ends at once unless it is taking jobs, handing one it took to a
+        thread, or maintaining; it then stops right after."""
         self._stop_requested = True
-        if not self._handing_over:
+        if not self._uninterruptible:
             raise StopRequested()
 
     @property
@@ -253,6 +254,18 @@ class NarrationWorker(SimpleWorker):
         return get_settings().reconcile_interval_seconds
 
     def run_maintenance_tasks(self) -> None:
+        """Registries, the reconciler and housekeeping, each run to its end: a SIGTERM meanwhile stops
+        the worker after them. (Raised from the signal handler in the middle of the reconciler's
+        query, the stop was swallowed as a failed run and the worker hung on its way out.)"""
+        held, self._uninterruptible = self._uninterruptible, True
+        try:
+            self._maintain()
+        finally:
+            self._uninterruptible = held
+        if self._stop_requested:
+            raise StopRequested()
+
+    def _maintain(self) -> None:
         stamp = now()
         if self._registries_cleaned_at is None or stamp - self._registries_cleaned_at > REGISTRY_CLEAN_EVERY:
             super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
