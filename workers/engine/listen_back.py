@@ -15,19 +15,19 @@ passages" would then pay again for audio nothing is known to be wrong with.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import openai
 import soxr
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from db.settings import Settings
 from workers.engine import catalogue, qc
 from workers.engine.encoding import encode
-from workers.engine.providers.base import retry_after_seconds
+from workers.engine.providers.base import retry_after_seconds, wait_honouring_retry_after
 from workers.engine.word_errors import MAX_DIFFERENCES, compare
 
 log = logging.getLogger(__name__)
@@ -121,16 +121,9 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, openai.APIConnectionError)  # timeouts included
 
 
-def _pause(first: float) -> Callable[[RetryCallState], float]:
-    backoff = wait_exponential_jitter(multiplier=first, max=MAX_RETRY_SECONDS, jitter=first)
-
-    def pause(state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        response = error.response if isinstance(error, openai.APIStatusError) else None
-        retry_after = retry_after_seconds(response.headers.get("retry-after")) if response is not None else None
-        return max(backoff(state), retry_after or 0.0)
-
-    return pause
+def _retry_after(error: BaseException | None) -> float | None:
+    response = error.response if isinstance(error, openai.APIStatusError) else None
+    return retry_after_seconds(response.headers.get("retry-after")) if response is not None else None
 
 
 def _transcribe(client: openai.OpenAI, settings: Settings, audio: bytes) -> str:
@@ -139,7 +132,7 @@ def _transcribe(client: openai.OpenAI, settings: Settings, audio: bytes) -> str:
     retrying = Retrying(
         retry=retry_if_exception(_retryable),
         stop=stop_after_attempt(1 + RETRIES),
-        wait=_pause(settings.chunk_retry_seconds),
+        wait=wait_honouring_retry_after(settings.chunk_retry_seconds, MAX_RETRY_SECONDS, _retry_after),
         reraise=True,
     )
     file = ("passage.mp3", audio, "audio/mpeg")

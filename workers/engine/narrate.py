@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy.orm import Session
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from db import chunks
 from db.lifecycle import ClaimedWork
@@ -31,7 +31,15 @@ from workers.engine.chunking import split, still_fits
 from workers.engine.gates import ProviderGate
 from workers.engine.mastering import Profile
 from workers.engine.media import RefusedPath, resolve
-from workers.engine.providers.base import Busy, ChunkAudio, ChunkRequest, Permanent, Provider, Transient
+from workers.engine.providers.base import (
+    Busy,
+    ChunkAudio,
+    ChunkRequest,
+    Permanent,
+    Provider,
+    Transient,
+    wait_honouring_retry_after,
+)
 from workers.engine.slots import AccountSlots
 from workers.engine.validation import Checked
 
@@ -182,12 +190,11 @@ class ChunkJob:
                 failures += 1
             return failures >= self.tries
 
-        def pause(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            retry_after = error.retry_after if isinstance(error, Transient) else None
-            first = get_settings().chunk_retry_seconds
-            backoff = wait_exponential_jitter(multiplier=first, max=MAX_CHUNK_WAIT_SECONDS, jitter=first)
-            return max(backoff(state), retry_after or 0.0)
+        pause = wait_honouring_retry_after(
+            get_settings().chunk_retry_seconds,
+            MAX_CHUNK_WAIT_SECONDS,
+            lambda error: error.retry_after if isinstance(error, Transient) else None,
+        )
 
         audio: ChunkAudio | None = None
         for attempt in Retrying(

@@ -7,8 +7,11 @@ person (`Permanent`, whose message goes into `error_message` as is).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from tenacity import RetryCallState, wait_exponential_jitter
 
 
 @dataclass(frozen=True)
@@ -95,3 +98,18 @@ def retry_after_seconds(value: str | None) -> float | None:
 def scrub(text: str, secret: str) -> str:
     """Error text can echo the request; the key must never reach a row, a log or a page."""
     return text.replace(secret, "***") if secret else text
+
+
+def wait_honouring_retry_after(
+    first: float, ceiling: float, retry_after: Callable[[BaseException | None], float | None]
+) -> Callable[[RetryCallState], float]:
+    """Tenacity's wait for a provider request: exponential from `first` with jitter, capped at
+    `ceiling`, or the provider's Retry-After (read from the error by `retry_after`) when that is
+    longer. One definition for the chunk's retries and listen-back's."""
+    backoff = wait_exponential_jitter(multiplier=first, max=ceiling, jitter=first)
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return max(backoff(state), retry_after(error) or 0.0)
+
+    return wait
