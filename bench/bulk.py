@@ -126,6 +126,11 @@ def _one(fake: FakeProviders, rows: int, in_flight: int, label: str) -> dict[str
         # os.cpu_count() cores busy, the machine, not the worker, sets the pace.
         "worker CPU, cores busy on average": cpu / running_for,
         f"machine CPU, cores busy on average (of {os.cpu_count()})": machine / running_for,
+        # The bound no process layout can beat here: every row costs the machine this much CPU
+        # (worker, PostgreSQL, Redis and the fake provider together), and it has os.cpu_count()
+        # cores. Above the goal, the goal needs cheaper rows or more cores, not more overlap.
+        "machine CPU per row, everything on it (ms)": machine / rows * 1000,
+        "best ratio to ideal its cores allow at that cost": max(machine / (os.cpu_count() or 1), ideal) / ideal,
         "requests refused 429 by the provider": float(refused),
         "worker peak RSS (MB)": peak,
         "worker RSS at the end (MB)": current,
