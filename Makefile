@@ -40,11 +40,13 @@ typecheck: install-dev
 # worker compiled it all again, ~3 s of CPU. The tests write __pycache__ (ignored by git) whatever it says.
 TEST_ENV := PYTHONDONTWRITEBYTECODE=
 
-# The fast tests on every core first (minutes become one), then the slow ones one at a time: they
-# start workers, dashboards and Chromium and time their processes. Exit 5 is "none selected".
+# The fast tests on every core first (minutes become one), then the slow ones, also one pytest-xdist
+# worker per core: they start workers, dashboards and Chromium and mostly wait on them, each xdist
+# worker with its own database and Redis database; the few where the local voice really computes
+# share one xdist worker (tests/workers_env.py LOCAL_VOICE). Exit 5 is "none selected".
 pytest: install-dev
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	$(TEST_ENV) $(BIN)/python -m pytest -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(TEST_ENV) $(BIN)/python -m pytest -m slow -n $(TEST_WORKERS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The inner loop: the tests that start no process (no worker, dashboard, browser or command: the
 # fixtures in tests/conftest.py SLOW_FIXTURES mark a test slow), on the same PostgreSQL and Redis,

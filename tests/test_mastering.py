@@ -27,7 +27,7 @@ from tests.audio_checks import mp3_frames
 from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
-from tests.workers_env import providers_on
+from tests.workers_env import LOCAL_VOICE, providers_on
 from workers.engine import catalogue
 from workers.engine.chunking import split
 from workers.engine.encoding import PAUSE_SECONDS, encode
@@ -260,6 +260,7 @@ def _passage_rows_qc(row_id: int) -> list[object]:
 
 
 @pytest.mark.slow
+@LOCAL_VOICE
 def test_the_local_voice_no_longer_clips(narrating: FakeProviders) -> None:
     """Before mastering the local voice read −20.9 LUFS with true peak +0.1 dBTP (issue 11)."""
     done = submit(Request(kind="story", target_id=1, prompt=long_story(2_600), **LOCAL))

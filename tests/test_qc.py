@@ -266,6 +266,7 @@ def _qc_of(row_id: int) -> dict[str, object]:
 
 
 @pytest.mark.slow
+@LOCAL_SPEECH
 def test_the_local_voice_narration_carries_plausible_quality_figures(narrating: None) -> None:
     text = long_story(2_600)
     assert len(split(text, catalogue.model("local", LOCAL["model"]).max_chars)) == 2  # type: ignore[union-attr]

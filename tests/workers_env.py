@@ -33,6 +33,11 @@ FAST = {
 }
 """Settings that make recovery fast enough to test; production defaults are in the README."""
 
+LOCAL_VOICE = pytest.mark.xdist_group("local_speech")
+"""For tests where the local voice really synthesizes: they run one after another on one xdist
+worker (`--dist loadgroup`). Piper uses every core, so two at once are no faster than in turn, and
+the other worker meanwhile runs tests that mostly wait on processes."""
+
 
 @contextmanager
 def providers_on(fake: FakeProviders, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProviders]:
