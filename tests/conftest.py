@@ -12,6 +12,7 @@ leaves those out. Any other test that starts a process fails, so the marking can
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -58,6 +59,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_collection_finish() -> None:
+    """Freeze what the test process holds once every test module is imported: the modules (pandas,
+    scipy, Streamlit, ...) and the collected tests stay until the process exits, and without the
+    freeze every full collection walked them all again. Measured on test_card, test_redo and
+    test_library_page in one process: garbage collection 2.95 s -> 2.22 s, and the process's exit
+    after pytest's end, which collects everything once more, 3.3 s -> 0.8 s (in xdist the run ends
+    when the last worker has exited). What tests make is still collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 platform.processor()  # runs `uname -p` once per process and keeps it (ONNX Runtime asks): not a test's process
