@@ -61,6 +61,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+def pytest_sessionstart() -> None:
+    """Freeze the garbage collector's view of what every pytest process has imported by now (see
+    `pytest_collection_finish`). The xdist controller runs no test and collects none: its exit after
+    the run's end took 1.2-1.7 s of collecting its imports, 0.1-0.15 s frozen."""
+    gc.collect()
+    gc.freeze()
+
+
 def pytest_collection_finish() -> None:
     """Freeze what the test process holds once every test module is imported: the modules (pandas,
     scipy, Streamlit, ...) and the collected tests stay until the process exits, and without the
