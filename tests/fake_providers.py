@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
+import functools
 import io
 import json
 import random
@@ -39,6 +40,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import soundfile
+from httpx._transports import default as httpx_transport
+from httpx2._transports import default as httpx2_transport
+
+# Every SDK client a test builds (one per provider a test points at the fakes, one per listen-back)
+# made its own SSL context and read the whole CA bundle into it: 50-70 ms of CPU each, about a
+# hundred a run, for fakes that speak plain HTTP. The bundle cannot change during a run, so a test
+# process makes one context per set of arguments and every later client shares it, as all the
+# connections of one client already do (httpx: elevenlabs; httpx2: openai).
+httpx_transport.create_ssl_context = functools.cache(httpx_transport.create_ssl_context)  # type: ignore[attr-defined]
+httpx2_transport.create_ssl_context = functools.cache(httpx2_transport.create_ssl_context)  # type: ignore[attr-defined]
 
 Fault = Literal["slow", "429", "500", "garbage", "truncated", "hang", "401", "busy", "quota"]
 FAULTS: tuple[Fault, ...] = get_args(Fault)

@@ -157,10 +157,12 @@ def _true_peaks(signal: np.ndarray, rate: int, pieces: list[qc.Passage]) -> list
 
 LOCAL_SPEECH = pytest.mark.xdist_group("local_speech")
 """The tests reading `local_speech` run on one xdist worker (`--dist loadgroup`), so its ~45 s of
-speech are synthesized once a run, not once on every worker that draws one of them."""
+speech are synthesized once a run, not once on every worker that draws one of them. The fixture is
+kept for the session: a worker does not always run the two one after the other, and a module
+fixture was synthesized again for the second (14 s twice in one run)."""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def local_speech() -> tuple[np.ndarray, int, list[qc.Passage]]:
     """Three passages of the local voice, joined as a narration is (its peaks reach full scale)."""
     provider = LocalProvider()
