@@ -19,7 +19,7 @@ from tests.audio_checks import raw_narration
 from tests.factories import LOCAL, demo_data, staff_user
 from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
-from tests.workers_env import providers_on
+from tests.workers_env import LOCAL_VOICE, providers_on
 from workers.engine import catalogue, qc, true_peak
 from workers.engine.chunking import split
 from workers.engine.jobs import synthesize
@@ -155,16 +155,11 @@ def _true_peaks(signal: np.ndarray, rate: int, pieces: list[qc.Passage]) -> list
     return [p["true_peak_dbtp"] for p in [result["narration"], *result["passages"]]]
 
 
-LOCAL_SPEECH = pytest.mark.xdist_group("local_speech")
-"""The tests reading `local_speech` run on one xdist worker (`--dist loadgroup`), so its ~45 s of
-speech are synthesized once a run, not once on every worker that draws one of them. The fixture is
-kept for the session: a worker does not always run the two one after the other, and a module
-fixture was synthesized again for the second (14 s twice in one run)."""
-
-
 @pytest.fixture(scope="session")
 def local_speech() -> tuple[np.ndarray, int, list[qc.Passage]]:
-    """Three passages of the local voice, joined as a narration is (its peaks reach full scale)."""
+    """Three passages of the local voice, joined as a narration is (its peaks reach full scale).
+    Kept for the session: a worker does not always run the two tests reading it one after the other,
+    and a module fixture was synthesized again for the second (14 s twice in one run)."""
     provider = LocalProvider()
     texts = [long_story(260, seed=seed) for seed in (1, 2, 3)]
     audio = [provider.synthesize(ChunkRequest(text=t, model=LOCAL["model"], voice=LOCAL["voice"])) for t in texts]
@@ -174,7 +169,7 @@ def local_speech() -> tuple[np.ndarray, int, list[qc.Passage]]:
     return samples, rate, passages
 
 
-@LOCAL_SPEECH
+@LOCAL_VOICE
 def test_the_true_peak_of_local_voice_speech_is_the_fully_oversampled_one(
     local_speech: tuple[np.ndarray, int, list[qc.Passage]],
 ) -> None:
@@ -191,7 +186,7 @@ def test_the_true_peak_of_local_voice_speech_is_the_fully_oversampled_one(
     assert true_peak.candidates(sample_peaks, true_peak.tops(sample_peaks, touched)).mean() < 0.25
 
 
-@LOCAL_SPEECH
+@LOCAL_VOICE
 def test_a_limiter_reads_every_window_that_could_reach_its_ceiling_as_fully_oversampled(
     local_speech: tuple[np.ndarray, int, list[qc.Passage]],
 ) -> None:
@@ -268,7 +263,7 @@ def _qc_of(row_id: int) -> dict[str, object]:
 
 
 @pytest.mark.slow
-@LOCAL_SPEECH
+@LOCAL_VOICE
 def test_the_local_voice_narration_carries_plausible_quality_figures(narrating: None) -> None:
     text = long_story(2_600)
     assert len(split(text, catalogue.model("local", LOCAL["model"]).max_chars)) == 2  # type: ignore[union-attr]

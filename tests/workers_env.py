@@ -35,8 +35,9 @@ FAST = {
 
 LOCAL_VOICE = pytest.mark.xdist_group("local_speech")
 """For tests where the local voice really synthesizes: they run one after another on one xdist
-worker (`--dist loadgroup`). Piper uses every core, so two at once are no faster than in turn, and
-the other worker meanwhile runs tests that mostly wait on processes."""
+worker (`--dist loadgroup`). There `tests/test_qc.py`'s `local_speech` (a session fixture) is
+synthesized once a run, not once on every worker that draws one of them, and two syntheses never
+share the cores while the other worker runs tests that mostly wait on processes."""
 
 
 @contextmanager
