@@ -182,6 +182,8 @@ def _live_card(kind: str, row_id: int, user: SignedIn, full: bool) -> None:
     if view is None:
         st.info(f"{kind.title()} narration #{row_id} no longer exists.")
         return
-    _render(view, user, full=full)
     if not view.live:
-        st.rerun()  # stop polling: the whole page re-renders once with the final state
+        # Stop polling. The whole page draws the final card, and only it: had this run drawn it too,
+        # the rerun would replace its player under someone who pressed play at once (seen in CI).
+        st.rerun()
+    _render(view, user, full=full)
