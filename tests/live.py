@@ -63,10 +63,11 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes] | subprocess.Popen[
 
 
 def chromium_path() -> str:
-    """Debian's chromium (installed by scripts/test-deps.sh); the tests skip without it."""
-    found = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    """Debian's chromium-headless-shell (installed by scripts/test-deps.sh), else its full chromium;
+    the tests skip without either."""
+    found = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium-headless-shell") or shutil.which("chromium")
     if not found:
-        pytest.skip("Debian's chromium is not installed (scripts/test-deps.sh installs it as root)")
+        pytest.skip("Debian's chromium-headless-shell is not installed (scripts/test-deps.sh installs it as root)")
     return found
 
 
