@@ -57,7 +57,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `slow` every test that uses a fixture starting a process (directly or through another
     fixture: `fixturenames` is the closure)."""
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if _processes_started(item):
             item.add_marker(pytest.mark.slow)
     items.sort(key=_processes_started, reverse=True)
 
