@@ -55,7 +55,7 @@ PostgreSQL and Redis servers of the test's own (tests/test_store_restarts.py).""
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects on the mark
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `slow` every test that uses a fixture starting a process (directly or through another
-    fixture: `fixturenames` is the closure)."""
+    fixture: `fixturenames` is the closure), and order the tests by how many kinds they start."""
     for item in items:
         if _processes_started(item):
             item.add_marker(pytest.mark.slow)

@@ -37,7 +37,7 @@ LOCAL_VOICE = pytest.mark.xdist_group("local_speech")
 """For tests where the local voice really synthesizes: they run one after another on one xdist
 worker (`--dist loadgroup`). There `tests/test_qc.py`'s `local_speech` (a session fixture) is
 synthesized once a run, not once on every worker that draws one of them, and two syntheses never
-share the cores while the other worker runs tests that mostly wait on processes."""
+share the cores while the other xdist workers run tests that mostly wait on processes."""
 
 
 @contextmanager
