@@ -10,6 +10,7 @@ from bench import (
     library_page,
     local_voice,
     long_story,
+    many_hosts,
     mastering,
     monitoring,
     narration_memory,
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "bulk": bulk.run,
     "takeover": takeover.run,
     "seeding": seeding.run,
+    "many-hosts": many_hosts.run,
 }
 
 
