@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from types import TracebackType
 
 SUBNET = "10.77.0"
 """The simulated network's /24: only ever assigned inside the namespaces."""
+STOP_SECONDS = 20
 
 
 @dataclass(frozen=True)
@@ -148,12 +150,17 @@ class Network:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def close(self) -> None:
+        """Stop every process (SIGTERM, then SIGKILL after STOP_SECONDS for all of them together),
+        with every link up again so a graceful stop can reach the stores, then delete the namespaces."""
+        for host in self.hosts.values():
+            self.mend(host)
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS
         for process in self.processes:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
