@@ -121,6 +121,10 @@ def test_the_dashboard_counts_queued_rows_and_their_wait_by_priority(fake: FakeP
     assert value(text, "narration_desk_store_up", store="redis") == 1
     assert_tells_nothing_private(text, SECRET_TEXT, fake.api_key)
 
+    picked = generate_latest(dashboard_registry().restricted_registry(["narration_desk_queue_depth"])).decode()
+    assert value(picked, "narration_desk_queue_depth", priority="default") == 2  # what `?name[]=...` asks for
+    assert "narration_desk_store_up" not in picked
+
 
 def exported_families() -> set[str]:
     metrics.prepare()

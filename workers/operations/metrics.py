@@ -62,13 +62,32 @@ def priority_label(priority: int) -> str:
     return _PRIORITY_OF_QUEUE[queue_name(priority)]
 
 
+GAUGES = {
+    "narration_desk_queue_depth": ("Queued rows due now, waiting for a worker.", ["priority"]),
+    "narration_desk_queue_scheduled": ("Queued rows waiting for a later start or a retry's backoff.", ["priority"]),
+    "narration_desk_queue_oldest_wait_seconds": (
+        "Seconds the longest-waiting due row has waited (0 when none waits).",
+        ["priority"],
+    ),
+    "narration_desk_workers_alive": ("Workers whose heartbeat is within WORKER_DEAD_AFTER_SECONDS.", []),
+    "narration_desk_rq_jobs_waiting": ("Jobs waiting in the RQ queue of this priority.", ["priority"]),
+    "narration_desk_store_up": ("1 when the store answered this scrape.", ["store"]),
+}
+"""What the dashboard exports: name, help and labels, in one place for `describe` and `collect`."""
+
+
+def _gauge(name: str) -> GaugeMetricFamily:
+    documentation, labels = GAUGES[name]
+    return GaugeMetricFamily(name, documentation, labels=labels)
+
+
 class QueueCollector(Collector):
     """The queues and workers, read from PostgreSQL and Redis at each scrape. A store that does not
     answer leaves its figures out and says so in `narration_desk_store_up`, rather than failing the
     whole scrape."""
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("narration_desk_store_up", "1 when the store answered this scrape.", labels=["store"])
+        up = _gauge("narration_desk_store_up")
         try:
             yield from self._from_postgresql()
             up.add_metric(["postgresql"], 1)
@@ -84,7 +103,9 @@ class QueueCollector(Collector):
         yield up
 
     def describe(self) -> Iterator[Metric]:
-        return iter(())  # figures read at scrape time: nothing to check against other collectors up front
+        """The names, without reading anything: the registry refuses a clash up front, and
+        `?name[]=...` on the endpoint can pick among them."""
+        return (_gauge(name) for name in GAUGES)
 
     @staticmethod
     def _from_postgresql() -> Iterator[Metric]:
@@ -102,18 +123,12 @@ class QueueCollector(Collector):
             later[label] += depth.later
             if depth.oldest_due_since is not None:
                 waited[label] = max(waited[label], (checked_at - depth.oldest_due_since).total_seconds())
-        yield _by_priority("narration_desk_queue_depth", "Queued rows due now, waiting for a worker.", due)
-        yield _by_priority(
-            "narration_desk_queue_scheduled", "Queued rows waiting for a later start or a retry's backoff.", later
-        )
-        yield _by_priority(
-            "narration_desk_queue_oldest_wait_seconds",
-            "Seconds the longest-waiting due row has waited (0 when none waits).",
-            waited,
-        )
-        yield GaugeMetricFamily(
-            "narration_desk_workers_alive", "Workers whose heartbeat is within WORKER_DEAD_AFTER_SECONDS.", value=alive
-        )
+        yield _by_priority("narration_desk_queue_depth", due)
+        yield _by_priority("narration_desk_queue_scheduled", later)
+        yield _by_priority("narration_desk_queue_oldest_wait_seconds", waited)
+        workers = _gauge("narration_desk_workers_alive")
+        workers.add_metric([], alive)
+        yield workers
 
     @staticmethod
     def _from_redis() -> Metric:
@@ -123,11 +138,11 @@ class QueueCollector(Collector):
                 pipeline.llen(Queue(name, connection=connection).key)
             lengths = pipeline.execute()
         waiting = {_PRIORITY_OF_QUEUE[name]: int(length) for name, length in zip(QUEUE_NAMES, lengths, strict=True)}
-        return _by_priority("narration_desk_rq_jobs_waiting", "Jobs waiting in the RQ queue of this priority.", waiting)
+        return _by_priority("narration_desk_rq_jobs_waiting", waiting)
 
 
-def _by_priority(name: str, documentation: str, values: dict[str, int] | dict[str, float]) -> Metric:
-    family = GaugeMetricFamily(name, documentation, labels=["priority"])
+def _by_priority(name: str, values: dict[str, int] | dict[str, float]) -> Metric:
+    family = _gauge(name)
     for priority in PRIORITIES:
         family.add_metric([priority], values[priority])
     return family
