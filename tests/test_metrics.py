@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 import urllib.request
 from collections.abc import Callable
@@ -61,6 +62,18 @@ def both_scraped(port: int) -> Callable[[], list[str] | None]:
         return [t for t in texts if t is not None] if None not in texts else None
 
     return scrape_both
+
+
+def two_free_ports() -> int:
+    """A port free now whose next one is free too (for two workers counting up from it)."""
+    while True:
+        port = free_port()
+        with socket.socket() as next_one:
+            try:
+                next_one.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
 
 
 def assert_tells_nothing_private(text: str, *private: str) -> None:
@@ -155,7 +168,7 @@ def test_a_workers_endpoint_counts_the_job_it_ran_and_nothing_private(
     fake: FakeProviders, workers: WorkersStarter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two workers on one host from the same WORKER_METRICS_PORT take that port and the next."""
-    port = free_port()
+    port = two_free_ports()
     monkeypatch.setenv("WORKER_METRICS_PORT", str(port))
     user = staff_user(SECRET_USER)
     row_id = submit(Request(kind="story", target_id=1, prompt=SECRET_TEXT, user_id=user.user_id, **OPENAI)).row_id
