@@ -11,6 +11,7 @@ from bench import (
     local_voice,
     long_story,
     mastering,
+    metrics_scrape,
     monitoring,
     narration_memory,
     qc,
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "bulk": bulk.run,
     "takeover": takeover.run,
     "seeding": seeding.run,
+    "metrics": metrics_scrape.run,
 }
 
 

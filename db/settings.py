@@ -162,6 +162,24 @@ class Settings(BaseSettings):
         description="Listen-back flags a passage when more than this share of its words differ.",
     )
     dashboard_port: int = Field(default=8501, description="Port of the dashboard that `narration-desk run` starts.")
+    metrics_address: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the Prometheus endpoints bind to (0.0.0.0: every interface).",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Each worker's Prometheus endpoint: the first free port from this one up; unset: none.",
+    )
+    dashboard_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="The dashboard's Prometheus endpoint (queues, workers): the first free port from this one up; "
+        "unset: none.",
+    )
     session_hours: float = Field(
         default=12, gt=0, description="A password sign-in holds this long in that browser (reloads and new tabs too)."
     )

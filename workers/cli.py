@@ -50,8 +50,10 @@ def _db_upgrade(_: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from workers.engine.worker import run_worker
     from workers.operations.housekeeping import between_jobs
+    from workers.operations.metrics import serve
 
     check_servers("a worker")
+    serve("worker")
     run_worker(burst=args.burst, housekeeping=between_jobs)
     return 0
 

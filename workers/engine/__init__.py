@@ -18,6 +18,7 @@
     queue         the three priority queues and `enqueue`
     reconcile     rows nobody is working on, handed back or enqueued
     lease         this worker's advisory lock and heartbeat connection
+    metrics       what a worker tells Prometheus: jobs, requests, failures, characters billed
 
 Imports `db`, `workers.redis_connection` and itself only: never `workers.service` or
 `workers.operations`, which build on it.

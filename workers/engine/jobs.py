@@ -27,7 +27,7 @@ from db import redo
 from db.engine import new_session
 from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, release, retry_later
 from db.settings import get_settings
-from workers.engine import qc, storage, validation
+from workers.engine import metrics, qc, storage, validation
 from workers.engine.encoding import Encoded, Preview, encode, preview
 from workers.engine.narrate import Interrupted, Narration, Plan, narrate, plan_chunks
 from workers.engine.providers import registry
@@ -64,7 +64,7 @@ def _resolve(work: ClaimedWork) -> validation.Checked:
     try:
         return validation.check_asked(get_settings(), work)
     except validation.Invalid as invalid:
-        raise Permanent(str(invalid)) from None
+        raise Permanent(str(invalid), reason="invalid") from None
 
 
 def _release(work: ClaimedWork) -> None:
@@ -115,8 +115,9 @@ def synthesize(kind: str, row_id: int) -> str:
     if claimed is None:
         return _redo(kind, row_id)
     work, ready = claimed
+    clock = metrics.JobClock(work.provider)
     try:
-        return _synthesize(work, ready)
+        return _synthesize(work, ready, clock)
     except DBAPIError as error:
         # PostgreSQL went away mid-job, or while recording how it ended. Keep the chunks, and hand
         # the row back as soon as the database answers again, so the reconciler re-enqueues it;
@@ -124,12 +125,13 @@ def synthesize(kind: str, row_id: int) -> str:
         # that is done with it. The release is fenced: if the ending did commit, it changes nothing.
         log.warning("database error during %s #%s (%s); handing the row back once it is reachable", kind, row_id, error)
         _when_database_is_back(lambda: _release(work))
+        clock.ended("stopped")
         return f"{kind} #{row_id}: database unavailable mid-job; handed back"
 
 
-def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Permanent) -> str:
-    """Narrate a claimed row (planned, or refused before any request) and record how it ended; a
-    DBAPIError is the caller's to handle."""
+def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Permanent, clock: metrics.JobClock) -> str:
+    """Narrate a claimed row (planned, or refused before any request) and record how it ended, in
+    the row and on `clock`; a DBAPIError is the caller's to handle."""
     settings = get_settings()
     kind, row_id = work.kind, work.row_id
     try:
@@ -154,18 +156,22 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
     except Interrupted as stop:
         if shutting_down.is_set():
             _release(work)
+        clock.ended("stopped")
         return f"{kind} #{row_id}: stopped, {stop}"
     except Permanent as error:
         with new_session() as session:
             fail(session, work, str(error))
+        clock.ended("failed", error.reason)
         return f"{kind} #{row_id}: failed: {error}"
     except Transient as error:
         with new_session() as session:
             if work.attempt >= work.max_attempts:
                 fail(session, work, f"Gave up after {work.attempt} attempts: {error} Retry it later.")
+                clock.ended("failed", error.reason)
                 return f"{kind} #{row_id}: failed after {work.attempt} attempts"
             delay = backoff(work.attempt)
             retry_later(session, work, f"Attempt {work.attempt} failed: {error} Retrying automatically.", delay=delay)
+        clock.ended("retry")
         return f"{kind} #{row_id}: will retry in {delay.total_seconds():.0f} s"
     except Exception as error:
         log.exception("synthesis of %s #%s crashed", kind, row_id)
@@ -176,6 +182,7 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
                 f"Synthesis crashed ({type(error).__name__}). Retry; if it happens again, tell whoever runs "
                 "the workers and quote this narration's id.",
             )
+        clock.ended("failed", "crash")
         raise
     metadata = _metadata(work, checked, narration, encoded, shown)
     with new_session() as session:
@@ -189,7 +196,9 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
         )
     if not kept:
         storage.remove(settings.media_path, [("audio", relative)])
+        clock.ended("discarded")
         return f"{kind} #{row_id}: taken away while synthesizing (cancelled?); audio discarded"
+    clock.ended("completed")
     return f"{kind} #{row_id}: completed, {encoded.seconds:.1f} s"
 
 
@@ -275,16 +284,19 @@ def _redo(kind: str, row_id: int) -> str:
     if claimed is None:
         return f"{kind} #{row_id}: not queued any more, nothing to do"
     work, passages = claimed
+    clock = metrics.JobClock(work.provider)
     try:
-        return _run_redo(work, passages)
+        return _run_redo(work, passages, clock)
     except DBAPIError as error:  # as in `synthesize`: the redo goes back to queued, the row stays completed
         log.warning("database error during the redo of %s #%s (%s); handing it back", kind, row_id, error)
         _when_database_is_back(lambda: _redo_release(work))
+        clock.ended("stopped")
         return f"{kind} #{row_id}: database unavailable mid-redo; handed back"
 
 
-def _run_redo(work: ClaimedWork, passages: list[redo.Passage]) -> str:
-    """Re-narrate the claimed redo's passages and record how it ended; a DBAPIError is the caller's."""
+def _run_redo(work: ClaimedWork, passages: list[redo.Passage], clock: metrics.JobClock) -> str:
+    """Re-narrate the claimed redo's passages and record how it ended (also on `clock`); a
+    DBAPIError is the caller's."""
     settings = get_settings()
     kind, row_id = work.kind, work.row_id
     written: list[str] = []
@@ -308,22 +320,27 @@ def _run_redo(work: ClaimedWork, passages: list[redo.Passage]) -> str:
     except Interrupted as stop:
         if shutting_down.is_set():
             _redo_release(work)
+        clock.ended("stopped")
         return f"{kind} #{row_id}: redo stopped, {stop}"
     except Permanent as error:
         _redo_fail(work, str(error), written)
+        clock.ended("failed", error.reason)
         return f"{kind} #{row_id}: redo failed: {error}"
     except Transient as error:
         if work.attempt >= work.max_attempts:
             _redo_fail(work, f"Gave up after {work.attempt} attempts: {error} Redo it later.", written)
+            clock.ended("failed", error.reason)
             return f"{kind} #{row_id}: redo failed after {work.attempt} attempts"
         delay = backoff(work.attempt)
         with new_session() as session:
             redo.retry_later(session, work, f"Attempt {work.attempt} failed: {error} Retrying.", delay=delay)
+        clock.ended("retry")
         return f"{kind} #{row_id}: redo will retry in {delay.total_seconds():.0f} s"
     except Exception as error:
         log.exception("the redo of %s #%s crashed", kind, row_id)
         crashed = f"The redo crashed ({type(error).__name__}). Try again; if it happens again, tell whoever runs "
         _redo_fail(work, crashed + "the workers and quote this narration's id.", written)
+        clock.ended("failed", "crash")
         raise
     with new_session() as session:
         replaced = redo.swap(
@@ -337,7 +354,9 @@ def _run_redo(work: ClaimedWork, passages: list[redo.Passage]) -> str:
         )
     if replaced is None:
         storage.remove(settings.media_path, [("audio", relative)])
+        clock.ended("discarded")
         return f"{kind} #{row_id}: redo taken away while synthesizing (cancelled?); its audio discarded"
     for refusal in storage.remove(settings.media_path, replaced).refused:
         log.warning("%s #%s: a replaced file was left in place: %s", kind, row_id, refusal)
+    clock.ended("completed")
     return f"{kind} #{row_id}: redo completed, {encoded.seconds:.1f} s"

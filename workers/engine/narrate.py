@@ -25,7 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from db import chunks
 from db.lifecycle import ClaimedWork
 from db.settings import get_settings
-from workers.engine import mastering, qc, storage
+from workers.engine import mastering, metrics, qc, storage
 from workers.engine.catalogue import Model
 from workers.engine.chunking import split, still_fits
 from workers.engine.gates import ProviderGate
@@ -204,7 +204,9 @@ class ChunkJob:
                 self.check()
                 chunks.count_call(chunk_id)
                 calls += 1
-                audio = self.provider.synthesize(self.request(texts, idx))
+                with metrics.request_timed(self.work.provider):
+                    audio = self.provider.synthesize(self.request(texts, idx))
+                metrics.billed(self.work.provider, audio.characters_billed)
         assert audio is not None
         return audio, calls
 
@@ -236,7 +238,7 @@ def plan_chunks(session: Session, work: ClaimedWork, model: Model) -> Plan:
 
     texts, planned, stale = chunks.plan(session, work.kind, work.row_id, texts_for, none_yet=not work.has_passages)
     if not texts:
-        raise Permanent("The text is empty. Write the text to narrate, then retry.")
+        raise Permanent("The text is empty. Write the text to narrate, then retry.", reason="invalid")
     return Plan(texts, planned, stale)
 
 

@@ -8,6 +8,7 @@
     startup       settings checked and stores pinged before a process serves anyone
     run, embedded `narration-desk run`: embedded PostgreSQL and Redis, a worker, the dashboard
     demo_history  `seed-demo --rows N`: months of realistic history, loaded with COPY
+    metrics       the Prometheus endpoints: each worker's, and the dashboard's queues and workers
 
 Uses `workers.engine` (media, storage, encoding, the queue) and `workers.service` (the budget);
 neither of them imports this package.
