@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         default=None,
         description="Django's MEDIA_ROOT: audio files are written under it. Unset: DATA_DIR/media.",
     )
+    storage_url: str | None = Field(
+        default=None,
+        pattern=r"^(|file:|s3://[^/]+(/.*)?)$",
+        description="Where audio, passage and sample files go: unset or `file:` for MEDIA_ROOT, or "
+        "`s3://bucket/prefix` for S3-compatible storage (keys as django-storages' S3Storage with "
+        "`AWS_LOCATION=prefix`); credentials, endpoint and region from the standard AWS_* variables.",
+    )
     openai_api_key: SecretStr | None = Field(default=None, description="Enables the OpenAI voices.")
     openai_base_url: str | None = Field(default=None, description="Another OpenAI-compatible endpoint.")
     elevenlabs_api_key: SecretStr | None = Field(default=None, description="Enables the ElevenLabs voices.")
