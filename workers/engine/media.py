@@ -2,9 +2,11 @@
 
 `audio_file`, `tts_chunk.audio_path` and `images_image.image` live in a database the customer-facing
 Django app shares, so a row may name any path at all: `../x`, `/proc/self/environ`, a symbolic link
-planted in a media folder. `resolve` is the one place that turns a stored path into a file under
-MEDIA_ROOT; every open, existence check, write and delete asks it first, and a path it refuses is
-left alone (never opened, never deleted) with a sentence saying why.
+planted in a media folder. `check` holds the rules every stored path must pass, and `resolve` is the
+one place that turns a checked path into a file under MEDIA_ROOT (following symbolic links); every
+open, existence check, write and delete asks one of them first (through `workers.engine.store`, which
+uses `check` alone for a bucket's keys), and a path they refuse is left alone (never opened, never
+requested, never deleted) with a sentence saying why.
 """
 
 from __future__ import annotations

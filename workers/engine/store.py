@@ -29,7 +29,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import obstore
-from obstore.exceptions import NotFoundError
 from obstore.store import S3Store
 
 from db.settings import get_settings
@@ -219,14 +218,14 @@ class ObjectStore(MediaStore):
         key = self.key(name, kind)
         try:
             return bytes(obstore.get(self.client, key).bytes())
-        except NotFoundError:
+        except FileNotFoundError:
             return None
 
     def size(self, name: str | None, kind: MediaKind) -> int | None:
         key = self.key(name, kind)
         try:
             return int(obstore.head(self.client, key)["size"])
-        except NotFoundError:
+        except FileNotFoundError:
             return None
 
     def delete(self, name: str | None, kind: MediaKind, *, partial: bool = False) -> bool:
@@ -235,7 +234,7 @@ class ObjectStore(MediaStore):
         key = self.key(name, kind)
         try:
             obstore.head(self.client, key)
-        except NotFoundError:
+        except FileNotFoundError:
             return False
         obstore.delete(self.client, key)
         return True
