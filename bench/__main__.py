@@ -13,6 +13,7 @@ from bench import (
     mastering,
     monitoring,
     narration_memory,
+    object_storage,
     qc,
     seeding,
     splitter,
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "bulk": bulk.run,
     "takeover": takeover.run,
     "seeding": seeding.run,
+    "object-storage": object_storage.run,
 }
 
 
