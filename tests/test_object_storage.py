@@ -38,6 +38,7 @@ from workers.engine.jobs import synthesize
 from workers.engine.store import LocalStore, ObjectStore, media_store, object_key
 from workers.operations.health import storage
 from workers.operations.maintenance import run_maintenance
+from workers.operations.startup import StartupRefused, check_servers
 from workers.service import actions
 from workers.service.roles import Role
 from workers.service.submit import Request, submit
@@ -62,6 +63,21 @@ def test_unset_or_file_storage_url_keeps_media_root(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv("STORAGE_URL", value)
         get_settings.cache_clear()
         assert isinstance(media_store(), LocalStore) and media_store().where == str(get_settings().media_path)
+
+
+def test_start_up_names_a_bucket_that_does_not_answer(
+    db: str, redis: Redis, bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check_servers("a worker")  # the test's own bucket answers
+
+    monkeypatch.setenv("STORAGE_URL", "s3://no-such-bucket/media")
+    get_settings.cache_clear()
+    with pytest.raises(StartupRefused) as refused:
+        check_servers("a worker")
+
+    said = str(refused.value)
+    assert said.startswith("The bucket s3://no-such-bucket/media did not answer (") and "AWS_ENDPOINT_URL" in said
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in said and os.environ["AWS_ACCESS_KEY_ID"] not in said
 
 
 def _story(prompt: str, voice: dict[str, Any], target: int = 1) -> int:

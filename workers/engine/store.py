@@ -24,6 +24,7 @@ import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -210,6 +211,17 @@ class ObjectStore(MediaStore):
         self.where = f"s3://{self.bucket}/{self.location}".rstrip("/")
         allow_http = _endpoint().startswith("http://")
         self.client = S3Store(self.bucket, client_options={"allow_http": allow_http})
+        self.quick = S3Store(
+            self.bucket,
+            client_options={"allow_http": allow_http, "timeout": timedelta(seconds=5)},
+            retry_config={"max_retries": 1, "retry_timeout": timedelta(seconds=10)},
+        )
+        """The same bucket for `ping`, which must answer within seconds, not after minutes of retries."""
+
+    def ping(self) -> None:
+        """List one object: raises (obstore's errors, or a timeout) unless the bucket answers and
+        the credentials may read it."""
+        next(iter(obstore.list(self.quick, prefix=self.location.rstrip("/") or None, chunk_size=1)), None)
 
     def key(self, name: str | None, kind: MediaKind) -> str:
         """The checked name's object key. Raises RefusedPath."""
