@@ -30,6 +30,7 @@ import psutil
 from redis import Redis
 
 from tests.buckets import AWS_ENV
+from workers.engine.narrate import stored_pcms
 from workers.engine.store import LocalStore, MediaStore, ObjectStore
 
 PASSAGES = 60
@@ -82,7 +83,8 @@ def _figures(store: MediaStore) -> dict[str, float]:
     figures = {
         "write passages": _median(lambda: [store.write(n, passage, "chunk", durable=False) for n in names]),
         "write the file": _median(lambda: store.write(name, audio, "audio")),
-        "read passages back": _median(lambda: [store.read(n, "chunk") for n in names]),
+        "read passages back, one at a time": _median(lambda: [store.read(n, "chunk") for n in names]),
+        "read passages back as a job resumes": _median(lambda: stored_pcms(store, list(names))),
         "stream the file": _median(lambda: sum(len(p) for p in store.stream(name, "audio", 0, FILE_BYTES))),
         "one 1 MiB range": _median(lambda: b"".join(store.stream(name, "audio", *SEEK))),
     }

@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 CONTEXT_CHARS = 300
 """How much of the neighbouring chunks is sent as `previous_text` / `next_text` for continuity."""
 
+READERS = 8
+"""Passages read back at once when a job resumes: a bucket answers each GET in tens of milliseconds,
+so an hour's 180 passages one after another would cost seconds of waiting on the network."""
+
 MAX_CHUNK_WAIT_SECONDS = 30.0
 """The longest wait between two tries of a chunk (a longer Retry-After is still waited out)."""
 
@@ -218,6 +222,14 @@ def stored_pcm(store: MediaStore, stored: str | None) -> bytes | None:
         return None
 
 
+def stored_pcms(store: MediaStore, stored: list[str | None]) -> list[bytes | None]:
+    """`stored_pcm` of each path, READERS at a time (in order)."""
+    if len(stored) < 2:
+        return [stored_pcm(store, path) for path in stored]
+    with ThreadPoolExecutor(max_workers=min(READERS, len(stored)), thread_name_prefix="reader") as pool:
+        return list(pool.map(lambda path: stored_pcm(store, path), stored))
+
+
 @dataclass(frozen=True)
 class Plan:
     """A claimed row's passages: their texts, their chunk rows, and dropped chunks' files to delete."""
@@ -265,7 +277,9 @@ def narrate(
     # another host), the rest as it is synthesized. A chunk whose file did not survive (a machine
     # crash before the disk caught up), or whose stored path is refused (written by someone else),
     # is redone into a file of our own.
-    heard = {c.idx: pcm for c in planned if c.done and (pcm := stored_pcm(store, c.audio_path)) is not None}
+    earlier = [c for c in planned if c.done]
+    found = zip(earlier, stored_pcms(store, [c.audio_path for c in earlier]), strict=True)
+    heard = {c.idx: pcm for c, pcm in found if pcm is not None}
     todo = [c for c in planned if c.idx not in heard]
     finished = {c.idx: c for c in planned if c.idx in heard}
     if len(todo) == 1:  # the common short narration: no thread hand-off

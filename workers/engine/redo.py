@@ -17,7 +17,7 @@ from db.lifecycle import ClaimedWork
 from db.redo import Passage, store_passage
 from workers.engine import storage
 from workers.engine.gates import ProviderGate
-from workers.engine.narrate import ChunkJob, Interrupted, Narration, stored_pcm
+from workers.engine.narrate import ChunkJob, Interrupted, Narration, stored_pcm, stored_pcms
 from workers.engine.providers.base import Permanent, Provider
 from workers.engine.slots import AccountSlots
 from workers.engine.store import MediaStore
@@ -38,8 +38,7 @@ def new_chunk_path(work: ClaimedWork, passage: Passage) -> str:
     return f"tts/chunks/{work.kind}-{work.row_id}/{passage.idx:04d}-{passage.id}-{secrets.token_hex(4)}.pcm"
 
 
-def _kept(store: MediaStore, passage: Passage) -> _Ready:
-    pcm = stored_pcm(store, passage.audio_path)
+def _kept(pcm: bytes | None, passage: Passage) -> _Ready:
     if pcm is None or passage.sample_rate is None:
         raise Permanent(
             f"Passage {passage.idx + 1}'s audio is no longer stored (storage was freed), so the narration "
@@ -72,10 +71,12 @@ def renarrate(
     `written` as soon as it exists, so the caller can delete it if the redo does not complete."""
     job = ChunkJob(work, provider, checked.model, checked.voice, store, tries, interruption, gate=gate, slots=slots)
     texts = [p.text for p in passages]
+    unchanged = [p for p in passages if not p.redone]
+    kept_pcm = dict(zip([p.id for p in unchanged], stored_pcms(store, [p.audio_path for p in unchanged]), strict=True))
     ready: list[_Ready] = []
     for passage in passages:
         if not passage.redone:
-            ready.append(_kept(store, passage))
+            ready.append(_kept(kept_pcm[passage.id], passage))
             continue
         earlier = stored_pcm(store, passage.redo_audio_path)
         if earlier is not None and passage.redo_sample_rate is not None:  # a predecessor's, before it died
