@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         description="Largest audio kept inline as the base64 preview; longer audio keeps its opening only.",
     )
     storage_quota_bytes: int = Field(
-        default=20 * 1024**3, gt=0, description="Most bytes of audio kept under MEDIA_ROOT."
+        default=20 * 1024**3, gt=0, description="Most bytes of audio kept under MEDIA_ROOT (or in the bucket)."
     )
     reconcile_interval_seconds: int = Field(
         default=10,
