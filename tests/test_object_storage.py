@@ -9,7 +9,10 @@ import hashlib
 import io
 import json
 import os
+import signal
 import sys
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,8 @@ from tests.live import Commands
 from tests.test_audio_route import _client
 from tests.test_long_text import long_story
 from tests.test_media_paths import story_row
+from tests.test_reliability import _delivered, _progress
+from tests.workers_env import WorkersStarter, statuses, wait_until
 from workers.cli import main
 from workers.engine.jobs import synthesize
 from workers.engine.store import LocalStore, ObjectStore, media_store, object_key
@@ -140,6 +145,31 @@ def test_a_resumed_job_reuses_the_passages_in_the_bucket(fake: FakeProviders, bu
 
     assert len(fake.calls) == asked + 1, "only the passage missing from the bucket was requested again"
     assert soundfile.info(io.BytesIO(bucket.get(f"{LOCATION}/{_row(row_id).audio_file}"))).duration > 10
+
+
+def test_a_job_cut_off_on_one_host_is_finished_on_another_from_the_bucket(
+    fake: FakeProviders, bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
+) -> None:
+    """Two worker processes with media folders of their own (two hosts, no shared disk) and one bucket:
+    the second finishes what the first was killed in, paying again only for what was in flight."""
+    fake.latency = 0.4
+    monkeypatch.setenv("OPENAI_CONCURRENCY", "2")
+    hosts = [tmp_path / "host-a", tmp_path / "host-b"]
+    with workers(tmp_path) as running:
+        first = running.start(MEDIA_ROOT=str(hosts[0]))
+        row_id = _story(long_story(30_000), OPENAI)
+        wait_until(lambda: _progress(row_id) >= 3, timeout=60, what="three passages done")
+        os.kill(first.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        running.start(MEDIA_ROOT=str(hosts[1]))
+        wait_until(lambda: statuses("story", [row_id])[row_id] == "completed", timeout=90, what="completion")
+        recovery = time.monotonic() - killed_at
+
+    paid = Counter(c.text for c in fake.calls if _delivered(c))
+    assert sum(n > 1 for n in paid.values()) <= 2, "only the passages in flight at the kill were paid twice"
+    assert soundfile.info(io.BytesIO(bucket.get(f"{LOCATION}/{_row(row_id).audio_file}"))).duration > 60
+    assert not [p for host in hosts for p in host.rglob("*") if p.is_file()], "no host kept a file of its own"
+    print(f"\ntaken over from the bucket {recovery:.1f} s after the kill")
 
 
 def test_delete_removes_the_narrations_objects(fake: FakeProviders, bucket: Bucket) -> None:
