@@ -14,6 +14,7 @@ from bench import (
     metrics_scrape,
     monitoring,
     narration_memory,
+    object_storage,
     qc,
     seeding,
     splitter,
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "takeover": takeover.run,
     "seeding": seeding.run,
     "metrics": metrics_scrape.run,
+    "object-storage": object_storage.run,
 }
 
 

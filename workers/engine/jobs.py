@@ -1,4 +1,4 @@
-"""The job: turn one queued row into one audio file on disk and its metadata in the row.
+"""The job: turn one queued row into one audio file in the media store and its metadata in the row.
 
 It takes the row's kind and id, claims the row before any work (a job delivered twice, or for a
 row already done or cancelled, does nothing), and ends the row `completed`, `failed` with a
@@ -33,6 +33,7 @@ from workers.engine.narrate import Interrupted, Narration, Plan, narrate, plan_c
 from workers.engine.providers import registry
 from workers.engine.providers.base import Permanent, Transient
 from workers.engine.redo import renarrate
+from workers.engine.store import media_store
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
             plan,
             provider=registry.get(work.provider),
             checked=checked,
-            media_root=settings.media_path,
+            store=media_store(),
             concurrency=registry.concurrency(work.provider),
             tries=settings.chunk_tries,
             interruption=lambda: _stop_reason(work),
@@ -195,7 +196,7 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
             metadata=metadata,
         )
     if not kept:
-        storage.remove(settings.media_path, [("audio", relative)])
+        storage.remove(media_store(), [("audio", relative)])
         clock.ended("discarded")
         return f"{kind} #{row_id}: taken away while synthesizing (cancelled?); audio discarded"
     clock.ended("completed")
@@ -212,7 +213,7 @@ def _store(work: ClaimedWork, narration: Narration, checked: validation.Checked)
     encoded = encode(narration.samples, narration.sample_rate, fmt, mp3_kbps=kbps)
     shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes, mp3_kbps=kbps)
     relative = storage.relative_path(work.kind, work.row_id, fmt)
-    storage.write_atomically(settings.media_path, relative, encoded.data, "audio")
+    media_store().write(relative, encoded.data, "audio")
     return encoded, shown, relative
 
 
@@ -273,7 +274,7 @@ def _redo_fail(work: ClaimedWork, message: str, written: list[str]) -> None:
     """End the redo failed (the narration keeps its audio) and delete the files it made."""
     with new_session() as session:
         files = redo.fail(session, work, message)
-    storage.remove(get_settings().media_path, [("chunk", p) for p in {*files, *written}])
+    storage.remove(media_store(), [("chunk", p) for p in {*files, *written}])
 
 
 def _redo(kind: str, row_id: int) -> str:
@@ -307,7 +308,7 @@ def _run_redo(work: ClaimedWork, passages: list[redo.Passage], clock: metrics.Jo
             passages,
             provider=registry.get(work.provider),
             checked=checked,
-            media_root=settings.media_path,
+            store=media_store(),
             tries=settings.chunk_tries,
             interruption=lambda: _redo_stop(work),
             gate=registry.gate(work.provider),
@@ -353,10 +354,10 @@ def _run_redo(work: ClaimedWork, passages: list[redo.Passage], clock: metrics.Jo
             characters_billed=narration.characters_billed,
         )
     if replaced is None:
-        storage.remove(settings.media_path, [("audio", relative)])
+        storage.remove(media_store(), [("audio", relative)])
         clock.ended("discarded")
         return f"{kind} #{row_id}: redo taken away while synthesizing (cancelled?); its audio discarded"
-    for refusal in storage.remove(settings.media_path, replaced).refused:
+    for refusal in storage.remove(media_store(), replaced).refused:
         log.warning("%s #%s: a replaced file was left in place: %s", kind, row_id, refusal)
     clock.ended("completed")
     return f"{kind} #{row_id}: redo completed, {encoded.seconds:.1f} s"
