@@ -12,8 +12,10 @@ from bench import (
     long_story,
     many_hosts,
     mastering,
+    metrics_scrape,
     monitoring,
     narration_memory,
+    object_storage,
     qc,
     seeding,
     splitter,
@@ -35,6 +37,8 @@ BENCHMARKS = {
     "bulk": bulk.run,
     "takeover": takeover.run,
     "seeding": seeding.run,
+    "metrics": metrics_scrape.run,
+    "object-storage": object_storage.run,
     "many-hosts": many_hosts.run,
 }
 

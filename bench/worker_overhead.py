@@ -18,16 +18,17 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 
 from db.engine import get_engine
-from workers.engine import jobs, mastering, qc, storage
+from workers.engine import jobs, mastering, qc
 from workers.engine.providers.base import ChunkAudio, ChunkRequest
 from workers.engine.providers.local import LocalProvider
 from workers.engine.queue import queues
+from workers.engine.store import LocalStore
 from workers.engine.worker import NarrationWorker
 from workers.service.submit import Request, submit
 
 SILENCE = b"\0\0" * 2205  # 0.1 s at 22,050 Hz
 PARTS: list[tuple[Any, str, str]] = [
-    (storage, "write_atomically", "file writes (chunk and audio, fsync)"),
+    (LocalStore, "write", "file writes (chunk and audio, fsync)"),
     (mastering, "master_passages", "mastering"),
     (qc, "measure", "quality checks"),
     (jobs, "encode", "encoding"),

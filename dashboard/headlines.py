@@ -96,7 +96,7 @@ def summary_headlines(
 
 def storage_headlines(used: Storage, settings: Settings) -> list[Headline]:
     return [
-        Headline("Audio under MEDIA_ROOT", f"{used.media_bytes / 1024**2:,.1f} MiB"),
+        Headline("Audio stored", f"{used.media_bytes / 1024**2:,.1f} MiB"),
         Headline("Quota used", labels.percent(used.used_fraction), verdicts.storage(used, settings),
                  _rule(settings.alert_storage_fraction, labels.percent, "ALERT_STORAGE_FRACTION")),
         Headline("Base64 previews in the database", f"{used.preview_bytes / 1024**2:,.1f} MiB"),

@@ -17,6 +17,7 @@ from dashboard.plain import csv_text, md
 from db import live
 from db.engine import new_session
 from db.settings import get_settings
+from workers.engine.store import media_store
 from workers.operations.alerts import evaluate
 from workers.operations.health import Health, Storage, snapshot, storage
 from workers.operations.maintenance import run_maintenance
@@ -25,7 +26,7 @@ from workers.service.roles import SignedIn
 
 LIVE_SECONDS = 10
 STORAGE_TTL_SECONDS = 300
-"""Walking MEDIA_ROOT and summing previews is the slow part of the live state: done every 5 min."""
+"""Walking MEDIA_ROOT (or listing the bucket) and summing previews is the slow part: done every 5 min."""
 
 
 def chart_with_csv(chart: Any, frame: pd.DataFrame, name: str) -> None:
@@ -46,8 +47,8 @@ def side_by_side(*charts: tuple[Any, pd.DataFrame, str]) -> None:
 
 
 @st.cache_data(ttl=STORAGE_TTL_SECONDS, show_spinner=False)
-def cached_storage(media_root: str) -> Storage:
-    """Storage use, recomputed at most every few minutes (keyed by the media root in force)."""
+def cached_storage(where: str) -> Storage:
+    """Storage use, recomputed at most every few minutes (keyed by the media folder or bucket in force)."""
     return storage()
 
 
@@ -73,7 +74,7 @@ def show_alerts(health: Health) -> None:
     minutely background check only (`dashboard/alert_watch.py`, the workers): a page render that
     posted would let any signed-in reader, reloading, drive outgoing requests."""
     settings = get_settings()
-    for alert in evaluate(health, cached_storage(str(settings.media_path)), settings):
+    for alert in evaluate(health, cached_storage(media_store().where), settings):
         st.error(md(alert.message), icon=":material/notification_important:")
 
 
@@ -110,7 +111,7 @@ def live_panels() -> None:
 def storage_panel(user: SignedIn) -> None:
     """Bytes used against the quota, the last maintenance report, and (superusers) a run-now button."""
     settings = get_settings()
-    used = cached_storage(str(settings.media_path))
+    used = cached_storage(media_store().where)
     show_headlines(storage_headlines(used, settings))
     st.progress(min(used.used_fraction, 1.0))
     with new_session() as session:

@@ -20,7 +20,8 @@ from db.narrations import Kind, get, kind_of, story_of, title_of
 from db.settings import get_settings
 from workers.engine import catalogue
 from workers.engine.encoding import PAUSE_SECONDS, encode
-from workers.engine.media import RefusedPath, resolve
+from workers.engine.media import RefusedPath
+from workers.engine.store import media_store
 
 MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
 
@@ -42,7 +43,7 @@ class NarrationView:
     preview_seconds: float
     preview_truncated: bool
     file_ready: bool
-    """Whether the full file is on disk under MEDIA_ROOT, for the player and download route to serve."""
+    """Whether the full file is in the media store, for the player and download route to serve."""
     file_refused: str | None
     """Why the stored audio path was not opened (it points outside the media folder, say), or None."""
     chunks_done: int
@@ -72,8 +73,12 @@ class NarrationView:
 class FullFile:
     """A narration's whole file as the audio route serves it (`dashboard/audio_route.py`)."""
 
+    name: str | None
+    """The stored name, when the row names a file and it is in the media store."""
+    size: int
+    """Its size in bytes (0 when there is none)."""
     path: Path | None
-    """The file under MEDIA_ROOT, when the row names one and it is there."""
+    """The file on this machine's disk, where the store is MEDIA_ROOT (FileResponse serves it)."""
     refused: str | None
     """Why the stored path was not opened (never quoting it), or None."""
     mime: str
@@ -83,16 +88,20 @@ class FullFile:
 
 def _full_file(session: Session, kind: str, row: Narration) -> FullFile:
     """Where the row's file is, checked by `workers.engine.media` and for existence only: it is never read here."""
-    path, refused = None, None
+    name, size, path, refused = None, None, None, None
     if row.audio_file:
+        store = media_store()
         try:
-            resolved = resolve(row.audio_file, "audio")
+            size = store.size(row.audio_file, "audio")
+            path = store.local_path(row.audio_file, "audio")
         except RefusedPath as refusal:
             refused = refusal.not_done("opened")
         else:
-            path = resolved if resolved.is_file() else None
+            name = row.audio_file if size is not None else None
     output_format = _format(row)
     return FullFile(
+        name=name,
+        size=size or 0,
         path=path,
         refused=refused,
         mime=MIME.get(output_format, "audio/wav"),
@@ -135,7 +144,7 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
             preview_base64=row.base64_audio,
             preview_seconds=float(metadata.get("preview_seconds", row.duration_seconds or 0.0)),
             preview_truncated=bool(metadata.get("preview_truncated", False)),
-            file_ready=file.path is not None,
+            file_ready=file.name is not None,
             file_refused=file.refused,
             chunks_done=done,
             chunks_total=total,
@@ -346,16 +355,16 @@ def passage_audio(line: ChunkLine) -> bytes | None:
     Raises RefusedPath when the stored path is not a passage file inside the media folder."""
     if line.audio_path is None or line.sample_rate is None:
         return None
-    path = resolve(line.audio_path, "chunk")
-    if not path.is_file():
+    pcm = media_store().read(line.audio_path, "chunk")
+    if pcm is None:
         return None
-    return encode(np.frombuffer(path.read_bytes(), dtype="<i2"), line.sample_rate, "wav").data
+    return encode(np.frombuffer(pcm, dtype="<i2"), line.sample_rate, "wav").data
 
 
-def thumbnail(stored: str | None) -> Path | None:
-    """A scene image's file to show beside its caption; None when the row names none or it is missing.
-    Raises RefusedPath when the stored path is not an image inside IMAGES_FOLDER."""
+def thumbnail(stored: str | None) -> bytes | None:
+    """A scene image (the Django app's upload, from the folder or the bucket) to show beside its
+    caption; None when the row names none or it is missing. Raises RefusedPath when the stored path
+    is not an image inside IMAGES_FOLDER."""
     if not stored:
         return None
-    path = resolve(stored, "image")
-    return path if path.is_file() else None
+    return media_store().read(stored, "image")

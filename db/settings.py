@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         default=None,
         description="Django's MEDIA_ROOT: audio files are written under it. Unset: DATA_DIR/media.",
     )
+    storage_url: str | None = Field(
+        default=None,
+        pattern=r"^(|file:|s3://[^/]+(/.*)?)$",
+        description="Where audio, passage and sample files go: unset or `file:` for MEDIA_ROOT, or "
+        "`s3://bucket/prefix` for S3-compatible storage (keys as django-storages' S3Storage with "
+        "`AWS_LOCATION=prefix`); credentials, endpoint and region from the standard AWS_* variables.",
+    )
     openai_api_key: SecretStr | None = Field(default=None, description="Enables the OpenAI voices.")
     openai_base_url: str | None = Field(default=None, description="Another OpenAI-compatible endpoint.")
     elevenlabs_api_key: SecretStr | None = Field(default=None, description="Enables the ElevenLabs voices.")
@@ -69,7 +76,7 @@ class Settings(BaseSettings):
         description="Largest audio kept inline as the base64 preview; longer audio keeps its opening only.",
     )
     storage_quota_bytes: int = Field(
-        default=20 * 1024**3, gt=0, description="Most bytes of audio kept under MEDIA_ROOT."
+        default=20 * 1024**3, gt=0, description="Most bytes of audio kept under MEDIA_ROOT (or in the bucket)."
     )
     reconcile_interval_seconds: int = Field(
         default=10,
@@ -162,6 +169,24 @@ class Settings(BaseSettings):
         description="Listen-back flags a passage when more than this share of its words differ.",
     )
     dashboard_port: int = Field(default=8501, description="Port of the dashboard that `narration-desk run` starts.")
+    metrics_address: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the Prometheus endpoints bind to (0.0.0.0: every interface).",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Each worker's Prometheus endpoint: the first free port from this one up; unset: none.",
+    )
+    dashboard_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="The dashboard's Prometheus endpoint (queues, workers): the first free port from this one up; "
+        "unset: none.",
+    )
     session_hours: float = Field(
         default=12, gt=0, description="A password sign-in holds this long in that browser (reloads and new tabs too)."
     )

@@ -35,6 +35,7 @@ from db import passwords, users
 from db.engine import reset_engine
 from db.settings import SECRETS_FILE_ENV, get_settings
 from tests import live, netns, workers_env
+from tests.buckets import AWS_ENV, Bucket, new_bucket, s3_server
 from tests.databases import Databases, Reusable
 from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
@@ -287,6 +288,25 @@ def worker() -> WorkerStarter:
 def workers() -> WorkersStarter:
     """`with workers(tmp_path) as running:` worker processes started by `running.start()`."""
     return workers_env.workers
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server for this test process, on a thread (tests/buckets.py)."""
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    """A new bucket, and the desk pointed at it (STORAGE_URL, the standard AWS_* variables)."""
+    for name, value in {**AWS_ENV, "AWS_ENDPOINT_URL": s3_endpoint}.items():
+        monkeypatch.setenv(name, value)
+    made = new_bucket(s3_endpoint)
+    made.create()
+    monkeypatch.setenv("STORAGE_URL", made.url)
+    get_settings.cache_clear()
+    return made
 
 
 @pytest.fixture

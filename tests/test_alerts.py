@@ -81,7 +81,7 @@ def test_the_live_state_and_every_rule(live_state: None) -> None:
     assert [a.key for a in alerts] == ["failure-rate:openai", "queue-age", "no-worker", "storage"]
     assert alerts[0].message.startswith("4 of the last 5 openai jobs failed (80 % in 15 min).")
     assert alerts[1].message.startswith("The oldest due job has waited 20 min for a worker.")
-    assert alerts[3].message.startswith("Audio under MEDIA_ROOT uses 95 % of the")
+    assert alerts[3].message.startswith("Stored audio (MEDIA_ROOT or the bucket) uses 95 % of the")
 
     with new_session() as session:
         beat(session, name="host.1", host="host", pid=1)

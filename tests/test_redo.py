@@ -28,9 +28,9 @@ from tests.fake_providers import FakeProviders
 from tests.test_long_text import long_story
 from tests.test_reliability import OPENAI
 from tests.workers_env import WorkersStarter, wait_until
-from workers.engine import storage
 from workers.engine.jobs import synthesize
 from workers.engine.redo import new_chunk_path
+from workers.engine.store import media_store
 from workers.operations.maintenance import run_maintenance
 from workers.service import actions
 from workers.service.submit import Request, submit
@@ -300,7 +300,7 @@ def test_maintenance_keeps_a_pending_redo_and_the_passages_it_rejoins(
         work, todo = claimed
     new_file = new_chunk_path(work, todo[0])
     rate = int(old[0].sample_rate or 0)
-    storage.write_atomically(get_settings().media_path, new_file, b"\0\1" * rate, "chunk")
+    media_store().write(new_file, b"\0\1" * rate, "chunk")
     with new_session() as session:
         stored = redo.store_passage(
             session, work, todo[0].id, audio_path=new_file, sample_rate=rate, seconds=1.0, characters_billed=13

@@ -7,6 +7,7 @@
     narration-desk seed-demo --rows N  also N narrations of history over 90 days (COPY), for the operations page
     narration-desk create-user NAME    a staff user (--superuser; --viewer: read-only), password from a prompt
     narration-desk maintenance         stuck jobs, old failures, storage quota, previews; prints a report
+    narration-desk media push          copy MEDIA_ROOT's audio, passages and samples into STORAGE_URL's bucket
 
 Expected failures (a bad setting, no DATABASE_URL, a server that does not answer, a database of
 another shape, ...) print one paragraph and exit
@@ -44,14 +45,37 @@ def _db_upgrade(_: argparse.Namespace) -> int:
         print(f"Schema already at {report.after}; nothing to do.")
     for table, count in report.rows_after.items():
         print(f"  {table}: {report.rows_before.get(table, 0)} rows before, {count} after")
+    from workers.operations.media_push import audio_left_behind
+
+    if hint := audio_left_behind():
+        print(hint)
+    return 0
+
+
+def _media_push(_: argparse.Namespace) -> int:
+    from workers.operations.media_push import PushRefused, push_media_root
+
+    try:
+        bucket, pushed = push_media_root()
+    except PushRefused as refused:
+        print(f"narration-desk: {refused}", file=sys.stderr)
+        return 2
+    print(
+        f"Copied {pushed.copied} file(s), {pushed.copied_bytes:,} bytes, to {bucket}; "
+        f"{pushed.already_there} were already there."
+    )
+    for line in pushed.refused:
+        print(f"  refused: {line}")
     return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
     from workers.engine.worker import run_worker
     from workers.operations.housekeeping import between_jobs
+    from workers.operations.metrics import serve
 
     check_servers("a worker")
+    serve("worker")
     run_worker(burst=args.burst, housekeeping=between_jobs)
     return 0
 
@@ -151,6 +175,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "maintenance", help="requeue stuck jobs, clean old failures, enforce the storage quota; print the report"
     ).set_defaults(handler=_maintenance)
+    media = commands.add_parser("media", help="media file commands").add_subparsers(dest="media_command", required=True)
+    pushing = "copy MEDIA_ROOT's audio, passages and samples into STORAGE_URL's bucket"
+    media.add_parser("push", help=pushing).set_defaults(handler=_media_push)
     seed = commands.add_parser("seed-demo", help="add the demo project and stories (once)")
     seed.add_argument("--rows", type=_row_count, help="also add this many narrations of history (90 days)")
     seed.set_defaults(handler=_seed_demo)

@@ -67,7 +67,7 @@ with new_session() as session:
             st.caption(unsafe.not_done("shown"))
         else:
             if picture is not None:
-                st.image(str(picture), width=240, caption=image_by_id[image_id].caption[:120])
+                st.image(picture, width=240, caption=image_by_id[image_id].caption[:120])
 
 replace_current = False
 replace_key = f"replace-{story.id}"

@@ -12,7 +12,7 @@ from django.conf import settings
 from sqlalchemy.engine import make_url
 
 
-def configure(url: str, media_root: str) -> None:
+def configure(url: str, media_root: str, **extra: Any) -> None:
     parsed = make_url(url)
     settings.configure(
         DATABASES={
@@ -34,6 +34,7 @@ def configure(url: str, media_root: str) -> None:
         USE_TZ=True,
         MEDIA_ROOT=media_root,
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        **extra,
     )
     django.setup()
 

@@ -13,11 +13,13 @@
     encoding      WAV, MP3, FLAC or Ogg/Opus, and the preview
     validation    what a row must be before anything is paid for (submit asks it too)
     catalogue     providers, models, voices, their limits and prices: data
-    media         stored paths resolved inside MEDIA_ROOT, before any read, write or delete
-    storage       where audio files go, written atomically
+    media         stored paths checked (and resolved inside MEDIA_ROOT), before any read, write or delete
+    store         MEDIA_ROOT or an S3 bucket (STORAGE_URL): atomic writes, reads, deletes, listings
+    storage       audio file names, and deleting a narration's files
     queue         the three priority queues and `enqueue`
     reconcile     rows nobody is working on, handed back or enqueued
     lease         this worker's advisory lock and heartbeat connection
+    metrics       what a worker tells Prometheus: jobs, requests, failures, characters billed
 
 Imports `db`, `workers.redis_connection` and itself only: never `workers.service` or
 `workers.operations`, which build on it.

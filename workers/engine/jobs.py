@@ -1,4 +1,4 @@
-"""The job: turn one queued row into one audio file on disk and its metadata in the row.
+"""The job: turn one queued row into one audio file in the media store and its metadata in the row.
 
 It takes the row's kind and id, claims the row before any work (a job delivered twice, or for a
 row already done or cancelled, does nothing), and ends the row `completed`, `failed` with a
@@ -27,12 +27,13 @@ from db import redo
 from db.engine import new_session
 from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, release, retry_later
 from db.settings import get_settings
-from workers.engine import qc, storage, validation
+from workers.engine import metrics, qc, storage, validation
 from workers.engine.encoding import Encoded, Preview, encode, preview
 from workers.engine.narrate import Interrupted, Narration, Plan, narrate, plan_chunks
 from workers.engine.providers import registry
 from workers.engine.providers.base import Permanent, Transient
 from workers.engine.redo import renarrate
+from workers.engine.store import media_store
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def _resolve(work: ClaimedWork) -> validation.Checked:
     try:
         return validation.check_asked(get_settings(), work)
     except validation.Invalid as invalid:
-        raise Permanent(str(invalid)) from None
+        raise Permanent(str(invalid), reason="invalid") from None
 
 
 def _release(work: ClaimedWork) -> None:
@@ -115,8 +116,9 @@ def synthesize(kind: str, row_id: int) -> str:
     if claimed is None:
         return _redo(kind, row_id)
     work, ready = claimed
+    clock = metrics.JobClock(work.provider)
     try:
-        return _synthesize(work, ready)
+        return _synthesize(work, ready, clock)
     except DBAPIError as error:
         # PostgreSQL went away mid-job, or while recording how it ended. Keep the chunks, and hand
         # the row back as soon as the database answers again, so the reconciler re-enqueues it;
@@ -124,12 +126,13 @@ def synthesize(kind: str, row_id: int) -> str:
         # that is done with it. The release is fenced: if the ending did commit, it changes nothing.
         log.warning("database error during %s #%s (%s); handing the row back once it is reachable", kind, row_id, error)
         _when_database_is_back(lambda: _release(work))
+        clock.ended("stopped")
         return f"{kind} #{row_id}: database unavailable mid-job; handed back"
 
 
-def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Permanent) -> str:
-    """Narrate a claimed row (planned, or refused before any request) and record how it ended; a
-    DBAPIError is the caller's to handle."""
+def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Permanent, clock: metrics.JobClock) -> str:
+    """Narrate a claimed row (planned, or refused before any request) and record how it ended, in
+    the row and on `clock`; a DBAPIError is the caller's to handle."""
     settings = get_settings()
     kind, row_id = work.kind, work.row_id
     try:
@@ -141,7 +144,7 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
             plan,
             provider=registry.get(work.provider),
             checked=checked,
-            media_root=settings.media_path,
+            store=media_store(),
             concurrency=registry.concurrency(work.provider),
             tries=settings.chunk_tries,
             interruption=lambda: _stop_reason(work),
@@ -154,18 +157,22 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
     except Interrupted as stop:
         if shutting_down.is_set():
             _release(work)
+        clock.ended("stopped")
         return f"{kind} #{row_id}: stopped, {stop}"
     except Permanent as error:
         with new_session() as session:
             fail(session, work, str(error))
+        clock.ended("failed", error.reason)
         return f"{kind} #{row_id}: failed: {error}"
     except Transient as error:
         with new_session() as session:
             if work.attempt >= work.max_attempts:
                 fail(session, work, f"Gave up after {work.attempt} attempts: {error} Retry it later.")
+                clock.ended("failed", error.reason)
                 return f"{kind} #{row_id}: failed after {work.attempt} attempts"
             delay = backoff(work.attempt)
             retry_later(session, work, f"Attempt {work.attempt} failed: {error} Retrying automatically.", delay=delay)
+        clock.ended("retry")
         return f"{kind} #{row_id}: will retry in {delay.total_seconds():.0f} s"
     except Exception as error:
         log.exception("synthesis of %s #%s crashed", kind, row_id)
@@ -176,6 +183,7 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
                 f"Synthesis crashed ({type(error).__name__}). Retry; if it happens again, tell whoever runs "
                 "the workers and quote this narration's id.",
             )
+        clock.ended("failed", "crash")
         raise
     metadata = _metadata(work, checked, narration, encoded, shown)
     with new_session() as session:
@@ -188,8 +196,10 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
             metadata=metadata,
         )
     if not kept:
-        storage.remove(settings.media_path, [("audio", relative)])
+        storage.remove(media_store(), [("audio", relative)])
+        clock.ended("discarded")
         return f"{kind} #{row_id}: taken away while synthesizing (cancelled?); audio discarded"
+    clock.ended("completed")
     return f"{kind} #{row_id}: completed, {encoded.seconds:.1f} s"
 
 
@@ -203,7 +213,7 @@ def _store(work: ClaimedWork, narration: Narration, checked: validation.Checked)
     encoded = encode(narration.samples, narration.sample_rate, fmt, mp3_kbps=kbps)
     shown = preview(narration.samples, narration.sample_rate, fmt, encoded, settings.preview_max_bytes, mp3_kbps=kbps)
     relative = storage.relative_path(work.kind, work.row_id, fmt)
-    storage.write_atomically(settings.media_path, relative, encoded.data, "audio")
+    media_store().write(relative, encoded.data, "audio")
     return encoded, shown, relative
 
 
@@ -264,7 +274,7 @@ def _redo_fail(work: ClaimedWork, message: str, written: list[str]) -> None:
     """End the redo failed (the narration keeps its audio) and delete the files it made."""
     with new_session() as session:
         files = redo.fail(session, work, message)
-    storage.remove(get_settings().media_path, [("chunk", p) for p in {*files, *written}])
+    storage.remove(media_store(), [("chunk", p) for p in {*files, *written}])
 
 
 def _redo(kind: str, row_id: int) -> str:
@@ -275,16 +285,19 @@ def _redo(kind: str, row_id: int) -> str:
     if claimed is None:
         return f"{kind} #{row_id}: not queued any more, nothing to do"
     work, passages = claimed
+    clock = metrics.JobClock(work.provider)
     try:
-        return _run_redo(work, passages)
+        return _run_redo(work, passages, clock)
     except DBAPIError as error:  # as in `synthesize`: the redo goes back to queued, the row stays completed
         log.warning("database error during the redo of %s #%s (%s); handing it back", kind, row_id, error)
         _when_database_is_back(lambda: _redo_release(work))
+        clock.ended("stopped")
         return f"{kind} #{row_id}: database unavailable mid-redo; handed back"
 
 
-def _run_redo(work: ClaimedWork, passages: list[redo.Passage]) -> str:
-    """Re-narrate the claimed redo's passages and record how it ended; a DBAPIError is the caller's."""
+def _run_redo(work: ClaimedWork, passages: list[redo.Passage], clock: metrics.JobClock) -> str:
+    """Re-narrate the claimed redo's passages and record how it ended (also on `clock`); a
+    DBAPIError is the caller's."""
     settings = get_settings()
     kind, row_id = work.kind, work.row_id
     written: list[str] = []
@@ -295,7 +308,7 @@ def _run_redo(work: ClaimedWork, passages: list[redo.Passage]) -> str:
             passages,
             provider=registry.get(work.provider),
             checked=checked,
-            media_root=settings.media_path,
+            store=media_store(),
             tries=settings.chunk_tries,
             interruption=lambda: _redo_stop(work),
             gate=registry.gate(work.provider),
@@ -308,22 +321,27 @@ def _run_redo(work: ClaimedWork, passages: list[redo.Passage]) -> str:
     except Interrupted as stop:
         if shutting_down.is_set():
             _redo_release(work)
+        clock.ended("stopped")
         return f"{kind} #{row_id}: redo stopped, {stop}"
     except Permanent as error:
         _redo_fail(work, str(error), written)
+        clock.ended("failed", error.reason)
         return f"{kind} #{row_id}: redo failed: {error}"
     except Transient as error:
         if work.attempt >= work.max_attempts:
             _redo_fail(work, f"Gave up after {work.attempt} attempts: {error} Redo it later.", written)
+            clock.ended("failed", error.reason)
             return f"{kind} #{row_id}: redo failed after {work.attempt} attempts"
         delay = backoff(work.attempt)
         with new_session() as session:
             redo.retry_later(session, work, f"Attempt {work.attempt} failed: {error} Retrying.", delay=delay)
+        clock.ended("retry")
         return f"{kind} #{row_id}: redo will retry in {delay.total_seconds():.0f} s"
     except Exception as error:
         log.exception("the redo of %s #%s crashed", kind, row_id)
         crashed = f"The redo crashed ({type(error).__name__}). Try again; if it happens again, tell whoever runs "
         _redo_fail(work, crashed + "the workers and quote this narration's id.", written)
+        clock.ended("failed", "crash")
         raise
     with new_session() as session:
         replaced = redo.swap(
@@ -336,8 +354,10 @@ def _run_redo(work: ClaimedWork, passages: list[redo.Passage]) -> str:
             characters_billed=narration.characters_billed,
         )
     if replaced is None:
-        storage.remove(settings.media_path, [("audio", relative)])
+        storage.remove(media_store(), [("audio", relative)])
+        clock.ended("discarded")
         return f"{kind} #{row_id}: redo taken away while synthesizing (cancelled?); its audio discarded"
-    for refusal in storage.remove(settings.media_path, replaced).refused:
+    for refusal in storage.remove(media_store(), replaced).refused:
         log.warning("%s #%s: a replaced file was left in place: %s", kind, row_id, refusal)
+    clock.ended("completed")
     return f"{kind} #{row_id}: redo completed, {encoded.seconds:.1f} s"

@@ -2,9 +2,11 @@
 
 `audio_file`, `tts_chunk.audio_path` and `images_image.image` live in a database the customer-facing
 Django app shares, so a row may name any path at all: `../x`, `/proc/self/environ`, a symbolic link
-planted in a media folder. `resolve` is the one place that turns a stored path into a file under
-MEDIA_ROOT; every open, existence check, write and delete asks it first, and a path it refuses is
-left alone (never opened, never deleted) with a sentence saying why.
+planted in a media folder. `check` holds the rules every stored path must pass, and `resolve` is the
+one place that turns a checked path into a file under MEDIA_ROOT (following symbolic links); every
+open, existence check, write and delete asks one of them first (through `workers.engine.store`, which
+uses `check` alone for a bucket's keys), and a path they refuse is left alone (never opened, never
+requested, never deleted) with a sentence saying why.
 """
 
 from __future__ import annotations
@@ -63,12 +65,11 @@ class RefusedPath(ValueError):
         return f"This row's {self.noun} path {self.reason}; it was not {what}."
 
 
-def resolve(stored: str | None, kind: MediaKind, root: Path | None = None) -> Path:
-    """The absolute file a stored path names, once it is sure to be a `kind` file inside the media root.
-
-    Raises RefusedPath for an empty, absolute or climbing (`..`) path, a backslash or NUL in it, a
-    folder or extension that does not fit the kind, or a symbolic link that leads out of the media
-    root or into another folder. The file need not exist (writes resolve a new name too)."""
+def check(stored: str | None, kind: MediaKind) -> str:
+    """The stored path in its one spelling (`a//b` and `a/./b` read as `a/b`), once it is sure to name
+    a `kind` file: the rules every backend applies before a read, write or delete (object storage
+    has no symbolic links, so this is all it needs). Raises RefusedPath for an empty, absolute or
+    climbing (`..`) path, a backslash or NUL in it, or a folder or extension that does not fit the kind."""
     rule = _rule(kind)
     text = stored or ""
 
@@ -84,13 +85,31 @@ def resolve(stored: str | None, kind: MediaKind, root: Path | None = None) -> Pa
         raise refuse("is absolute, so it points outside the media folder")
     if ".." in pure.parts:
         raise refuse("climbs out with “..”, so it points outside the media folder")
-    folder = next(
-        (f for f in rule.folders if pure.parts[: len(PurePosixPath(f).parts)] == PurePosixPath(f).parts), None
-    )
+    folder = _folder(pure, rule)
     if folder is None or len(pure.parts) <= len(PurePosixPath(folder).parts):
         raise refuse(f"is not in {_either([f + '/' for f in rule.folders])} under the media folder")
     if pure.suffix.lower().lstrip(".") not in rule.extensions:
         raise refuse(f"does not end in {_either(['.' + e for e in rule.extensions])}")
+    return str(pure)
+
+
+def _folder(pure: PurePosixPath, rule: _Rule) -> str | None:
+    return next((f for f in rule.folders if pure.parts[: len(PurePosixPath(f).parts)] == PurePosixPath(f).parts), None)
+
+
+def resolve(stored: str | None, kind: MediaKind, root: Path | None = None) -> Path:
+    """The absolute file a stored path names, once it is sure to be a `kind` file inside the media root.
+
+    Raises RefusedPath where `check` does, or for a symbolic link that leads out of the media root
+    or into another folder. The file need not exist (writes resolve a new name too)."""
+    rule = _rule(kind)
+    pure = PurePosixPath(check(stored, kind))
+    folder = _folder(pure, rule)
+    assert folder is not None  # `check` refuses a path in no folder of its kind
+
+    def refuse(reason: str) -> RefusedPath:
+        return RefusedPath(rule.noun, stored or "", reason)
+
     base = (root or get_settings().media_path).resolve()
     try:
         target = (base / pure).resolve()

@@ -1,6 +1,7 @@
 """Narrating one claimed row: plan its chunks, synthesize the missing ones in parallel, join them.
 
-Chunks that a previous attempt finished are on disk and marked done, so a retry (after a crash,
+Chunks that a previous attempt finished are in the media store (a folder or a bucket every worker
+host reads) and marked done, so a retry (after a crash,
 a rate limit, a shutdown) only pays for the rest. Transient provider errors are retried per chunk
 with exponential backoff and jitter, honouring Retry-After; waiting for a free concurrency slot
 (`Busy`) does not use up a try. Where the account's concurrency is shared out among the workers
@@ -16,7 +17,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -25,12 +25,12 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from db import chunks
 from db.lifecycle import ClaimedWork
 from db.settings import get_settings
-from workers.engine import mastering, qc, storage
+from workers.engine import mastering, metrics, qc, storage
 from workers.engine.catalogue import Model
 from workers.engine.chunking import split, still_fits
 from workers.engine.gates import ProviderGate
 from workers.engine.mastering import Profile
-from workers.engine.media import RefusedPath, resolve
+from workers.engine.media import RefusedPath
 from workers.engine.providers.base import (
     Busy,
     ChunkAudio,
@@ -41,12 +41,17 @@ from workers.engine.providers.base import (
     wait_honouring_retry_after,
 )
 from workers.engine.slots import AccountSlots
+from workers.engine.store import MediaStore
 from workers.engine.validation import Checked
 
 log = logging.getLogger(__name__)
 
 CONTEXT_CHARS = 300
 """How much of the neighbouring chunks is sent as `previous_text` / `next_text` for continuity."""
+
+READERS = 8
+"""Passages read back at once when a job resumes: a bucket answers each GET in tens of milliseconds,
+so an hour's 180 passages one after another would cost seconds of waiting on the network."""
 
 MAX_CHUNK_WAIT_SECONDS = 30.0
 """The longest wait between two tries of a chunk (a longer Retry-After is still waited out)."""
@@ -105,7 +110,7 @@ class ChunkJob:
     provider: Provider
     model: Model
     voice: str
-    media_root: Path
+    store: MediaStore
     tries: int
     interruption: Callable[[], str | None]
     gate: ProviderGate | None = None
@@ -157,7 +162,7 @@ class ChunkJob:
         takes it from here rather than reading back the file just written)."""
         audio, calls = self.fetch(chunk.id, chunk.idx, texts)
         relative = f"tts/chunks/{self.work.kind}-{self.work.row_id}/{chunk.idx:04d}-{chunk.id}.pcm"
-        storage.write_atomically(self.media_root, relative, audio.pcm, "chunk", durable=False)
+        self.store.write(relative, audio.pcm, "chunk", durable=False)
         chunks.mark_done(
             chunk.id,
             audio_path=relative,
@@ -204,18 +209,27 @@ class ChunkJob:
                 self.check()
                 chunks.count_call(chunk_id)
                 calls += 1
-                audio = self.provider.synthesize(self.request(texts, idx))
+                with metrics.request_timed(self.work.provider):
+                    audio = self.provider.synthesize(self.request(texts, idx))
+                metrics.billed(self.work.provider, audio.characters_billed)
         assert audio is not None
         return audio, calls
 
 
-def on_disk(media_root: Path, stored: str | None) -> Path | None:
-    """The chunk's file when its stored path is sound and the file is there."""
+def stored_pcm(store: MediaStore, stored: str | None) -> bytes | None:
+    """The chunk's PCM when its stored path is sound and the file is there."""
     try:
-        path = resolve(stored, "chunk", media_root)
+        return store.read(stored, "chunk")
     except RefusedPath:
         return None
-    return path if path.is_file() else None
+
+
+def stored_pcms(store: MediaStore, stored: list[str | None]) -> list[bytes | None]:
+    """`stored_pcm` of each path, READERS at a time (in order)."""
+    if len(stored) < 2:
+        return [stored_pcm(store, path) for path in stored]
+    with ThreadPoolExecutor(max_workers=min(READERS, len(stored)), thread_name_prefix="reader") as pool:
+        return list(pool.map(lambda path: stored_pcm(store, path), stored))
 
 
 @dataclass(frozen=True)
@@ -236,7 +250,7 @@ def plan_chunks(session: Session, work: ClaimedWork, model: Model) -> Plan:
 
     texts, planned, stale = chunks.plan(session, work.kind, work.row_id, texts_for, none_yet=not work.has_passages)
     if not texts:
-        raise Permanent("The text is empty. Write the text to narrate, then retry.")
+        raise Permanent("The text is empty. Write the text to narrate, then retry.", reason="invalid")
     return Plan(texts, planned, stale)
 
 
@@ -246,7 +260,7 @@ def narrate(
     *,
     provider: Provider,
     checked: Checked,
-    media_root: Path,
+    store: MediaStore,
     concurrency: int,
     tries: int,
     interruption: Callable[[], str | None],
@@ -257,15 +271,19 @@ def narrate(
     `gate` lets this worker send), then master all of them."""
     model = checked.model
     texts, planned, stale = plan.texts, plan.chunks, plan.stale
-    for refusal in storage.remove(media_root, [("chunk", p) for p in stale]).refused:
+    for refusal in storage.remove(store, [("chunk", p) for p in stale]).refused:
         log.warning("%s #%s: a dropped chunk's file was left in place: %s", work.kind, work.row_id, refusal)
 
-    job = ChunkJob(work, provider, model, checked.voice, media_root, tries, interruption, gate=gate, slots=slots)
-    # A chunk whose file did not survive (a machine crash before the disk caught up), or whose stored
-    # path is refused (written by someone else), is redone into a file of our own.
-    todo = [c for c in planned if not c.done or on_disk(media_root, c.audio_path) is None]
-    finished = {c.idx: c for c in planned if c not in todo}
-    heard: dict[int, bytes] = {}  # the PCM of the chunks synthesized now; the others' is read from their files
+    job = ChunkJob(work, provider, model, checked.voice, store, tries, interruption, gate=gate, slots=slots)
+    # The PCM of every passage: an earlier attempt's read back from the store now (it may have run on
+    # another host), the rest as it is synthesized. A chunk whose file did not survive (a machine
+    # crash before the disk caught up), or whose stored path is refused (written by someone else),
+    # is redone into a file of our own.
+    earlier = [c for c in planned if c.done]
+    found = zip(earlier, stored_pcms(store, [c.audio_path for c in earlier]), strict=True)
+    heard = {c.idx: pcm for c, pcm in found if pcm is not None}
+    todo = [c for c in planned if c.idx not in heard]
+    finished = {c.idx: c for c in planned if c.idx in heard}
     if len(todo) == 1:  # the common short narration: no thread hand-off
         chunk, heard[todo[0].idx] = job.synthesize(todo[0], texts)
         finished[chunk.idx] = chunk
@@ -288,13 +306,7 @@ def narrate(
     return Narration.mastered(
         work,
         checked.profile,
-        [
-            (
-                heard[c.idx] if c.idx in heard else resolve(c.audio_path, "chunk", media_root).read_bytes(),
-                int(c.sample_rate or 0),
-            )
-            for c in ordered
-        ],
+        [(heard[c.idx], int(c.sample_rate or 0)) for c in ordered],
         [texts[c.idx] for c in ordered],
         chunk_seconds=[float(c.seconds or 0.0) for c in ordered],
         characters_billed=sum(c.characters_billed or 0 for c in ordered),

@@ -11,16 +11,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from db.engine import new_session
 from db.lifecycle import ClaimedWork
 from db.redo import Passage, store_passage
 from workers.engine import storage
 from workers.engine.gates import ProviderGate
-from workers.engine.narrate import ChunkJob, Interrupted, Narration, on_disk
+from workers.engine.narrate import ChunkJob, Interrupted, Narration, stored_pcm, stored_pcms
 from workers.engine.providers.base import Permanent, Provider
 from workers.engine.slots import AccountSlots
+from workers.engine.store import MediaStore
 from workers.engine.validation import Checked
 
 
@@ -38,15 +38,14 @@ def new_chunk_path(work: ClaimedWork, passage: Passage) -> str:
     return f"tts/chunks/{work.kind}-{work.row_id}/{passage.idx:04d}-{passage.id}-{secrets.token_hex(4)}.pcm"
 
 
-def _kept(media_root: Path, passage: Passage) -> _Ready:
-    path = on_disk(media_root, passage.audio_path)
-    if path is None or passage.sample_rate is None:
+def _kept(pcm: bytes | None, passage: Passage) -> _Ready:
+    if pcm is None or passage.sample_rate is None:
         raise Permanent(
-            f"Passage {passage.idx + 1}'s audio is no longer on disk (storage was freed), so the narration "
+            f"Passage {passage.idx + 1}'s audio is no longer stored (storage was freed), so the narration "
             "cannot be re-joined. Narrate the whole text again with “Duplicate with changes”."
         )
     return _Ready(
-        path.read_bytes(),
+        pcm,
         passage.sample_rate,
         passage.seconds or 0.0,
         passage.characters_billed or 0,
@@ -60,7 +59,7 @@ def renarrate(
     *,
     provider: Provider,
     checked: Checked,
-    media_root: Path,
+    store: MediaStore,
     tries: int,
     interruption: Callable[[], str | None],
     gate: ProviderGate | None,
@@ -70,20 +69,20 @@ def renarrate(
     """Synthesize the redone passages (one after another: a redo is one or a few) and master all of
     them again, so the new passage matches its neighbours. Each new file's path is appended to
     `written` as soon as it exists, so the caller can delete it if the redo does not complete."""
-    job = ChunkJob(
-        work, provider, checked.model, checked.voice, media_root, tries, interruption, gate=gate, slots=slots
-    )
+    job = ChunkJob(work, provider, checked.model, checked.voice, store, tries, interruption, gate=gate, slots=slots)
     texts = [p.text for p in passages]
+    unchanged = [p for p in passages if not p.redone]
+    kept_pcm = dict(zip([p.id for p in unchanged], stored_pcms(store, [p.audio_path for p in unchanged]), strict=True))
     ready: list[_Ready] = []
     for passage in passages:
         if not passage.redone:
-            ready.append(_kept(media_root, passage))
+            ready.append(_kept(kept_pcm[passage.id], passage))
             continue
-        earlier = on_disk(media_root, passage.redo_audio_path)
+        earlier = stored_pcm(store, passage.redo_audio_path)
         if earlier is not None and passage.redo_sample_rate is not None:  # a predecessor's, before it died
             ready.append(
                 _Ready(
-                    earlier.read_bytes(),
+                    earlier,
                     passage.redo_sample_rate,
                     passage.redo_seconds or 0.0,
                     passage.redo_characters_billed or 0,
@@ -94,7 +93,7 @@ def renarrate(
         audio, calls = job.fetch(passage.id, passage.idx, texts)
         relative = new_chunk_path(work, passage)
         written.append(relative)
-        storage.write_atomically(media_root, relative, audio.pcm, "chunk", durable=False)
+        store.write(relative, audio.pcm, "chunk", durable=False)
         with new_session() as session:
             kept = store_passage(
                 session,
@@ -106,7 +105,7 @@ def renarrate(
                 characters_billed=audio.characters_billed,
             )
         if not kept:  # cancelled or taken over meanwhile: this file is nobody's
-            storage.remove(media_root, [("chunk", relative)])
+            storage.remove(store, [("chunk", relative)])
             raise Interrupted(interruption() or "the redo was taken away")
         ready.append(
             _Ready(

@@ -1,20 +1,19 @@
-"""Where audio files go under MEDIA_ROOT, in the shape Django's FileField expects.
+"""Names of audio files in the shape Django's FileField expects, and deleting a narration's files.
 
-`audio_file` holds a path relative to the media root, at most 100 characters, under `tts/story/`
-or `tts/scene/`. Files are written to a temporary name and renamed, so a reader (or Django)
-never sees half a file, even if the worker dies mid-write. Every path is checked by
-`workers.engine.media.resolve` first: a stored path it refuses is neither written nor deleted.
+`audio_file` holds a path relative to the media root (or the bucket's prefix), at most 100
+characters, under `tts/story/` or `tts/scene/`. Files are written through the media store
+(`workers.engine.store`), which keeps writes atomic for readers and checks every path first: a
+stored path `workers.engine.media` refuses is neither written nor deleted.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from workers.engine.media import AUDIO_FOLDERS, MediaKind, RefusedPath, resolve
+from workers.engine.media import AUDIO_FOLDERS, MediaKind, RefusedPath
+from workers.engine.store import MediaStore
 
 MAX_NAME = 100  # Django FileField's max_length
 
@@ -34,19 +33,15 @@ class Removal:
     refused: list[RefusedPath] = field(default_factory=list)
 
 
-def remove(media_root: Path, stored: Iterable[tuple[MediaKind, str]]) -> Removal:
-    """Delete these stored files (each with its kind) under the media root, skipping refused paths."""
+def remove(store: MediaStore, stored: Iterable[tuple[MediaKind, str]]) -> Removal:
+    """Delete these stored files (each with its kind) from the store, skipping refused paths."""
     removed = 0
     refused: list[RefusedPath] = []
     for kind, relative in stored:
         try:
-            target = resolve(relative, kind, media_root)
+            removed += store.delete(relative, kind)
         except RefusedPath as refusal:
             refused.append(refusal)
-            continue
-        if target.is_file():
-            target.unlink()
-            removed += 1
     return Removal(removed, refused)
 
 
@@ -54,23 +49,3 @@ def narration_files(chunk_paths: list[str], own: str | None) -> list[tuple[Media
     """A narration's stored files (see `db.chunks.stored_files`), each with the kind it must be."""
     files: list[tuple[MediaKind, str]] = [("chunk", path) for path in chunk_paths]
     return [*files, ("audio", own)] if own else files
-
-
-def write_atomically(media_root: Path, relative: str, data: bytes, kind: MediaKind, *, durable: bool = True) -> Path:
-    """Write to a temporary name, then rename. `durable` also waits for the disk (fsync): the
-    narration's own file needs that; a chunk file does not, since a lost one is requested again."""
-    target = resolve(relative, kind, media_root)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_of(target)
-    with partial.open("wb") as handle:
-        handle.write(data)
-        if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
-    partial.replace(target)
-    return target
-
-
-def partial_of(target: Path) -> Path:
-    """The temporary name a file is written under before it is renamed into place."""
-    return target.with_name(f".{target.name}.partial")

@@ -42,7 +42,7 @@ from rq.worker import WorkerStatus
 from db import heartbeats
 from db.engine import new_session
 from db.settings import get_settings
-from workers.engine import jobs
+from workers.engine import jobs, metrics
 from workers.engine.lease import Lease
 from workers.engine.providers import registry
 from workers.engine.queue import queues
@@ -188,7 +188,8 @@ class NarrationWorker(SimpleWorker):
 
     def _perform(self, job: Job, queue: Queue, execution: Any) -> None:
         try:
-            self.perform_job(job, queue, execution)
+            with metrics.JOBS_IN_FLIGHT.track_inprogress():
+                self.perform_job(job, queue, execution)
         except Exception:  # RQ records the job's own failures; this is RQ's bookkeeping failing
             log.exception("RQ could not record the outcome of job %s", job.id)
         finally:
@@ -301,6 +302,7 @@ class Heartbeat(threading.Thread):
 
     def beat(self) -> None:
         self.lease.beat(name=self.worker.name)
+        metrics.heartbeat()
 
     def run(self) -> None:
         while not self.halt.wait(HEARTBEAT_SECONDS):

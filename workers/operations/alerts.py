@@ -7,7 +7,7 @@ Rules (thresholds are settings, see README "Operations"):
 - no worker has sent a heartbeat within WORKER_DEAD_AFTER_SECONDS (once this process has been up for
   WORKER_START_GRACE_SECONDS: `narration-desk run` starts the dashboard and the workers together,
   and a worker loads its voice before its first heartbeat);
-- audio under MEDIA_ROOT is over ALERT_STORAGE_FRACTION of STORAGE_QUOTA_BYTES;
+- stored audio (MEDIA_ROOT or the bucket) is over ALERT_STORAGE_FRACTION of STORAGE_QUOTA_BYTES;
 - this month's estimated cost is over ALERT_BUDGET_FRACTION of MONTHLY_BUDGET_USD (when set).
 Every page run evaluates them for its banner; only the minutely check posts them, run by one of the
 workers and dashboards that are running (`check_if_due`, whoever takes the lock), so the webhook
@@ -109,7 +109,7 @@ def evaluate(
         alerts.append(
             Alert(
                 "storage",
-                f"Audio under MEDIA_ROOT uses {_percent(storage.used_fraction)} of the "
+                f"Stored audio (MEDIA_ROOT or the bucket) uses {_percent(storage.used_fraction)} of the "
                 f"{storage.quota_bytes / 1024**3:.1f} GiB quota. Run maintenance, or raise STORAGE_QUOTA_BYTES.",
             )
         )

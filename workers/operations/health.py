@@ -1,14 +1,12 @@
 """One snapshot of the pipeline's health: what the live panels show and the alerts are judged on.
 
-Everything comes from PostgreSQL and the media folder; RQ's own view is added when Redis answers.
+Everything comes from PostgreSQL and the media store (folder or bucket); RQ's own view is added when Redis answers.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from db import live, monitoring
 from db.engine import new_session
@@ -16,21 +14,10 @@ from db.models import MaintenanceRun
 from db.narrations import now
 from db.settings import Settings, get_settings
 from db.window import Window
+from workers.engine.store import media_store
 from workers.operations.rq_status import RqStatus, rq_status
 from workers.redis_connection import redis
 from workers.service.budget import Budget, this_month
-
-
-def media_bytes(root: Path) -> int:
-    """Bytes of every file under the media root (one walk; a missing folder holds nothing)."""
-    total = 0
-    for folder, _, files in os.walk(root):
-        for name in files:
-            try:
-                total += os.stat(os.path.join(folder, name)).st_size
-            except FileNotFoundError:  # deleted by maintenance while we walked
-                continue
-    return total
 
 
 @dataclass(frozen=True)
@@ -45,11 +32,11 @@ class Storage:
 
 
 def storage(settings: Settings | None = None) -> Storage:
-    """Audio under MEDIA_ROOT and previews in the rows, against STORAGE_QUOTA_BYTES."""
+    """Audio in the media store (MEDIA_ROOT or the bucket) and previews in the rows, against STORAGE_QUOTA_BYTES."""
     settings = settings or get_settings()
     with new_session() as session:
         previews = live.preview_bytes(session)
-    return Storage(media_bytes(settings.media_path), previews, settings.storage_quota_bytes)
+    return Storage(media_store().used_bytes(), previews, settings.storage_quota_bytes)
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import io
 import logging
+import posixpath
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,8 @@ from db.narrations import KINDS, MODELS, kind_of, now
 from db.settings import Settings, get_settings
 from workers.engine import storage
 from workers.engine.encoding import encode, preview
-from workers.engine.media import AUDIO_FOLDERS, CHUNK_FOLDER, MediaKind, RefusedPath, resolve
+from workers.engine.media import AUDIO_FOLDERS, CHUNK_FOLDER, MediaKind, RefusedPath
+from workers.engine.store import LocalStore, MediaStore, StoredFile, media_store
 
 log = logging.getLogger(__name__)
 
@@ -67,27 +69,19 @@ class _Trouble:
             self.errors.append(f"{where}: {type(error).__name__}: {error}")
 
 
-def _files(root: Path, trouble: _Trouble) -> Iterator[tuple[str, Path]]:
-    """Every audio and chunk file under the media root: (relative path, checked absolute path). A
-    file `resolve` refuses (a symbolic link out, a stray extension) is listed and skipped."""
+def _files(store: MediaStore, trouble: _Trouble) -> Iterator[tuple[MediaKind, StoredFile]]:
+    """Every audio and chunk file in the store, with its kind. A file the store's checks refuse (a
+    symbolic link out, a stray extension) is listed and skipped; a file a worker died writing
+    (.name.partial) is checked as the file it was to become."""
     folders: list[tuple[str, MediaKind]] = [*((f, "audio") for f in AUDIO_FOLDERS.values()), (CHUNK_FOLDER, "chunk")]
     for folder, kind in folders:
-        if not (root / folder).is_dir():
-            continue
-        for found in (root / folder).rglob("*"):
-            if found.is_dir() and not found.is_symlink():
-                continue
-            relative = str(found.relative_to(root))
-            # A file a worker died writing (.name.partial) is checked as the file it was to become.
-            name = found.name
-            partial = name.startswith(".") and name.endswith(".partial")
-            meant = str(found.with_name(name[1 : -len(".partial")]).relative_to(root)) if partial else relative
+        for found in store.listing(folder):
             try:
-                checked = resolve(meant, kind, root)
+                store.check(found.name, kind)
             except RefusedPath as refusal:
                 trouble.refused("file", refusal)
                 continue
-            yield relative, storage.partial_of(checked) if partial else checked
+            yield kind, found
 
 
 def _requeue_stuck(session: Session, settings: Settings) -> list[str]:
@@ -135,7 +129,7 @@ def _expire_failed(session: Session, settings: Settings, trouble: _Trouble) -> d
             with trouble.row(session, f"{kind} #{row_id}"):
                 chunk_paths, own = chunks.stored_files(session, kind, row_id)
                 has_preview = session.scalar(select(model.base64_audio.is_not(None)).where(model.id == row_id))
-                removal = storage.remove(settings.media_path, storage.narration_files(chunk_paths, own))
+                removal = storage.remove(media_store(), storage.narration_files(chunk_paths, own))
                 refused = {r.stored for r in removal.refused}
                 for refusal in removal.refused:
                     column = "audio_file" if refusal.noun == "audio" else "chunk audio_path"
@@ -164,7 +158,8 @@ def _referenced(session: Session) -> set[str]:
     # A redo's new passage waits beside the old one until it is swapped in: not an orphan.
     waiting = select(Chunk.redo_audio_path).where(Chunk.redo_audio_path.is_not(None))
     paths.update(str(p) for p in session.scalars(waiting))
-    return paths
+    # A listing spells `a//b` as `a/b`: a row that names its file the other way still keeps it.
+    return {posixpath.normpath(p) for p in paths}
 
 
 def _completed_chunk_files(session: Session) -> list[tuple[str, int]]:
@@ -183,33 +178,33 @@ def _completed_chunk_files(session: Session) -> list[tuple[str, int]]:
 
 
 def _enforce_quota(session: Session, settings: Settings, trouble: _Trouble) -> dict[str, Any]:
-    root = settings.media_path
-    sizes = {relative: (path, path.stat()) for relative, path in _files(root, trouble)}  # one walk of the folder
-    used = sum(s.st_size for _, s in sizes.values())
+    store = media_store()
+    # one walk of the folder or listing of the bucket; a partial file is keyed apart from its target
+    sizes = {(found.name, found.partial): (kind, found) for kind, found in _files(store, trouble)}
+    used = sum(found.size for _, found in sizes.values())
     report: dict[str, Any] = {"bytes_used_before": used, "quota_bytes": settings.storage_quota_bytes}
     freed = 0
     if used > settings.storage_quota_bytes:
         referenced = _referenced(session)
-        orphans = sorted((p for p in sizes if p not in referenced), key=lambda p: sizes[p][1].st_mtime)
-        for relative in orphans:
+        orphans = sorted((p for p in sizes if p[1] or p[0] not in referenced), key=lambda p: sizes[p][1].modified)
+        for name, partial in orphans:
             if used - freed <= settings.storage_quota_bytes:
                 break
-            path, stat = sizes[relative]
-            with trouble.row(session, f"file {relative!r}"):
-                path.unlink()
-                freed += stat.st_size
+            kind, found = sizes[(name, partial)]
+            with trouble.row(session, f"file {name!r}"):
+                store.delete(name, kind, partial=partial)
+                freed += found.size
         for relative, chunk_id in _completed_chunk_files(session):
             if used - freed <= settings.storage_quota_bytes:
                 break
             with trouble.row(session, f"chunk #{chunk_id}"):
                 try:
-                    path = resolve(relative, "chunk", root)
+                    store.delete(relative, "chunk")
                 except RefusedPath as refusal:
                     trouble.refused(f"chunk #{chunk_id} audio_path", refusal)
                     continue
-                if relative in sizes:
-                    path.unlink(missing_ok=True)
-                    freed += sizes[relative][1].st_size
+                listed = sizes.get((posixpath.normpath(relative), False))
+                freed += listed[1].size if listed else 0
                 session.execute(delete(Chunk).where(Chunk.id == chunk_id))
         session.commit()
     report["bytes_freed"] = freed
@@ -220,17 +215,17 @@ def _enforce_quota(session: Session, settings: Settings, trouble: _Trouble) -> d
             "audio of completed narrations, which maintenance never deletes. Raise STORAGE_QUOTA_BYTES or delete "
             "narrations you no longer need."
         )
-    chunk_root = root / CHUNK_FOLDER
-    for folder in chunk_root.glob("*") if chunk_root.is_dir() and not chunk_root.is_symlink() else ():
+    chunk_root = store.root / CHUNK_FOLDER if isinstance(store, LocalStore) else None  # a bucket has no folders
+    for folder in chunk_root.glob("*") if chunk_root and chunk_root.is_dir() and not chunk_root.is_symlink() else ():
         if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
             folder.rmdir()
     return report
 
 
-def _recut(path: Path, max_bytes: int) -> str:
+def _recut(name: str, data: bytes, max_bytes: int) -> str:
     """A preview of at most `max_bytes` cut from the narration's file (raises if it cannot be read)."""
-    samples, rate = soundfile.read(io.BytesIO(path.read_bytes()), dtype="int16")
-    fmt = path.suffix.lstrip(".")
+    samples, rate = soundfile.read(io.BytesIO(data), dtype="int16")
+    fmt = PurePosixPath(name).suffix.lstrip(".")
     full = encode(np.asarray(samples), int(rate), fmt)
     return preview(np.asarray(samples), int(rate), fmt, full, max_bytes).base64
 
@@ -248,17 +243,17 @@ def _shrink_previews(session: Session, settings: Settings, trouble: _Trouble) ->
             where = f"{kind} #{row_id}"
             kept = f"{where}: the preview was kept as it is"
             try:
-                path = resolve(audio_file, "audio", settings.media_path)
+                data = media_store().read(audio_file, "audio")
             except RefusedPath as refusal:
                 if audio_file:
                     trouble.refused(f"{where} audio_file", refusal)
                 trouble.previews_kept.append(f"{kept}: {refusal}")
                 continue
-            if not path.is_file():
+            if data is None:
                 trouble.previews_kept.append(f"{kept}: its audio file is missing from the media folder.")
                 continue
             try:
-                shown = _recut(path, settings.preview_max_bytes)
+                shown = _recut(str(audio_file), data, settings.preview_max_bytes)
             except Exception as error:  # a corrupt file must not stop the others
                 log.warning("maintenance: %s: preview not re-cut (%s)", where, error)
                 trouble.previews_kept.append(f"{kept}: its audio file could not be read ({type(error).__name__}).")

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from db.settings import Settings, get_settings, secrets_file
+from workers.engine.store import ObjectStore, media_store
 
 PING_TIMEOUT_SECONDS = 5
 """How long a store may take to answer at start: long enough for a busy server, short enough that a
@@ -126,9 +127,25 @@ def ping_redis(url: str, timeout: float = PING_TIMEOUT_SECONDS) -> None:
         connection.close()
 
 
+def _bucket_problem() -> str | None:
+    """Why the bucket STORAGE_URL names cannot be used, in a sentence without its error's text
+    (which names the endpoint's request, never worth risking next to credentials); None if it answers."""
+    store = media_store()
+    if not isinstance(store, ObjectStore):
+        return None
+    try:
+        store.ping()
+    except Exception as error:  # obstore raises its own errors, OSError and TimeoutError alike
+        return (
+            f"The bucket {store.where} did not answer ({type(error).__name__}). Check STORAGE_URL and the "
+            "AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables."
+        )
+    return None
+
+
 def check_servers(who: str = "the dashboard") -> Settings:
     """What the dashboard needs before it serves a page, and a worker before it takes a job: valid
-    settings, PostgreSQL and Redis.
+    settings, PostgreSQL and Redis, and the bucket when STORAGE_URL names one.
 
     All failures are reported together, so one restart is enough to see everything to fix."""
     settings = load_settings()
@@ -144,6 +161,8 @@ def check_servers(who: str = "the dashboard") -> Settings:
             ping(url)
         except StartupRefused as refused:
             problems.append(str(refused))
+    if problem := _bucket_problem():
+        problems.append(problem)
     if problems:
         raise StartupRefused(" ".join(problems))
     return settings

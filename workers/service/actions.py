@@ -21,6 +21,7 @@ from db.narrations import get, pending_replacement
 from db.settings import get_settings
 from workers.engine import catalogue, storage
 from workers.engine.queue import enqueue, new_task_id
+from workers.engine.store import media_store
 from workers.service.access import refusal
 from workers.service.roles import SignedIn
 
@@ -147,7 +148,7 @@ def redo_chunk(kind: str, row_id: int, idx: int, passage: str | None, user: Sign
                 )
     except lifecycle.WrongState as refused:
         return str(refused)
-    removal = storage.remove(get_settings().media_path, [("chunk", old_file)] if old_file else [])
+    removal = storage.remove(media_store(), [("chunk", old_file)] if old_file else [])
     queued = f"Queued passage {idx + 1} of {kind} narration #{row_id} again"
     if not _sent(kind, row_id, task_id, priority):
         said = f"{queued}; {LATER}"
@@ -196,7 +197,7 @@ def cancel(kind: str, row_id: int, user: SignedIn) -> str:
         if stopped is None:
             return lifecycle.cancel(session, kind, row_id, user_id=user.user_id)
     passage, files = stopped
-    storage.remove(get_settings().media_path, [("chunk", p) for p in files])
+    storage.remove(media_store(), [("chunk", p) for p in files])
     return (
         f"Cancelled the redo of passage {passage + 1} of {kind} narration #{row_id}; "
         "the narration keeps the audio it had."
@@ -253,7 +254,7 @@ def delete(kind: str, row_id: int, user: SignedIn) -> str:
     say) stays where it is, and the sentence says so."""
     if refused := refusal(user.user_id, "delete narrations", superuser=True):
         return refused
-    media = get_settings().media_path
+    media = media_store()
     with new_session() as session:
         row = get(session, kind, row_id)
         if row is None:

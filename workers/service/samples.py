@@ -1,7 +1,8 @@
 """A few seconds of each voice, so staff hear a voice before paying for a whole story in it.
 
-A sample is synthesized the first time someone asks for it and kept under MEDIA_ROOT/samples, so
-each voice is paid for once (a fraction of a cent), not on every page view.
+A sample is synthesized the first time someone asks for it and kept in the media store under
+samples/ (MEDIA_ROOT or the bucket, so every host finds the one made first), so each voice is paid
+for once (a fraction of a cent), not on every page view.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import re
 
 from db.settings import get_settings
-from workers.engine import catalogue, mastering, storage
+from workers.engine import catalogue, mastering
 from workers.engine.encoding import encode
-from workers.engine.media import RefusedPath, resolve
+from workers.engine.media import RefusedPath
 from workers.engine.providers import registry
 from workers.engine.providers.base import ChunkRequest, ProviderError
+from workers.engine.store import media_store
 
 SAMPLE_TEXT = "Once upon a time, in a quiet house by the sea, a story was waiting to be told."
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -24,7 +26,7 @@ class NoSample(ValueError):
 
 
 def sample_path(provider: str, model: str, voice: str) -> str:
-    """Where a voice's sample lives, relative to MEDIA_ROOT (names cleaned: they become file names)."""
+    """Where a voice's sample lives, relative to the media store (names cleaned: they become file names)."""
     parts = [_UNSAFE.sub("_", part) for part in (provider, model, voice)]
     return f"samples/{parts[0]}/{parts[1]}/{parts[2]}.wav"
 
@@ -40,12 +42,13 @@ def voice_sample(provider: str, model: str, voice: str) -> bytes:
     if missing:
         raise NoSample(f"{info.label} needs an API key for samples too: set {missing}.")
     relative = sample_path(provider, model, voice)
+    store = media_store()
     try:
-        path = resolve(relative, "sample", settings.media_path)
+        kept = store.read(relative, "sample")
     except RefusedPath as refused:
         raise NoSample(f"No sample for this voice: {refused} Pick another voice.") from None
-    if path.is_file():
-        return path.read_bytes()
+    if kept is not None:
+        return kept
     try:
         audio = registry.get(provider).synthesize(ChunkRequest(text=SAMPLE_TEXT, model=model, voice=voice))
     except ProviderError as error:
@@ -53,5 +56,5 @@ def voice_sample(provider: str, model: str, voice: str) -> bytes:
     # mastered like a narration, so voices are compared at one loudness, not by who is louder
     sample = mastering.master([mastering.Piece(audio.pcm, audio.sample_rate)], [], mastering.PROFILES["standard"])
     data = encode(sample.samples, sample.sample_rate, "wav").data
-    storage.write_atomically(settings.media_path, relative, data, "sample", durable=False)
+    store.write(relative, data, "sample", durable=False)
     return data

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
 from tenacity import RetryCallState, wait_exponential_jitter
 
@@ -43,15 +43,42 @@ class ChunkAudio:
         return len(self.pcm) / 2 / self.sample_rate
 
 
+Reason = Literal[
+    "rate_limited",
+    "busy",
+    "timeout",
+    "unreachable",
+    "server_error",
+    "bad_answer",
+    "quota",
+    "auth",
+    "not_configured",
+    "refused",
+    "invalid",
+]
+"""Why a request or a job failed, as a category from this fixed set: what the metrics count failures
+by (workers/engine/metrics.py), since the sentence itself may quote the text or the provider."""
+REASONS: tuple[Reason, ...] = get_args(Reason)
+
+
 class ProviderError(Exception):
-    """Base of the errors below; `str()` is a sentence fit for a person."""
+    """Base of the errors below; `str()` is a sentence fit for a person, `reason` its category."""
+
+    reason: Reason = "refused"
+
+    def __init__(self, message: str, *, reason: Reason | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
 
 
 class Transient(ProviderError):
     """Worth retrying: timeouts, 5xx, 429 rate limits, truncated or garbled answers."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    reason: Reason = "server_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, reason: Reason | None = None) -> None:
+        super().__init__(message, reason=reason)
         self.retry_after = retry_after
 
 
@@ -60,6 +87,8 @@ class Busy(Transient):
 
     Not a failure of this request, so waiting for it does not use up a retry.
     """
+
+    reason: Reason = "busy"
 
 
 class Permanent(ProviderError):
@@ -78,11 +107,11 @@ def checked_pcm(provider: str, content_type: str, pcm: bytes) -> bytes:
     """A 200 is not proof of audio: proxies and portals answer HTML, cut connections leave halves."""
     kind = content_type.split(";")[0].strip().lower()
     if kind and not (kind.startswith("audio/") or kind == "application/octet-stream"):
-        raise Transient(f"{provider} answered with {kind} instead of audio")
+        raise Transient(f"{provider} answered with {kind} instead of audio", reason="bad_answer")
     if not pcm:
-        raise Transient(f"{provider} answered with no audio")
+        raise Transient(f"{provider} answered with no audio", reason="bad_answer")
     if len(pcm) % 2:
-        raise Transient(f"{provider}'s audio was cut off (odd number of bytes for 16-bit samples)")
+        raise Transient(f"{provider}'s audio was cut off (odd number of bytes for 16-bit samples)", reason="bad_answer")
     return pcm
 
 

@@ -39,7 +39,7 @@ class ElevenLabsProvider:
 
     def __init__(self, *, api_key: str, base_url: str | None = None, timeout: float = 60.0) -> None:
         if not api_key:  # the SDK would fall back to the environment, or send an empty key
-            raise Permanent("ElevenLabs voices need a key: set ELEVENLABS_API_KEY")
+            raise Permanent("ElevenLabs voices need a key: set ELEVENLABS_API_KEY", reason="not_configured")
         self._api_key = api_key
         self._timeout = timeout
         self._client = ElevenLabs(api_key=api_key, base_url=base_url, timeout=timeout)
@@ -62,10 +62,11 @@ class ElevenLabsProvider:
         except ApiError as error:
             raise self._api_error(error, request) from None
         except httpx.TimeoutException:
-            raise Transient(f"ElevenLabs did not answer within {self._timeout:g} s") from None
+            raise Transient(f"ElevenLabs did not answer within {self._timeout:g} s", reason="timeout") from None
         except httpx.RequestError as error:
             detail = f"{type(error).__name__}: {error}"
-            raise Transient(scrub(f"Could not reach ElevenLabs or read its answer ({detail})", self._api_key)) from None
+            said = scrub(f"Could not reach ElevenLabs or read its answer ({detail})", self._api_key)
+            raise Transient(said, reason="unreachable") from None
         return ChunkAudio(
             pcm=checked_pcm("ElevenLabs", headers.get("content-type", ""), pcm),
             sample_rate=PCM_SAMPLE_RATE,
@@ -81,13 +82,19 @@ class ElevenLabsProvider:
             retry_after = retry_after_seconds((error.headers or {}).get("retry-after"))
             if status == "too_many_concurrent_requests":
                 return Busy("ElevenLabs plan concurrency in use: waiting for a free slot", retry_after=retry_after)
-            return Transient(f"ElevenLabs is busy (429 {status or 'rate limited'}): {said}", retry_after=retry_after)
+            return Transient(
+                f"ElevenLabs is busy (429 {status or 'rate limited'}): {said}",
+                retry_after=retry_after,
+                reason="rate_limited",
+            )
         if status_code >= 500 or status_code in (0, 408, 409):
             return Transient(f"ElevenLabs had a server error ({status_code}): {said}")
         if status == "quota_exceeded":
-            return Permanent(f"ElevenLabs quota exhausted: wait for it to reset or raise the plan's limit ({said})")
+            return Permanent(
+                f"ElevenLabs quota exhausted: wait for it to reset or raise the plan's limit ({said})", reason="quota"
+            )
         if status_code == 401:
-            return Permanent("ElevenLabs rejected the API key: check ELEVENLABS_API_KEY")
+            return Permanent("ElevenLabs rejected the API key: check ELEVENLABS_API_KEY", reason="auth")
         if status == "voice_not_found":
             return Permanent(f"ElevenLabs has no voice {request.voice!r}: pick another voice")
         if status == "max_character_limit_exceeded":

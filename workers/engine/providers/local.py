@@ -39,5 +39,7 @@ class LocalProvider:
         loaded = voice()
         pieces = [chunk.audio_int16_bytes for chunk in loaded.synthesize(request.text)]
         if not pieces:
-            raise Permanent("The local voice produced no audio for this text. Check the text, then retry.")
+            raise Permanent(
+                "The local voice produced no audio for this text. Check the text, then retry.", reason="bad_answer"
+            )
         return ChunkAudio(pcm=b"".join(pieces), sample_rate=int(loaded.config.sample_rate), characters_billed=0)

@@ -32,7 +32,7 @@ class OpenAIProvider:
 
     def __init__(self, *, api_key: str, base_url: str | None = None, timeout: float = 60.0) -> None:
         if not api_key:  # the SDK would fall back to the environment, or fail with its own wording
-            raise Permanent("OpenAI voices need a key: set OPENAI_API_KEY")
+            raise Permanent("OpenAI voices need a key: set OPENAI_API_KEY", reason="not_configured")
         self._api_key = api_key
         self._timeout = timeout
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
@@ -49,11 +49,12 @@ class OpenAIProvider:
                 instructions=instructions or openai.omit,
             )
         except openai.APITimeoutError:
-            raise Transient(f"OpenAI did not answer within {self._timeout:g} s") from None
+            raise Transient(f"OpenAI did not answer within {self._timeout:g} s", reason="timeout") from None
         except openai.APIConnectionError as error:
             cause = error.__cause__
             detail = f"{type(cause).__name__}: {cause}" if cause else "no detail"
-            raise Transient(scrub(f"Could not reach OpenAI or read its answer ({detail})", self._api_key)) from None
+            said = scrub(f"Could not reach OpenAI or read its answer ({detail})", self._api_key)
+            raise Transient(said, reason="unreachable") from None
         except openai.APIStatusError as error:
             raise self._status_error(error) from None
         return ChunkAudio(
@@ -67,12 +68,15 @@ class OpenAIProvider:
         status = error.status_code
         said = scrub(self._message(error.body), self._api_key)
         if status == 429 and "insufficient_quota" in (error.code, error.type):
-            return Permanent("OpenAI quota exhausted: check the plan and billing of the account behind OPENAI_API_KEY")
+            return Permanent(
+                "OpenAI quota exhausted: check the plan and billing of the account behind OPENAI_API_KEY",
+                reason="quota",
+            )
         if status == 429:
             retry_after = retry_after_seconds(error.response.headers.get("retry-after"))
-            return Transient(f"OpenAI rate limit (429): {said}", retry_after=retry_after)
+            return Transient(f"OpenAI rate limit (429): {said}", retry_after=retry_after, reason="rate_limited")
         if status == 401:
-            return Permanent("OpenAI rejected the API key: check OPENAI_API_KEY")
+            return Permanent("OpenAI rejected the API key: check OPENAI_API_KEY", reason="auth")
         if status >= 500 or status in (408, 409):
             return Transient(f"OpenAI had a server error ({status}): {said}")
         return Permanent(f"OpenAI refused the request ({status}): {said}")

@@ -26,7 +26,9 @@ def get(name: str) -> Provider:
         return LocalProvider()
     if name == "openai":
         if settings.openai_api_key is None:
-            raise Permanent("OpenAI needs an API key: set OPENAI_API_KEY for the workers, then retry.")
+            raise Permanent(
+                "OpenAI needs an API key: set OPENAI_API_KEY for the workers, then retry.", reason="not_configured"
+            )
         from workers.engine.providers.openai_tts import OpenAIProvider
 
         return OpenAIProvider(
@@ -34,7 +36,10 @@ def get(name: str) -> Provider:
         )
     if name == "elevenlabs":
         if settings.elevenlabs_api_key is None:
-            raise Permanent("ElevenLabs needs an API key: set ELEVENLABS_API_KEY for the workers, then retry.")
+            raise Permanent(
+                "ElevenLabs needs an API key: set ELEVENLABS_API_KEY for the workers, then retry.",
+                reason="not_configured",
+            )
         from workers.engine.providers.elevenlabs_tts import ElevenLabsProvider
 
         return ElevenLabsProvider(
@@ -42,7 +47,7 @@ def get(name: str) -> Provider:
             base_url=settings.elevenlabs_base_url,
             timeout=timeout,
         )
-    raise Permanent(f"Unknown provider {name!r}. Re-narrate with one of: local, openai, elevenlabs.")
+    raise Permanent(f"Unknown provider {name!r}. Re-narrate with one of: local, openai, elevenlabs.", reason="invalid")
 
 
 def concurrency(name: str) -> int:
