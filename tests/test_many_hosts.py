@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from db.engine import new_session
@@ -22,6 +23,7 @@ from tests.factories import staff_user
 from tests.simulated_hosts import DASHBOARD_PORT, Cluster
 from tests.store_host import BUCKET
 from tests.workers_env import wait_until
+from workers.redis_connection import redis
 from workers.service import sessions
 from workers.service.submit import Request, submit
 
@@ -95,7 +97,9 @@ def test_a_host_cut_off_mid_job_is_finished_by_another_once_resuming_its_passage
     hosts.start_worker("worker-b", **ONE_AT_A_TIME)
     hosts.wait_for_workers(2)
     kept = _done_passages(row_id)
-    assert _row(row_id).processed_by.startswith("worker-a.")  # type: ignore[union-attr]
+    claimed = _row(row_id)
+    assert claimed.processed_by.startswith("worker-a.")  # type: ignore[union-attr]
+    first_job = Job.fetch(str(claimed.task_id), connection=redis())
 
     hosts.network.cut(hosts.network.hosts["worker-a"])
     cut_at = time.monotonic()
@@ -121,7 +125,11 @@ def test_a_host_cut_off_mid_job_is_finished_by_another_once_resuming_its_passage
     mended = _row(row_id).updated_at
     hosts.network.mend(hosts.network.hosts["worker-a"])
     wait_until(lambda: _seen_since("worker-a.", mended), timeout=60, what="worker-a back on the network")
-    time.sleep(5)  # its late request comes back, its writes try the fences
+    ended_job = lambda: first_job.get_status(refresh=True) == JobStatus.FINISHED  # noqa: E731
+    wait_until(ended_job, timeout=60, what="worker-a's job to end")
+    ended = str(first_job.return_value())
+    print(f"worker-a's job, once back: {ended}")
+    assert "stopped" in ended or "taken away" in ended, ended
     after = _row(row_id)
     assert (after.status, after.processed_by, after.audio_file, after.attempts, after.updated_at) == (
         finished.status, finished.processed_by, finished.audio_file, finished.attempts, finished.updated_at,
