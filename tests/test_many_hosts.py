@@ -67,6 +67,10 @@ def _seen_since(name_prefix: str, moment: Any) -> bool:
         return any(seen > moment for seen in session.scalars(found))
 
 
+def _finished(job: Job) -> bool:
+    return job.get_status(refresh=True) == JobStatus.FINISHED
+
+
 def _object_sha256(hosts: Cluster, key: str) -> str:
     """The object's SHA-256, read on the stores' host (the test is on no simulated host)."""
     code = (
@@ -125,8 +129,7 @@ def test_a_host_cut_off_mid_job_is_finished_by_another_once_resuming_its_passage
     mended = _row(row_id).updated_at
     hosts.network.mend(hosts.network.hosts["worker-a"])
     wait_until(lambda: _seen_since("worker-a.", mended), timeout=60, what="worker-a back on the network")
-    ended_job = lambda: first_job.get_status(refresh=True) == JobStatus.FINISHED  # noqa: E731
-    wait_until(ended_job, timeout=60, what="worker-a's job to end")
+    wait_until(lambda: _finished(first_job), timeout=60, what="worker-a's job to end")
     ended = str(first_job.return_value())
     print(f"worker-a's job, once back: {ended}")
     assert "stopped" in ended or "taken away" in ended, ended
