@@ -9,6 +9,7 @@ from bench import (
     bulk,
     connections,
     library_page,
+    live_upgrade,
     local_voice,
     long_story,
     mastering,
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "takeover": takeover.run,
     "seeding": seeding.run,
     "connections": connections.run,
+    "live-upgrade": live_upgrade.run,
 }
 
 

@@ -30,11 +30,13 @@ from alembic import op
 from sqlalchemy.exc import DBAPIError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-LOCK_TIMEOUT = "500ms"
-"""Longest a revision's transaction waits for a lock. Django's statements that arrive meanwhile wait
-behind it, so this (plus the milliseconds the catalogue change takes) bounds their wait: under 1 s."""
-BATCH = 10_000
-"""Rows one backfill transaction updates: tens of milliseconds of row locks on 2 cores at 1M rows."""
+LOCK_TIMEOUT = "300ms"
+"""Longest a revision's transaction waits for one lock. Django's statements that arrive meanwhile
+queue behind it, and a revision that changes both narration tables waits for the second while it
+holds the first: twice this, plus the milliseconds the catalogue change takes, stays under 1 s."""
+BATCH = 5_000
+"""Rows one backfill transaction updates; a Django UPDATE of one of them waits for that transaction
+(tens of milliseconds on a quiet 2-core machine, a few hundred on a loaded one)."""
 
 
 def has_column(table: str, column: str) -> bool:

@@ -21,6 +21,8 @@ MIGRATION_LOCK = 7_340_551_001
 
 
 def _run(connection: Connection) -> None:
+    if connection.in_transaction():
+        raise RuntimeError("Commit before upgrading: each revision commits on its own (db/online.py).")
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
