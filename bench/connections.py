@@ -172,6 +172,11 @@ def run(connection: Redis) -> dict[str, float]:
             else:
                 os.environ["DATABASE_URL"] = outer
             get_settings.cache_clear()
+    settings = get_settings()
+    overflow = WORKER.overflow if settings.database_max_overflow is None else settings.database_max_overflow
+    results["most one worker may hold (pool + overflow + lease)"] = (
+        (settings.database_pool_size or WORKER.size) + overflow + 1
+    )
     most = max(WORKER_COUNTS)
     label = f"{most} worker{'s' if most > 1 else ''}:"
     results[f"{label} peak connections / max_connections"] = (

@@ -72,11 +72,13 @@ class Pool:
 
 SERVING = Pool(size=5, overflow=5, application_name="narration-desk")
 """The dashboard and the commands: many sessions' page runs may query at the same moment."""
-WORKER = Pool(size=1, overflow=2, application_name="narration-desk-worker")
+WORKER = Pool(size=1, overflow=1, application_name="narration-desk-worker")
 """A worker's job threads hold a session only for a statement or two between provider requests, so
-one kept connection is enough most of the time and two more cover the moments they overlap. With the
-lease connection (workers/engine/lease.py) an idle or steady worker holds 2, so 32 workers on one
-server stay well under PostgreSQL's default max_connections of 100 (`make bench BENCH=connections`)."""
+one kept connection serves them most of the time and one more covers the moments two overlap (the
+others wait a few milliseconds). With its lease connection (workers/engine/lease.py) a worker holds
+2 at rest and never more than 3, so 32 workers cannot pass 96 of PostgreSQL's default
+max_connections of 100 (`make bench BENCH=connections` measures the peak)."""
+
 
 _pool_defaults = SERVING
 

@@ -31,9 +31,11 @@ from sqlalchemy.exc import DBAPIError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 LOCK_TIMEOUT = "300ms"
-"""Longest a revision's transaction waits for one lock. Django's statements that arrive meanwhile
-queue behind it, and a revision that changes both narration tables waits for the second while it
-holds the first: twice this, plus the milliseconds the catalogue change takes, stays under 1 s."""
+"""Longest a revision's transaction waits for any one lock. Django's statements that arrive meanwhile
+queue behind it, and while it waits for a later lock (the second narration table, a table a foreign
+key points at) it holds the earlier ones: a statement can wait this once per lock still to come,
+plus the milliseconds the catalogue change takes. Only when every table is busy at once does that
+approach 1 s; `BENCH=live-upgrade` measures the longest wait under a steady writer."""
 BATCH = 5_000
 """Rows one backfill transaction updates; a Django UPDATE of one of them waits for that transaction
 (tens of milliseconds on a quiet 2-core machine, a few hundred on a loaded one)."""

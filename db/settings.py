@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         ge=0,
         le=100,
         description="Connections one process may open beyond DATABASE_POOL_SIZE while that many are in use, "
-        "closed again when returned; unset: 5 for the dashboard and commands, 2 for a worker.",
+        "closed again when returned; unset: 5 for the dashboard and commands, 1 for a worker.",
     )
     redis_url: str | None = Field(
         default=None,

@@ -34,7 +34,7 @@ def _held_by_the_worker() -> int:
         )
 
 
-def test_a_worker_holds_two_connections_and_at_most_four_while_it_runs_eight_jobs(
+def test_a_worker_holds_two_connections_and_at_most_three_while_it_runs_eight_jobs(
     fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: WorkersStarter
 ) -> None:
     fake.latency = 0.3
