@@ -123,14 +123,23 @@ class Client:
         self.stop.set()
         self.process.join()
 
-    def latencies(self) -> list[float]:
-        return sorted(float(line.split()[1]) for line in self.out.read_text().splitlines())
+    def latencies(self) -> dict[str, list[float]]:
+        """Each kind of statement's seconds, sorted."""
+        kinds: dict[str, list[float]] = {}
+        for line in self.out.read_text().splitlines():
+            _, seconds, kind = line.split(" ", 2)
+            kinds.setdefault(kind, []).append(float(seconds))
+        return {kind: sorted(each) for kind, each in kinds.items()}
 
 
-def _figures(label: str, latencies: list[float]) -> dict[str, float]:
+def _figures(label: str, kinds: dict[str, list[float]]) -> dict[str, float]:
+    """Over all statements, and the longest of each kind: an UPDATE waits for a backfill's batch that
+    holds its row, an INSERT only for a lock on the table."""
+    latencies = sorted(seconds for each in kinds.values() for seconds in each)
     return {
         f"{label}: statements": len(latencies),
         f"{label}: longest (ms)": latencies[-1] * 1000,
+        **{f"{label}:   longest {kind} (ms)": each[-1] * 1000 for kind, each in sorted(kinds.items())},
         f"{label}: p99 (ms)": latencies[int(len(latencies) * 0.99)] * 1000,
         f"{label}: median (ms)": latencies[len(latencies) // 2] * 1000,
     }

@@ -15,7 +15,7 @@ it ends. So each revision (db/migrations/versions) is split in two:
   rows Django writes meanwhile are right either way.
 
 A run stopped in the second part (a crash, a Ctrl-C) leaves the revision unstamped; the next run
-skips the transaction part when its first object is there (`has_column`), drops an index a failed
+skips the transaction part when a column it adds is there (it was all or nothing: `has_column`), drops an index a failed
 concurrent build left INVALID and builds it again, and the backfills only fill what is still empty.
 """
 
@@ -42,7 +42,7 @@ BATCH = 5_000
 
 
 def has_column(table: str, column: str) -> bool:
-    """Whether `table.column` exists: a revision's transaction part committed when its first column is there."""
+    """Whether `table.column` exists: a revision's transaction part committed if a column it adds is there."""
     found = op.get_bind().execute(
         sa.text(
             "SELECT 1 FROM information_schema.columns "
