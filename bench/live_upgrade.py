@@ -37,7 +37,7 @@ ROWS = int(os.environ.get("LIVE_UPGRADE_ROWS", "1000000"))
 BASELINE_SECONDS = 20.0
 PAUSE = 0.005
 DATABASE = "database_live_upgrade"
-BEFORE = "888b774"
+BEFORE = "3f32ba4"
 """The last commit whose migrations ran the whole upgrade in one transaction."""
 ROOT = Path(__file__).resolve().parents[1]
 
