@@ -7,7 +7,9 @@ import sys
 
 from bench import (
     bulk,
+    connections,
     library_page,
+    live_upgrade,
     local_voice,
     long_story,
     many_hosts,
@@ -39,6 +41,8 @@ BENCHMARKS = {
     "seeding": seeding.run,
     "metrics": metrics_scrape.run,
     "object-storage": object_storage.run,
+    "connections": connections.run,
+    "live-upgrade": live_upgrade.run,
     "many-hosts": many_hosts.run,
 }
 

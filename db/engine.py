@@ -8,6 +8,7 @@ page carries on after PostgreSQL restarts under it.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -58,10 +59,60 @@ def _ping_when_idle(engine: Engine) -> Any:
     return check
 
 
+@dataclass(frozen=True)
+class Pool:
+    """How many connections a process keeps (`size`) and may open beyond them at a busy moment
+    (`overflow`, closed when returned); DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW override them.
+    Its connections carry `application_name`, so `pg_stat_activity` tells whose they are."""
+
+    size: int
+    overflow: int
+    application_name: str
+
+
+SERVING = Pool(size=5, overflow=5, application_name="narration-desk")
+"""The dashboard and the commands: many sessions' page runs may query at the same moment."""
+WORKER = Pool(size=1, overflow=1, application_name="narration-desk-worker")
+"""A worker's job threads hold a session only for a statement or two between provider requests, so
+one kept connection serves them most of the time and one more covers the moments two overlap (the
+others wait a few milliseconds). With its lease connection (workers/engine/lease.py) a worker holds
+2 at rest and never more than 3, so 32 workers cannot pass 96 of PostgreSQL's default
+max_connections of 100 (`make bench BENCH=connections` measures the peak)."""
+
+
+_pool_defaults = SERVING
+
+
+def use_pool_defaults(pool: Pool) -> None:
+    """The pool this process's engine takes where the settings leave it unset (the worker command
+    calls it with WORKER); an engine already made is dropped so the next query uses it."""
+    global _pool_defaults
+    _pool_defaults = pool
+    reset_engine()
+
+
+def pool_in_force() -> Pool:
+    """The settings' pool where set, this process's defaults elsewhere."""
+    settings = get_settings()
+    size = settings.database_pool_size
+    overflow = settings.database_max_overflow
+    return Pool(
+        size=_pool_defaults.size if size is None else size,
+        overflow=_pool_defaults.overflow if overflow is None else overflow,
+        application_name=_pool_defaults.application_name,
+    )
+
+
 @lru_cache(maxsize=1)
 def get_engine() -> Engine:
     """The process-wide engine."""
-    engine = create_engine(database_url(), pool_size=5, max_overflow=5)
+    pool = pool_in_force()
+    engine = create_engine(
+        database_url(),
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        connect_args={"application_name": pool.application_name},
+    )
     event.listen(engine, "checkin", _stamp_idle)
     event.listen(engine, "checkout", _ping_when_idle(engine))
     return engine

@@ -48,6 +48,20 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL. Unset: `narration-desk run` starts an embedded PostgreSQL under DATA_DIR.",
     )
+    database_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="PostgreSQL connections one process keeps open for reuse; unset: 5 for the dashboard "
+        "and commands, 1 for a worker (db/engine.py says why).",
+    )
+    database_max_overflow: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Connections one process may open beyond DATABASE_POOL_SIZE while that many are in use, "
+        "closed again when returned; unset: 5 for the dashboard and commands, 1 for a worker.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis URL. Unset: `narration-desk run` starts an embedded Redis under DATA_DIR.",

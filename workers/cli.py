@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
 from db.compat import IncompatibleSchema
-from db.engine import DatabaseNotConfigured, new_session
+from db.engine import WORKER, DatabaseNotConfigured, new_session, use_pool_defaults
 from db.seed import seed_demo
 from db.settings import get_settings
 from db.upgrade import upgrade
@@ -74,6 +74,7 @@ def _worker(args: argparse.Namespace) -> int:
     from workers.operations.housekeeping import between_jobs
     from workers.operations.metrics import serve
 
+    use_pool_defaults(WORKER)
     check_servers("a worker")
     serve("worker")
     run_worker(burst=args.burst, housekeeping=between_jobs)

@@ -2,7 +2,8 @@
 
 The legacy `theme` and `tags` columns remain the ones every writer sets (Django cannot know the
 new tables). Triggers derive `theme_id` and the tag links from them on every insert or update, so
-the normalized view is right whichever side wrote the row; existing rows are backfilled here.
+the normalized view is right whichever side wrote the row; existing rows are backfilled here, in
+batches after the triggers exist, so the Django app keeps writing meanwhile (db/online.py).
 
 Revision ID: 0003
 Revises: 0002
@@ -11,6 +12,8 @@ Create Date: 2026-11-25
 
 import sqlalchemy as sa
 from alembic import op
+
+from db import online
 
 revision = "0003"
 down_revision = "0002"
@@ -56,7 +59,9 @@ END $$
 """
 
 
-def upgrade() -> None:
+def _catalogue() -> None:
+    """The revision's transaction: new tables, the nullable column, its foreign key NOT VALID, and
+    the triggers, so every row written from now on is right; milliseconds under the tables' locks."""
     op.create_table(
         "tts_theme",
         sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
@@ -71,15 +76,10 @@ def upgrade() -> None:
     op.execute(SYNC_TAG_LINKS)
     for table, link, column in LINKS:
         op.add_column(table, sa.Column("theme_id", sa.BigInteger()))
-        op.create_foreign_key(
-            f"{table}_theme_id_fkey",
+        online.add_foreign_key(
             table,
-            "tts_theme",
-            ["theme_id"],
-            ["id"],
-            ondelete="SET NULL",
-            deferrable=True,
-            initially="DEFERRED",
+            f"{table}_theme_id_fkey",
+            "FOREIGN KEY (theme_id) REFERENCES tts_theme (id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED",
         )
         op.create_table(
             link,
@@ -102,20 +102,6 @@ def upgrade() -> None:
                 name=f"{link}_tag_id_fkey",
             ),
         )
-        # Backfill in set operations, before the triggers exist, so big tables stay quick.
-        op.execute(
-            f"INSERT INTO tts_theme (name) SELECT DISTINCT theme FROM {table} "
-            "WHERE theme IS NOT NULL AND btrim(theme) <> '' ON CONFLICT (name) DO NOTHING"
-        )
-        op.execute(f"UPDATE {table} AS n SET theme_id = t.id FROM tts_theme AS t WHERE t.name = n.theme")
-        op.execute(
-            f"INSERT INTO tts_tag (name) SELECT DISTINCT t FROM {table}, unnest(tags) AS t "
-            "WHERE btrim(t) <> '' ON CONFLICT (name) DO NOTHING"
-        )
-        op.execute(
-            f"INSERT INTO {link} ({column}, tag_id) SELECT DISTINCT n.id, g.id FROM {table} AS n "
-            "JOIN tts_tag AS g ON g.name = ANY (n.tags)"
-        )
         op.execute(
             f"CREATE TRIGGER {table}_theme BEFORE INSERT OR UPDATE OF theme ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION tts_set_theme_id()"
@@ -124,6 +110,39 @@ def upgrade() -> None:
             f"CREATE TRIGGER {table}_tags AFTER INSERT OR UPDATE OF tags ON {table} "
             f"FOR EACH ROW EXECUTE FUNCTION tts_sync_tag_links('{link}', '{column}')"
         )
+
+
+# Each batch reads its rows FOR SHARE: a row Django updates meanwhile is read as it committed (its
+# trigger has then linked it already, and ON CONFLICT keeps that), never from an older snapshot.
+THEMES = """
+WITH batch AS (SELECT theme FROM {table} WHERE id >= :lower AND id < :upper AND theme_id IS NULL
+               AND btrim(theme) <> '' FOR SHARE)
+INSERT INTO tts_theme (name) SELECT DISTINCT theme FROM batch ON CONFLICT (name) DO NOTHING
+"""
+THEME_IDS = """
+UPDATE {table} AS n SET theme_id = t.id FROM tts_theme AS t
+WHERE t.name = n.theme AND n.id >= :lower AND n.id < :upper AND n.theme_id IS NULL
+"""
+TAGS = """
+WITH batch AS (SELECT tags FROM {table} WHERE id >= :lower AND id < :upper AND tags <> '{{}}' FOR SHARE)
+INSERT INTO tts_tag (name) SELECT DISTINCT t FROM batch, unnest(tags) AS t WHERE btrim(t) <> ''
+ON CONFLICT (name) DO NOTHING
+"""
+TAG_LINKS = """
+WITH batch AS (SELECT id, tags FROM {table} WHERE id >= :lower AND id < :upper AND tags <> '{{}}' FOR SHARE)
+INSERT INTO {link} ({column}, tag_id)
+SELECT DISTINCT n.id, g.id FROM batch AS n JOIN tts_tag AS g ON g.name = ANY (n.tags) ON CONFLICT DO NOTHING
+"""
+
+
+def upgrade() -> None:
+    if not online.has_column("tts_sceneaudio", "theme_id"):  # the transaction's last column
+        _catalogue()
+    with online.outside_transaction():
+        for table, link, column in LINKS:
+            for statement in (THEMES, THEME_IDS, TAGS, TAG_LINKS):
+                online.backfill(table, statement.format(table=table, link=link, column=column))
+            online.validate(table, f"{table}_theme_id_fkey")
 
 
 def downgrade() -> None:

@@ -9,7 +9,9 @@
   replacement that took it; a pending replacement from the row it replaces), and filled by a
   trigger from `story_id` for rows the Django app inserts.
 
-Nullable columns, a new table and a trigger: Django's columns are untouched.
+Nullable columns, a new table and a trigger: Django's columns are untouched. On a live database
+the trigger comes first, then the indexes built concurrently and the backfill in batches, outside
+the revision's transaction (db/online.py).
 
 Revision ID: 0009
 Revises: 0008
@@ -21,6 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from db import online
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -30,29 +34,35 @@ TABLES = ("tts_storyaudio", "tts_sceneaudio")
 _DEFERRED = {"deferrable": True, "initially": "DEFERRED"}
 
 
+HOP = """
+UPDATE tts_storyaudio AS a SET narrated_story_id = coalesce(
+    (SELECT n.narrated_story_id FROM tts_storyaudio n WHERE n.replaces_id = a.id
+      AND n.narrated_story_id IS NOT NULL ORDER BY n.id LIMIT 1),
+    (SELECT o.narrated_story_id FROM tts_storyaudio o WHERE o.id = a.replaces_id))
+WHERE a.narrated_story_id IS NULL AND (
+    EXISTS (SELECT 1 FROM tts_storyaudio n WHERE n.replaces_id = a.id AND n.narrated_story_id IS NOT NULL)
+    OR EXISTS (SELECT 1 FROM tts_storyaudio o WHERE o.id = a.replaces_id AND o.narrated_story_id IS NOT NULL))
+"""
+
+
 def _chain_backfill() -> None:
-    """Give every story narration the story of its chain, one hop per round until nothing changes."""
-    op.execute("UPDATE tts_storyaudio SET narrated_story_id = story_id WHERE story_id IS NOT NULL")
-    hop = sa.text(
-        """
-        UPDATE tts_storyaudio AS a SET narrated_story_id = coalesce(
-            (SELECT n.narrated_story_id FROM tts_storyaudio n WHERE n.replaces_id = a.id
-              AND n.narrated_story_id IS NOT NULL ORDER BY n.id LIMIT 1),
-            (SELECT o.narrated_story_id FROM tts_storyaudio o WHERE o.id = a.replaces_id))
-        WHERE a.narrated_story_id IS NULL AND (
-            EXISTS (SELECT 1 FROM tts_storyaudio n WHERE n.replaces_id = a.id AND n.narrated_story_id IS NOT NULL)
-            OR EXISTS (SELECT 1 FROM tts_storyaudio o WHERE o.id = a.replaces_id AND o.narrated_story_id IS NOT NULL))
-        """
+    """Give every story narration the story of its chain: its own story in batches, then one hop
+    of the replacement chains per statement (each its own transaction) until nothing changes."""
+    online.backfill(
+        "tts_storyaudio",
+        "UPDATE tts_storyaudio SET narrated_story_id = story_id "
+        "WHERE id >= :lower AND id < :upper AND story_id IS NOT NULL AND narrated_story_id IS NULL",
     )
-    while op.get_bind().execute(hop).rowcount:
+    while op.get_bind().execute(sa.text(HOP)).rowcount:
         pass
 
 
-def upgrade() -> None:
+def _catalogue() -> None:
+    """The revision's transaction: nullable columns, the event table, the foreign key NOT VALID, and
+    the trigger that fills `narrated_story_id` for every row written from now on."""
     op.execute("SET CONSTRAINTS ALL IMMEDIATE")
     for table in TABLES:
         op.add_column(table, sa.Column("redo_state", sa.String(20)))
-        op.create_index(f"ix_{table}_redo", table, ["redo_state"], postgresql_where=sa.text("redo_state IS NOT NULL"))
     chunk_columns: list[tuple[str, sa.types.TypeEngine[Any]]] = [
         ("redo_state", sa.String(20)),
         ("redo_text", sa.Text()),
@@ -83,16 +93,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_tts_event_narration", "tts_event", ["narration_kind", "narration_id", "at"])
 
-    op.add_column(
+    op.add_column("tts_storyaudio", sa.Column("narrated_story_id", sa.BigInteger()))
+    online.add_foreign_key(
         "tts_storyaudio",
-        sa.Column(
-            "narrated_story_id",
-            sa.BigInteger(),
-            sa.ForeignKey("story_story.id", ondelete="SET NULL", **_DEFERRED),  # type: ignore[arg-type]
-        ),
+        "tts_storyaudio_narrated_story_id_fkey",
+        "FOREIGN KEY (narrated_story_id) REFERENCES story_story (id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED",
     )
-    op.create_index("ix_tts_storyaudio_narrated_story_id", "tts_storyaudio", ["narrated_story_id"])
-    _chain_backfill()
     op.execute(
         """
         CREATE OR REPLACE FUNCTION tts_fill_narrated_story() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -107,6 +113,19 @@ def upgrade() -> None:
         "FOR EACH ROW WHEN (NEW.narrated_story_id IS NULL AND NEW.story_id IS NOT NULL) "
         "EXECUTE FUNCTION tts_fill_narrated_story()"
     )
+
+
+def upgrade() -> None:
+    if not online.has_column("tts_storyaudio", "narrated_story_id"):
+        _catalogue()
+    with online.outside_transaction():
+        for table in TABLES:
+            online.create_index(
+                f"ix_{table}_redo", table, ["redo_state"], postgresql_where=sa.text("redo_state IS NOT NULL")
+            )
+        online.create_index("ix_tts_storyaudio_narrated_story_id", "tts_storyaudio", ["narrated_story_id"])
+        _chain_backfill()
+        online.validate("tts_storyaudio", "tts_storyaudio_narrated_story_id_fkey")
 
 
 def downgrade() -> None:
