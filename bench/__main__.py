@@ -12,6 +12,7 @@ from bench import (
     live_upgrade,
     local_voice,
     long_story,
+    many_hosts,
     mastering,
     metrics_scrape,
     monitoring,
@@ -42,6 +43,7 @@ BENCHMARKS = {
     "object-storage": object_storage.run,
     "connections": connections.run,
     "live-upgrade": live_upgrade.run,
+    "many-hosts": many_hosts.run,
 }
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -33,13 +34,14 @@ from redis import Redis
 from db import passwords, users
 from db.engine import reset_engine
 from db.settings import SECRETS_FILE_ENV, get_settings
-from tests import live, workers_env
+from tests import live, netns, workers_env
 from tests.buckets import AWS_ENV, Bucket, new_bucket, s3_server
 from tests.databases import Databases, Reusable
 from tests.factories import demo_data
 from tests.fake_providers import FakeProviders
 from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chromium
 from tests.servers import postgres_server, redis_server
+from tests.simulated_hosts import Cluster, cluster
 from tests.workers_env import WorkersStarter, providers_on
 from workers.engine.providers import local
 from workers.redis_connection import reset_redis
@@ -48,9 +50,10 @@ from workers.service.throttle import forget_in_process
 
 KEYS = ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "OPENAI_BASE_URL", "ELEVENLABS_BASE_URL")
 
-SLOW_FIXTURES = frozenset({"browser", "dashboard", "worker", "workers", "commands", "own_servers"})
-"""Fixtures that start processes: Chromium, `streamlit run`, worker processes, commands, and
-PostgreSQL and Redis servers of the test's own (tests/test_store_restarts.py)."""
+SLOW_FIXTURES = frozenset({"browser", "dashboard", "worker", "workers", "commands", "own_servers", "hosts"})
+"""Fixtures that start processes: Chromium, `streamlit run`, worker processes, commands,
+PostgreSQL and Redis servers of the test's own (tests/test_store_restarts.py), and simulated hosts
+running all of those (tests/test_many_hosts.py)."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects on the mark
@@ -317,4 +320,15 @@ def fake(db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fak
     """The demo data, and the HTTP-level fake OpenAI and ElevenLabs with the real SDKs pointed at them."""
     demo_data()
     with FakeProviders(seconds_per_char=0.002) as running, providers_on(running, monkeypatch):
+        yield running
+
+
+@pytest.fixture
+def hosts(tmp_path: Path) -> Iterator[Cluster]:
+    """The stores and the fake providers (1 s a request) on simulated hosts of their own, for a test
+    to add workers and dashboards to (tests/simulated_hosts.py); skipped where namespaces cannot be built."""
+    reason = netns.unavailable()
+    if reason:
+        pytest.skip(f"no simulated network here: {reason}")
+    with tempfile.TemporaryDirectory(prefix="nd-st-") as short, cluster(tmp_path, Path(short), latency=1.0) as running:
         yield running

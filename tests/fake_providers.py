@@ -216,6 +216,8 @@ class FakeProviders:
     return passages at uneven levels) and `edge_silence` (seconds of silence before and after the
     speech in every answer, as providers leave) and `mistranscribe` (text → what the transcription
     endpoint hears in the audio of exactly that text; other audio is heard as its text).
+    It listens on `address`: 127.0.0.1 on a free port, unless it stands in for a provider's own
+    host on a simulated network (tests/provider_host.py).
     """
 
     def __init__(
@@ -227,6 +229,7 @@ class FakeProviders:
         slow_seconds: float = 0.5,
         hang_seconds: float = 60.0,
         concurrency_limits: dict[ProviderName, int] | None = None,
+        address: tuple[str, int] = ("127.0.0.1", 0),
     ) -> None:
         self.api_key = api_key
         self.seconds_per_char = seconds_per_char
@@ -247,7 +250,7 @@ class FakeProviders:
         self._in_flight = dict.fromkeys(PROVIDERS, 0)
         self._max_in_flight = dict.fromkeys(PROVIDERS, 0)
         self._connections: set[socket.socket] = set()
-        self._server = _Server(self)
+        self._server = _Server(self, address)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-providers", daemon=True
         )
@@ -585,8 +588,8 @@ def _form(content_type: str, raw: bytes) -> tuple[dict[str, Any] | None, bytes]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, fake: FakeProviders) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, fake: FakeProviders, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
         self.fake = fake
 
 
