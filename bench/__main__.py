@@ -7,6 +7,7 @@ import sys
 
 from bench import (
     bulk,
+    dashboard_load,
     library_page,
     local_voice,
     long_story,
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "bulk": bulk.run,
     "takeover": takeover.run,
     "seeding": seeding.run,
+    "dashboard-load": dashboard_load.run,
 }
 
 
