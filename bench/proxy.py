@@ -4,8 +4,9 @@ A Streamlit session lives on one process: its websocket, and the media (`/media/
 run put in that process's memory, so every request of one browser must reach the same process.
 Balancing by client address (nginx `ip_hash`, HAProxy `balance source`) would send every user
 behind one NAT, and every session of a benchmark on 127.0.0.1, to one process; so new browsers are
-spread round-robin and kept on their process by a cookie the proxy inserts (`nd_dashboard`).
-Sign-ins need no stickiness: they live in Redis and any dashboard resumes them.
+spread round-robin and kept on their process by a cookie the proxy inserts (`nd_dashboard`); a
+browser whose process is down goes to another (`option redispatch`). Sign-ins need no stickiness:
+they live in Redis and any dashboard resumes them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ frontend narration_desk
 backend dashboards
     balance roundrobin
     cookie {cookie} insert indirect nocache httponly
+    option redispatch
     option httpchk GET /_stcore/health
 {servers}
 """
