@@ -305,7 +305,7 @@ def _timings(tally: Tally) -> dict[str, float]:
 def _errors(tally: Tally) -> dict[str, float]:
     for example in tally.examples:
         print(f"  error {example}", file=sys.stderr)
-    kinds = ("exception", "http", "script", "timeout", "browser")
+    kinds = ("exception", "http", "script", "timeout", "browser", "websocket")
     figures: dict[str, float] = {"errors (goal 0)": sum(tally.errors.values())}
     return figures | {f"errors: {kind}": tally.errors[kind] for kind in kinds}
 

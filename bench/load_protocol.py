@@ -31,14 +31,11 @@ from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
 
 from bench.load_tour import ACTION_TIMEOUT, Library, Tally
+from bench.proxy import STICKY_COOKIE
 from workers.service.sessions import COOKIE
 
 WEBSOCKET = "websocket "  # what the names of these sessions' timings start with
 FINISHED_SUCCESSFULLY = 0  # ForwardMsg.ScriptFinishedStatus of a whole run (a fragment's is 3)
-
-
-class Lost(Exception):
-    """The action's result never came: the websocket closed, or ACTION_TIMEOUT passed."""
 
 
 class ProtocolSession:
@@ -64,7 +61,7 @@ class ProtocolSession:
         session = cls(connection, tally)
         if connection.response is not None:
             for value in connection.response.headers.get_all("Set-Cookie"):
-                for morsel in SimpleCookie(value).values():
+                if (morsel := SimpleCookie(value).get(STICKY_COOKIE)) is not None:
                     session.sticky = morsel.value
         session._tasks = [asyncio.create_task(session._read()), asyncio.create_task(session._poll())]
         return session
@@ -83,7 +80,7 @@ class ProtocolSession:
                 message.ParseFromString(data if isinstance(data, bytes) else data.encode())
                 self._take(message)
         except WebSocketException as error:
-            self.tally.error("browser", f"websocket: {error}")
+            self.tally.error("websocket", f"lost: {error}")
 
     def _take(self, message: ForwardMsg) -> None:
         kind = message.WhichOneof("type")
@@ -113,6 +110,8 @@ class ProtocolSession:
         last: dict[str, float] = {}
         while True:
             await asyncio.sleep(1)
+            if not self.finished.is_set():
+                continue  # as a browser, which sends no fragment rerun while the page is running
             now = time.monotonic()
             for fragment, interval in list(self.fragments.items()):
                 if now - last.setdefault(fragment, now) >= interval:
@@ -145,7 +144,7 @@ class ProtocolSession:
             self.tally.error("timeout", f"{WEBSOCKET}{name}")
             return
         if not any(expected in text for text in self.texts):
-            self.tally.error("timeout", f"{WEBSOCKET}{name}: finished without {expected!r}")
+            self.tally.error("timeout", f"{WEBSOCKET}{name}: finished without {expected!r} (drew {self.texts[:3]})")
             return
         self.tally.times[f"{WEBSOCKET}{name}"].append(time.perf_counter() - started)
 
