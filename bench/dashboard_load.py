@@ -341,6 +341,7 @@ def run(connection: Redis) -> dict[str, float]:
     results: dict[str, float] = {
         "sessions": SESSIONS,
         "seconds of load": SECONDS,
+        "pause between actions (s, LOAD_THINK_SECONDS)": THINK,
         "narrations in the library": library.total,
     }
     for count in PROCESSES:

@@ -26,7 +26,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from tests.live import CHARTS
 from workers.service.sessions import COOKIE
 
-THINK = 2.0
+THINK = float(os.environ.get("LOAD_THINK_SECONDS", "2"))
+"""A person's pause between two actions (each drawn between half and one and a half times it). Two
+seconds is a busy person: at 25 sessions that is 8 to 12 page runs a second."""
 ACTION_TIMEOUT = 30_000  # ms: an action whose result has not shown by then counts as an error
 STAY_ON_CARD = 6.0  # s on a narration page: three polls of its live card
 PASSWORD = secrets.token_urlsafe(24)  # throwaway accounts in a throwaway database
