@@ -152,9 +152,12 @@ def _dashboard_pid(url: str) -> int:
 
 @dataclass
 class Sampler:
-    """PostgreSQL connections on the benchmark's database, sampled in a thread; the peak is kept."""
+    """PostgreSQL connections on the benchmark's database, sampled in a thread; the peaks are kept:
+    of all, and of those in use (running a statement or inside a transaction: checked out of a
+    dashboard's pool), which tells whether the pools ran out."""
 
     peak: int = 0
+    peak_busy: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @contextmanager
@@ -170,14 +173,14 @@ class Sampler:
             thread.join()
             connection.close()
 
-    def _sample(self, connection: psycopg.Connection[tuple[int]]) -> None:
+    def _sample(self, connection: psycopg.Connection[tuple[int, int]]) -> None:
         query = (
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         )
         while not self._stop.wait(0.25):
-            row = connection.execute(query).fetchone()
-            self.peak = max(self.peak, row[0] if row else 0)
+            every, busy = connection.execute(query).fetchone() or (0, 0)
+            self.peak, self.peak_busy = max(self.peak, every), max(self.peak_busy, busy)
 
 
 def _stats(values: list[float]) -> tuple[float, float, float]:
@@ -200,6 +203,7 @@ async def _load(url: str, pids: list[int], library: Library, check: Check) -> di
             figures |= await _timed_phase(browser, url, pids, library, tally)
             figures |= await _waves(browser, url, pids, library, tally)
             figures["PostgreSQL connections, peak"] = sampler.peak
+            figures["PostgreSQL connections in use, peak"] = sampler.peak_busy
         await browser.close()
     return _timings(tally) | figures | _errors(tally)
 
