@@ -61,7 +61,7 @@ TEST_WORKERS ?= auto
 test-fast: install-dev
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-# Benchmarks print ratios against baselines measured in the same run; BENCH=worker|long-story|local-voice|library|monitoring|splitter|qc|narration-memory|mastering|bulk|takeover|seeding|metrics|object-storage|connections|live-upgrade|many-hosts.
+# Benchmarks print ratios against baselines measured in the same run; BENCH=worker|long-story|local-voice|library|monitoring|splitter|qc|narration-memory|mastering|bulk|takeover|seeding|metrics|object-storage|connections|live-upgrade|many-hosts|dashboard-load (LOAD_SESSIONS, LOAD_SECONDS: see bench/dashboard_load.py).
 bench: install-dev
 	$(BIN)/python -m bench $(BENCH)
 

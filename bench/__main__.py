@@ -8,6 +8,7 @@ import sys
 from bench import (
     bulk,
     connections,
+    dashboard_load,
     library_page,
     live_upgrade,
     local_voice,
@@ -44,6 +45,7 @@ BENCHMARKS = {
     "connections": connections.run,
     "live-upgrade": live_upgrade.run,
     "many-hosts": many_hosts.run,
+    "dashboard-load": dashboard_load.run,
 }
 
 

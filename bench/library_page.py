@@ -38,7 +38,8 @@ FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS i
 """
 
 
-def _fill(first: int, last: int, user_id: int) -> None:
+def fill(first: int, last: int, user_id: int) -> None:
+    """Scene narrations `first`..`last` (see _FILL) in one statement, then ANALYZE: 100,000 rows in seconds."""
     with new_session() as session:
         session.execute(text(_FILL), {"first": first, "last": last, "user_id": user_id})
         session.commit()
@@ -78,12 +79,12 @@ def run(connection: Redis) -> dict[str, float]:
     with new_session() as session:
         user_id = create_user(session, username="bench", password=PASSWORD).id
         session.commit()
-    _fill(1, SMALL, user_id)
+    fill(1, SMALL, user_id)
     with headless_chromium() as browser, dashboard() as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1200})
         sign_in(page, url, "bench", PASSWORD)
         small_open, small_filter = _measure(page, SMALL)
-        _fill(SMALL + 1, LARGE, user_id)
+        fill(SMALL + 1, LARGE, user_id)
         large_open, large_filter = _measure(page, LARGE)
     return {
         f"first paint at {SMALL:,} rows (s)": small_open,

@@ -99,7 +99,9 @@ def load_panels(window: Window, filters: HistoryFilters, *, now: datetime) -> Pa
         window.tz,
     )
     latency = latency.melt(id_vars=["provider", "jobs"], var_name="measure", value_name="seconds")
-    latency[["stage", "percentile"]] = latency["measure"].str.split("_", expand=True)
+    # Not `str.split(expand=True)`: with no job started in the window it makes no columns, and the page failed.
+    parts = latency["measure"].str.split("_")
+    latency = latency.assign(stage=parts.str[0], percentile=parts.str[1])
     spent = costs(results["billed"])
     local = zone(window.tz)
     return Panels(

@@ -185,3 +185,19 @@ def test_the_summary_does_not_count_a_cancel_as_a_failure(db: str, redis: Redis)
     after = _verdicts(app.run())
     assert after["Failed, last 24 h"] == before["Failed, last 24 h"], "a cancel is no failure"
     assert after["Jobs, last 24 h"] == ("5", ""), "it is still a job asked for"
+
+
+def test_the_page_draws_before_any_job_has_started(db: str, redis: Redis) -> None:
+    """A fresh install, or a window holding only rows no worker has taken yet (rows the Django app
+    queued): there is no latency to show, and the page still draws every chart."""
+    demo_data()
+    with get_engine().begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tts_sceneaudio (prompt, image_id, provider, status, created_at, updated_at) "
+                "VALUES ('x', 1, 'local', 'queued', now(), now())"
+            )
+        )
+    app = _signed_in(AppTest.from_file(PAGE, default_timeout=60), Role.STAFF)
+    assert not app.exception
+    assert len(app.get("vega_lite_chart")) == 6
