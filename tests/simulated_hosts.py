@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from db.engine import new_session, reset_engine
 from db.models import WorkerBeat
 from db.settings import SECRETS_FILE_ENV, get_settings
@@ -143,22 +145,18 @@ def console(stores: Stores) -> Iterator[None]:
     with the fake's keys (a submission checks the provider has one)."""
     values = {"DATABASE_URL": stores.local_database_url, "REDIS_URL": stores.local_redis_url,
               "OPENAI_API_KEY": API_KEY, "ELEVENLABS_API_KEY": API_KEY}  # fmt: skip
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    get_settings.cache_clear()
-    reset_engine()
-    reset_redis()
-    try:
-        yield
-    finally:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in values.items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
         reset_engine()
         reset_redis()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            reset_engine()
+            reset_redis()
+    get_settings.cache_clear()
 
 
 @contextmanager
