@@ -92,8 +92,8 @@ def _full_file(session: Session, kind: str, row: Narration) -> FullFile:
     if row.audio_file:
         store = media_store()
         try:
-            size = store.size(row.audio_file, "audio")
             path = store.local_path(row.audio_file, "audio")
+            size = path.stat().st_size if path is not None else store.size(row.audio_file, "audio")
         except RefusedPath as refusal:
             refused = refusal.not_done("opened")
         else:

@@ -92,6 +92,14 @@ class MediaStore(ABC):
         return None
 
     @abstractmethod
+    def ping(self) -> None:
+        """Raise unless the store answers (checked at start-up)."""
+
+    @abstractmethod
+    def prune_empty(self, folder: str) -> None:
+        """Remove the empty folders directly under `folder`, left by deleted narrations' passages."""
+
+    @abstractmethod
     def stream(self, name: str, kind: MediaKind, start: int, end: int) -> Iterator[bytes]:
         """Bytes `start` to `end` (exclusive) of a file known to hold them, in pieces of about
         STREAM_CHUNK_BYTES, so an hour of audio never sits in memory whole. Raises RefusedPath."""
@@ -148,6 +156,15 @@ class LocalStore(MediaStore):
             return False
         target.unlink(missing_ok=True)
         return True
+
+    def ping(self) -> None:
+        return None  # a folder on this machine: MEDIA_ROOT is created as it is written to
+
+    def prune_empty(self, folder: str) -> None:
+        top = self.root / folder
+        for found in top.glob("*") if top.is_dir() and not top.is_symlink() else ():
+            if found.is_dir() and not found.is_symlink() and not any(found.iterdir()):
+                found.rmdir()
 
     def listing(self, folder: str) -> Iterator[StoredFile]:
         top = self.root / folder
@@ -222,6 +239,9 @@ class ObjectStore(MediaStore):
         """List one object: raises (obstore's errors, or a timeout) unless the bucket answers and
         the credentials may read it."""
         next(iter(obstore.list(self.quick, prefix=self.location.rstrip("/") or None, chunk_size=1)), None)
+
+    def prune_empty(self, folder: str) -> None:
+        return None  # a bucket has no folders, only keys
 
     def key(self, name: str | None, kind: MediaKind) -> str:
         """The checked name's object key. Raises RefusedPath."""

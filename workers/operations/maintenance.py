@@ -37,7 +37,7 @@ from db.settings import Settings, get_settings
 from workers.engine import storage
 from workers.engine.encoding import encode, preview
 from workers.engine.media import AUDIO_FOLDERS, CHUNK_FOLDER, MediaKind, RefusedPath
-from workers.engine.store import LocalStore, MediaStore, StoredFile, media_store
+from workers.engine.store import MediaStore, StoredFile, media_store
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +215,7 @@ def _enforce_quota(session: Session, settings: Settings, trouble: _Trouble) -> d
             "audio of completed narrations, which maintenance never deletes. Raise STORAGE_QUOTA_BYTES or delete "
             "narrations you no longer need."
         )
-    chunk_root = store.root / CHUNK_FOLDER if isinstance(store, LocalStore) else None  # a bucket has no folders
-    for folder in chunk_root.glob("*") if chunk_root and chunk_root.is_dir() and not chunk_root.is_symlink() else ():
-        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
-            folder.rmdir()
+    store.prune_empty(CHUNK_FOLDER)
     return report
 
 

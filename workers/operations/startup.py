@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from db.settings import Settings, get_settings, secrets_file
-from workers.engine.store import ObjectStore, media_store
+from workers.engine.store import media_store
 
 PING_TIMEOUT_SECONDS = 5
 """How long a store may take to answer at start: long enough for a busy server, short enough that a
@@ -131,8 +131,6 @@ def _bucket_problem() -> str | None:
     """Why the bucket STORAGE_URL names cannot be used, in a sentence without its error's text
     (which names the endpoint's request, never worth risking next to credentials); None if it answers."""
     store = media_store()
-    if not isinstance(store, ObjectStore):
-        return None
     try:
         store.ping()
     except Exception as error:  # obstore raises its own errors, OSError and TimeoutError alike
