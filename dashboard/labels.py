@@ -11,7 +11,7 @@ import re
 import unicodedata
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import streamlit as st
 
@@ -65,6 +65,11 @@ def percent(share: float) -> str:
     """0.042 → "4.2 %"; whole numbers stay short ("0 %", "100 %")."""
     value = share * 100
     return f"{value:.0f} %" if value == round(value) else f"{value:.1f} %"
+
+
+TIME_ZONES: list[str] = sorted(available_timezones())
+"""The zones a page offers, listed once: `available_timezones` walks the time-zone database on disk
+(600 files) on every call, which a page run under load should not."""
 
 
 def display_zone() -> ZoneInfo:

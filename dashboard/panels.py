@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import links
 from dashboard.headlines import Headline, live_headlines, storage_headlines
 from dashboard.labels import display_zone, when
 from dashboard.operations_view import live_tables, maintenance_details, maintenance_table, running
-from dashboard.plain import csv_text, md
+from dashboard.plain import md
+from dashboard.shared_history import Chart
 from db import live
 from db.engine import new_session
 from db.settings import get_settings
@@ -25,25 +25,43 @@ from workers.operations.verdicts import Verdict
 from workers.service.roles import SignedIn
 
 LIVE_SECONDS = 10
+SHARED_SNAPSHOT_SECONDS = 2
+"""How long one read of the live state serves every open page (`shared_snapshot`)."""
 STORAGE_TTL_SECONDS = 300
 """Walking MEDIA_ROOT (or listing the bucket) and summing previews is the slow part: done every 5 min."""
 
 
-def chart_with_csv(chart: Any, frame: pd.DataFrame, name: str) -> None:
+def chart_with_csv(chart: Chart) -> None:
     """The chart, and below it its data as a CSV download."""
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(chart.chart, width="stretch")
     stamp = datetime.now(display_zone()).strftime("%Y%m%d-%H%M")  # the clock the page shows
     st.download_button(
-        f"Download {name} (CSV)", csv_text(frame), file_name=f"{name}-{stamp}.csv", mime="text/csv",
-        key=f"csv-{name}", icon=":material/download:",
+        f"Download {chart.name} (CSV)", chart.csv, file_name=f"{chart.name}-{stamp}.csv", mime="text/csv",
+        key=f"csv-{chart.name}", icon=":material/download:",
     )  # fmt: skip
 
 
-def side_by_side(*charts: tuple[Any, pd.DataFrame, str]) -> None:
-    """Charts in one row, each `(chart, its data, name)` with its CSV below it."""
-    for column, (chart, frame, name) in zip(st.columns(len(charts)), charts, strict=True):
+@st.cache_resource(ttl=SHARED_SNAPSHOT_SECONDS, max_entries=4, show_spinner=False)
+def _snapshot(settings_json: str) -> Health:
+    return snapshot()
+
+
+def shared_snapshot() -> Health:
+    """The live state (queues, workers, RQ, stuck jobs), read once for every page open in this process
+    and kept SHARED_SNAPSHOT_SECONDS: each read is seven queries and a dozen Redis calls, and with 25
+    sessions open their summary strips and live panels asked for it several times a second. Pages
+    show `checked_at`, so a shared read says how old it is. Keyed by the settings in force (the
+    stores, the budget, the alert windows), so settings that change, in a test or at a reload, are
+    never answered from a read made under others; the key is hashed, never kept or shown. Not copied
+    per use: nothing changes a Health once read."""
+    return _snapshot(get_settings().model_dump_json())
+
+
+def side_by_side(*charts: Chart) -> None:
+    """Charts in one row, each with its CSV below it."""
+    for column, chart in zip(st.columns(len(charts)), charts, strict=True):
         with column:
-            chart_with_csv(chart, frame, name)
+            chart_with_csv(chart)
 
 
 @st.cache_data(ttl=STORAGE_TTL_SECONDS, show_spinner=False)
@@ -82,7 +100,7 @@ def show_alerts(health: Health) -> None:
 def live_panels() -> None:
     """Queue, workers and stuck jobs, re-read every few seconds without re-running the page."""
     settings = get_settings()
-    health = snapshot(settings)
+    health = shared_snapshot()
     show_alerts(health)
     zone = display_zone()
     tables = live_tables(health, zone)

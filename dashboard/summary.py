@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from dashboard.headlines import summary_headlines
 from dashboard.labels import display_zone
-from dashboard.panels import show_alerts, show_headlines
+from dashboard.panels import shared_snapshot, show_alerts, show_headlines
 from db.engine import new_session
 from db.monitoring import HistoryFilters, failures, status_over_time
 from db.settings import get_settings
 from db.window import Window
-from workers.operations.health import snapshot
 
 
 def summary_strip() -> None:
@@ -21,6 +20,6 @@ def summary_strip() -> None:
     with new_session() as session:
         buckets = status_over_time(session, window, HistoryFilters())
         finished = failures(session, window, HistoryFilters())
-    health = snapshot()
+    health = shared_snapshot()
     show_headlines(summary_headlines(buckets, finished, health, get_settings()))
     show_alerts(health)  # the same snapshot: one read of the live state per run

@@ -1,14 +1,13 @@
 """Operations: history by status, provider, failures, latency, cost and audio; live queue and workers; storage."""
 
-from datetime import UTC, datetime, timedelta
-from zoneinfo import available_timezones
+from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import charts, links
+from dashboard import links, shared_history
 from dashboard.headlines import Headline, budget_headline
-from dashboard.labels import display_zone, when
-from dashboard.operations_view import RANGES, alert_history, load_panels
+from dashboard.labels import TIME_ZONES, display_zone, when
+from dashboard.operations_view import RANGES, alert_history
 from dashboard.panels import live_panels, show_headlines, side_by_side, storage_panel
 from dashboard.plain import md
 from dashboard.session import require
@@ -25,12 +24,12 @@ st.title("Operations")
 live_panels()  # alerts first, then the queue and workers, refreshed every few seconds
 st.divider()
 
-zones = sorted(available_timezones())
+zones = TIME_ZONES
 choice = st.segmented_control("Range", [*RANGES, "Custom"], default="Last 24 hours", required=True)
 middle, right = st.columns(2)
 shown_zone = display_zone().key  # DISPLAY_TIME_ZONE, or the browser's
 tz = middle.selectbox("Time zone", zones, index=zones.index(shown_zone if shown_zone in zones else "UTC"))
-now = datetime.now(UTC)
+now = shared_history.now()  # the same for every session in the next few seconds: they share one read
 if choice == "Custom":
     today = now.astimezone(zone(tz)).date()
     days = right.date_input("Days", value=(today - timedelta(days=6), today), format="YYYY-MM-DD")
@@ -52,20 +51,15 @@ project = c.selectbox(
 )
 filters = monitoring.HistoryFilters(provider=provider, model=model, project_id=project)
 
-panels = load_panels(window, filters, now=now)
+history = shared_history.history(window, filters)
+panels = history.panels
 st.caption(
     f"{window.start.astimezone(zone(tz)):%Y-%m-%d %H:%M} to "
     f"{window.end.astimezone(zone(tz)):%Y-%m-%d %H:%M} ({tz}), "
     f"one bar per {window.bucket}; jobs count where they were created."
 )
-side_by_side(
-    (charts.status_over_time(panels.status), panels.status, "jobs-by-status"),
-    (charts.providers_over_time(panels.providers), panels.providers, "jobs-by-provider"),
-)
-side_by_side(
-    (charts.failure_rate(panels.failure_rate), panels.failure_rate, "failure-rate"),
-    (charts.latency(panels.latency), panels.latency, "latency"),
-)
+side_by_side(history.status, history.providers)
+side_by_side(history.failure_rate, history.latency)
 
 st.subheader("Alerts in this range")
 alerts = alert_history(window)
@@ -112,10 +106,7 @@ if (budget := settings.monthly_budget_usd) is not None:
     st.caption(f"The budget is ${budget:,.2f} a month, for every provider and project together.")
 if panels.unpriced_models:
     st.caption(md("No list price in the catalogue (counted at $0): " + ", ".join(panels.unpriced_models)))
-side_by_side(
-    (charts.cost_per_day(panels.costs), panels.costs, "cost-per-day"),
-    (charts.audio_hours(panels.audio), panels.audio, "audio-hours"),
-)
+side_by_side(history.cost, history.audio)
 
 st.subheader("Storage")
 storage_panel(user)

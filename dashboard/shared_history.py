@@ -1,0 +1,83 @@
+"""The operations page's history, read and charted once for every session that asks for the same view.
+
+With 25 staff sessions open, each visit to Operations ran eight history queries and built six Altair
+charts and their CSVs, all in the one dashboard process: under load (`bench/dashboard_load.py`) the
+page took seconds, not because any piece is slow (0.2 s alone) but because every session repeated
+it, and pandas, pyarrow, psycopg and Redis each give the interpreter lock up and wait to get it back
+many times a run. The history changes slowly and everyone looking at "the last 24 hours, any
+provider" sees the same numbers, so one read serves them all for SHARED_SECONDS. The live panels
+above the charts are not part of this; they keep their own few seconds (`panels.shared_snapshot`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard.operations_view import Panels, load_panels
+from dashboard.plain import csv_text
+from db.monitoring import HistoryFilters
+from db.settings import get_settings
+from db.window import Window
+
+SHARED_SECONDS = 10
+"""How long one read of a view serves every session: the charts are at most this old."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart as the page draws it: the Altair chart, its data's CSV, and the CSV's name."""
+
+    name: str
+    chart: Any
+    csv: str
+
+
+@dataclass(frozen=True)
+class History:
+    panels: Panels
+    status: Chart
+    providers: Chart
+    failure_rate: Chart
+    latency: Chart
+    cost: Chart
+    audio: Chart
+
+
+def now() -> datetime:
+    """The end of the current SHARED_SECONDS slot, the "now" every session in it computes its window
+    from: windows are then equal, and so are the keys of their shared read. Rounded up, not down, so
+    that a job made a moment ago is inside the window rather than after it."""
+    slot = math.ceil(datetime.now(UTC).timestamp() / SHARED_SECONDS) * SHARED_SECONDS
+    return datetime.fromtimestamp(slot, UTC)
+
+
+def history(window: Window, filters: HistoryFilters) -> History:
+    """The panels and charts of `window` under `filters`, shared with every session in this process
+    asking for the same within SHARED_SECONDS. Keyed by the settings in force too (hashed, never
+    kept), so another database or a changed setting is never answered from this one's read."""
+    return _history(window, filters, get_settings().model_dump_json())
+
+
+@st.cache_resource(ttl=SHARED_SECONDS, max_entries=32, show_spinner=False)
+def _history(window: Window, filters: HistoryFilters, settings_json: str) -> History:
+    """Shared, not copied per session: nothing changes a History once drawn."""
+    panels = load_panels(window, filters, now=window.end)
+
+    def drawn(name: str, chart: Any, frame: Any) -> Chart:
+        return Chart(name, chart, csv_text(frame))
+
+    return History(
+        panels=panels,
+        status=drawn("jobs-by-status", charts.status_over_time(panels.status), panels.status),
+        providers=drawn("jobs-by-provider", charts.providers_over_time(panels.providers), panels.providers),
+        failure_rate=drawn("failure-rate", charts.failure_rate(panels.failure_rate), panels.failure_rate),
+        latency=drawn("latency", charts.latency(panels.latency), panels.latency),
+        cost=drawn("cost-per-day", charts.cost_per_day(panels.costs), panels.costs),
+        audio=drawn("audio-hours", charts.audio_hours(panels.audio), panels.audio),
+    )
