@@ -5,15 +5,16 @@ charts and their CSVs, all in the one dashboard process: under load (`bench/dash
 page took seconds, not because any piece is slow (0.2 s alone) but because every session repeated
 it, and pandas, pyarrow, psycopg and Redis each give the interpreter lock up and wait to get it back
 many times a run. The history changes slowly and everyone looking at "the last 24 hours, any
-provider" sees the same numbers, so one read serves them all for SHARED_SECONDS. The live panels
-above the charts are not part of this; they keep their own few seconds (`panels.shared_snapshot`).
+provider" sees the same numbers, so one read serves them all for SHARED_SECONDS; so does the
+library's strip of the last 24 hours. The live panels above the charts are not part of this; they
+keep their own few seconds (`panels.shared_snapshot`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -21,7 +22,8 @@ import streamlit as st
 from dashboard import charts
 from dashboard.operations_view import Panels, load_panels
 from dashboard.plain import csv_text
-from db.monitoring import HistoryFilters
+from db.engine import new_session
+from db.monitoring import Failures, HistoryFilters, StatusCount, failures, status_over_time
 from db.settings import get_settings
 from db.window import Window
 
@@ -81,3 +83,14 @@ def _history(window: Window, filters: HistoryFilters, settings_json: str) -> His
         cost=drawn("cost-per-day", charts.cost_per_day(panels.costs), panels.costs),
         audio=drawn("audio-hours", charts.audio_hours(panels.audio), panels.audio),
     )
+
+
+def last_day(tz: str) -> tuple[list[StatusCount], list[Failures]]:
+    """The library strip's last 24 hours: jobs by status and the finishes per provider, shared as `history`."""
+    return _last_day(Window.last(timedelta(days=1), now=now(), tz=tz), get_settings().model_dump_json())
+
+
+@st.cache_resource(ttl=SHARED_SECONDS, max_entries=32, show_spinner=False)
+def _last_day(window: Window, settings_json: str) -> tuple[list[StatusCount], list[Failures]]:
+    with new_session() as session:
+        return status_over_time(session, window, HistoryFilters()), failures(session, window, HistoryFilters())
