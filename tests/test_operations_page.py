@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
 import pytest
@@ -10,6 +12,8 @@ from redis import Redis
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from dashboard import panels, shared_history
+from dashboard.operations_view import load_panels
 from dashboard.session import KEY
 from db.engine import get_engine, new_session
 from db.heartbeats import beat
@@ -19,11 +23,13 @@ from tests.apptest import APP, shown
 from tests.factories import billed, demo_data, staff_user
 from workers.operations.alerts import check
 from workers.operations.demo_history import CANCELLED, ERRORS, SCHEDULED, seed_history
+from workers.operations.health import snapshot
 from workers.operations.maintenance import run_maintenance
 from workers.service.roles import Role
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard" / "pages" / "operations.py")
 NO_WORKER = "No worker has sent a heartbeat"
+T = TypeVar("T")
 
 
 def _signed_in(app: AppTest, role: Role) -> AppTest:
@@ -201,3 +207,31 @@ def test_the_page_draws_before_any_job_has_started(db: str, redis: Redis) -> Non
     app = _signed_in(AppTest.from_file(PAGE, default_timeout=60), Role.STAFF)
     assert not app.exception
     assert len(app.get("vega_lite_chart")) == 6
+
+
+def test_people_looking_at_the_same_view_share_one_read_of_it(
+    db: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two people open Operations on the default view a moment apart: the history and the live state are
+    read once for both (with 25 sessions, each reading them was what made the page take seconds:
+    `dashboard/shared_history.py`), and both see the same numbers."""
+    seed_history(200)
+    reads = {"history": 0, "live state": 0}
+
+    def counted(name: str, read: Callable[..., T]) -> Callable[..., T]:
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            reads[name] += 1
+            return read(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(shared_history, "load_panels", counted("history", load_panels))
+    monkeypatch.setattr(panels, "snapshot", counted("live state", snapshot))
+    first = _signed_in(AppTest.from_file(PAGE, default_timeout=60), Role.VIEWER)
+    second = _signed_in(AppTest.from_file(PAGE, default_timeout=60), Role.STAFF)
+
+    assert not first.exception and not second.exception
+    assert reads == {"history": 1, "live state": 1}
+    assert _metrics(second) == _metrics(first)
+    assert [c.proto.spec for c in second.get("vega_lite_chart")] == [c.proto.spec for c in first.get("vega_lite_chart")]
+    assert [c.value for c in second.caption] == [c.value for c in first.caption]
