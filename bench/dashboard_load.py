@@ -244,8 +244,7 @@ async def _timed_phase(browser: Browser, url: str, pids: list[int], library: Lib
     others = [p for p in psutil.Process().children(recursive=True) if p not in servers]
     driver = [p for p in others if p.name().startswith("node")]  # Playwright's driver
     chromium = [p for p in others if "chrom" in p.name()]
-    postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]  # the pools' backends stay
-    cpu_before = _cpu(servers), _cpu(chromium), _cpu(driver), _cpu([psutil.Process()]), _cpu(postgres), _busy()
+    cpu_before = _cpu(servers), _cpu(chromium), _cpu(driver), _cpu([psutil.Process()]), _busy()
     started = time.monotonic()
     deadline = started + SECONDS
 
@@ -264,8 +263,7 @@ async def _timed_phase(browser: Browser, url: str, pids: list[int], library: Lib
     figures["Chromium CPU, cores busy"] = (_cpu(chromium) - cpu_before[1]) / elapsed
     figures["Playwright driver CPU, cores busy"] = (_cpu(driver) - cpu_before[2]) / elapsed
     figures["websocket clients' CPU (this process), cores busy"] = (_cpu([psutil.Process()]) - cpu_before[3]) / elapsed
-    figures["PostgreSQL CPU (its processes at the start), cores busy"] = (_cpu(postgres) - cpu_before[4]) / elapsed
-    figures[f"machine CPU, cores busy (of {psutil.cpu_count()})"] = (_busy() - cpu_before[5]) / elapsed
+    figures[f"machine CPU, cores busy (of {psutil.cpu_count()})"] = (_busy() - cpu_before[4]) / elapsed
     figures["machine load average (1 min) at the end"] = os.getloadavg()[0]
     for context, _ in tabs:
         await context.close()

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts
@@ -36,7 +37,7 @@ class Chart:
     """One chart as the page draws it: the Altair chart, its data's CSV, and the CSV's name."""
 
     name: str
-    chart: Any
+    chart: alt.Chart
     csv: str
 
 
@@ -59,19 +60,20 @@ def now() -> datetime:
     return datetime.fromtimestamp(slot, UTC)
 
 
-def history(window: Window, filters: HistoryFilters) -> History:
-    """The panels and charts of `window` under `filters`, shared with every session in this process
-    asking for the same within SHARED_SECONDS. Keyed by the settings in force too (hashed, never
-    kept), so another database or a changed setting is never answered from this one's read."""
-    return _history(window, filters, get_settings().model_dump_json())
+def history(window: Window, filters: HistoryFilters, now: datetime) -> History:
+    """The panels and charts of `window` under `filters` (and the month to `now`, this module's
+    `now()`), shared with every session in this process asking for the same within SHARED_SECONDS.
+    Keyed by the settings in force too (hashed, never kept), so another database or a changed
+    setting is never answered from this one's read."""
+    return _history(window, filters, now, get_settings().model_dump_json())
 
 
 @st.cache_resource(ttl=SHARED_SECONDS, max_entries=32, show_spinner=False)
-def _history(window: Window, filters: HistoryFilters, settings_json: str) -> History:
+def _history(window: Window, filters: HistoryFilters, now: datetime, settings_json: str) -> History:
     """Shared, not copied per session: nothing changes a History once drawn."""
-    panels = load_panels(window, filters, now=window.end)
+    panels = load_panels(window, filters, now=now)
 
-    def drawn(name: str, chart: Any, frame: Any) -> Chart:
+    def drawn(name: str, chart: alt.Chart, frame: pd.DataFrame) -> Chart:
         return Chart(name, chart, csv_text(frame))
 
     return History(

@@ -51,7 +51,7 @@ project = c.selectbox(
 )
 filters = monitoring.HistoryFilters(provider=provider, model=model, project_id=project)
 
-history = shared_history.history(window, filters)
+history = shared_history.history(window, filters, now)
 panels = history.panels
 st.caption(
     f"{window.start.astimezone(zone(tz)):%Y-%m-%d %H:%M} to "
