@@ -24,11 +24,12 @@ st.title("Operations")
 live_panels()  # alerts first, then the queue and workers, refreshed every few seconds
 st.divider()
 
-zones = TIME_ZONES
 choice = st.segmented_control("Range", [*RANGES, "Custom"], default="Last 24 hours", required=True)
 middle, right = st.columns(2)
 shown_zone = display_zone().key  # DISPLAY_TIME_ZONE, or the browser's
-tz = middle.selectbox("Time zone", zones, index=zones.index(shown_zone if shown_zone in zones else "UTC"))
+tz = middle.selectbox(
+    "Time zone", TIME_ZONES, index=TIME_ZONES.index(shown_zone if shown_zone in TIME_ZONES else "UTC")
+)
 now = shared_history.now()  # the same for every session in the next few seconds: they share one read
 if choice == "Custom":
     today = now.astimezone(zone(tz)).date()
