@@ -50,7 +50,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
@@ -92,9 +91,10 @@ BROWSERS = int(os.environ.get("LOAD_BROWSERS", "5"))
 BROWSER_NICE = int(os.environ.get("LOAD_BROWSER_NICE", "19"))
 """The benchmark's own Chromium runs at this niceness (0: as any process). Staff's browsers run on
 their own machines; here five tabs drawing tables and charts took 0.86 of the 2 cores the dashboard
-and PostgreSQL need, and the machine's load average reached 6 (the full run of 2026-12-04 21:00).
-At 19 the browsers take the CPU the servers leave: what they time still includes their own
-drawing, on whatever CPU is left, so the figure errs on the slow side."""
+and PostgreSQL need. At 19 the browsers take the CPU the servers leave; what they time still
+includes their own drawing, on whatever CPU is left, so the figure errs on the slow side. It changed
+the full run's on-screen p95 little (5.55 s at 0, 5.64 s at 19, one dashboard, 2026-12-04): the
+cores are too few for both either way, which is what LOAD_BROWSERS=2 shows."""
 SETTLE_SECONDS = float(os.environ.get("LOAD_SETTLE_SECONDS", "150"))
 """Wait after the last wave: Streamlit keeps a closed tab's session for `server.disconnectedSessionTTL`
 (120 s) in case it reconnects, so only after that must the memory of closed sessions be given back."""
@@ -128,14 +128,21 @@ def _prepare(sessions: int) -> Library:
     return Library(total, failed, live_rows, users)
 
 
-def _niced(executable: str) -> str:
-    """A wrapper that starts `executable` at BROWSER_NICE (its renderers inherit it)."""
+@contextmanager
+def _niced(executable: str) -> Iterator[str]:
+    """A wrapper script that starts `executable` at BROWSER_NICE (its renderers inherit it); a fresh
+    private file, removed once the browser has started (it is only the first exec)."""
     if not BROWSER_NICE:
-        return executable
-    wrapper = Path(tempfile.gettempdir()) / f"nd-bench-chromium-nice-{BROWSER_NICE}"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n {BROWSER_NICE} {shlex.quote(executable)} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
+        yield executable
+        return
+    handle, name = tempfile.mkstemp(prefix="nd-bench-chromium-")
+    try:
+        with os.fdopen(handle, "w") as script:
+            script.write(f'#!/bin/sh\nexec nice -n {BROWSER_NICE} {shlex.quote(executable)} "$@"\n')
+        os.chmod(name, 0o700)
+        yield name
+    finally:
+        os.unlink(name)
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -222,7 +229,8 @@ async def _load(url: str, pids: list[int], library: Library, check: Check) -> di
     tally = Tally()
     figures: dict[str, float] = {"memory before sign-in (MB)": _rss(pids)}
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=_niced(chromium_path()), args=CHROMIUM_ARGS)
+        with _niced(chromium_path()) as executable:
+            browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         figures |= await check(browser)
         with Sampler().running() as sampler:
             figures |= await _timed_phase(browser, url, pids, library, tally)
