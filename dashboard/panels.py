@@ -13,7 +13,7 @@ from dashboard.headlines import Headline, live_headlines, storage_headlines
 from dashboard.labels import display_zone, when
 from dashboard.operations_view import live_tables, maintenance_details, maintenance_table, running
 from dashboard.plain import md
-from dashboard.shared_history import Chart
+from dashboard.shared_history import Chart, settings_key
 from db import live
 from db.engine import new_session
 from db.settings import get_settings
@@ -50,11 +50,9 @@ def shared_snapshot() -> Health:
     """The live state (queues, workers, RQ, stuck jobs), read once for every page open in this process
     and kept SHARED_SNAPSHOT_SECONDS: each read is seven queries and a dozen Redis calls, and with 25
     sessions open their summary strips and live panels asked for it several times a second. Pages
-    show `checked_at`, so a shared read says how old it is. Keyed by the settings in force (the
-    stores, the budget, the alert windows), so settings that change, in a test or at a reload, are
-    never answered from a read made under others; the key is hashed, never kept or shown. Not copied
-    per use: nothing changes a Health once read."""
-    return _snapshot(get_settings().model_dump_json())
+    show `checked_at`, so a shared read says how old it is. Keyed by `settings_key`. Not copied per
+    use: nothing changes a Health once read."""
+    return _snapshot(settings_key())
 
 
 def side_by_side(*charts: Chart) -> None:

@@ -52,6 +52,14 @@ class History:
     audio: Chart
 
 
+def settings_key() -> str:
+    """What every shared read is keyed by besides its own arguments: the settings in force (the
+    stores, the budget, the alert windows), so settings that change, in a test or at a reload, are
+    never answered from a read made under others. Streamlit hashes it; it is never kept or shown
+    (and keys are `SecretStr`, dumped as stars)."""
+    return get_settings().model_dump_json()
+
+
 def now() -> datetime:
     """The end of the current SHARED_SECONDS slot, the "now" every session in it computes its window
     from: windows are then equal, and so are the keys of their shared read. Rounded up, not down, so
@@ -62,10 +70,9 @@ def now() -> datetime:
 
 def history(window: Window, filters: HistoryFilters, now: datetime) -> History:
     """The panels and charts of `window` under `filters` (and the month to `now`, this module's
-    `now()`), shared with every session in this process asking for the same within SHARED_SECONDS.
-    Keyed by the settings in force too (hashed, never kept), so another database or a changed
-    setting is never answered from this one's read."""
-    return _history(window, filters, now, get_settings().model_dump_json())
+    `now()`), shared with every session in this process asking for the same within SHARED_SECONDS
+    under the same `settings_key`."""
+    return _history(window, filters, now, settings_key())
 
 
 @st.cache_resource(ttl=SHARED_SECONDS, max_entries=32, show_spinner=False)
@@ -89,7 +96,7 @@ def _history(window: Window, filters: HistoryFilters, now: datetime, settings_js
 
 def last_day(tz: str) -> tuple[list[StatusCount], list[Failures]]:
     """The library strip's last 24 hours: jobs by status and the finishes per provider, shared as `history`."""
-    return _last_day(Window.last(timedelta(days=1), now=now(), tz=tz), get_settings().model_dump_json())
+    return _last_day(Window.last(timedelta(days=1), now=now(), tz=tz), settings_key())
 
 
 @st.cache_resource(ttl=SHARED_SECONDS, max_entries=32, show_spinner=False)
