@@ -69,6 +69,9 @@ class NarrationKind:
     in_project: Callable[[int], ColumnElement[bool]]
     """The rows of this kind that belong to a project (see the class docstring); a semi-join, so
     it needs no join in the query that uses it."""
+    in_story: Callable[[int], ColumnElement[bool]]
+    """The rows of this kind that are of a story (as `with_story` joins it), needing no join either:
+    a count that joins nothing can be answered from an index alone (`db.library.page`)."""
     folder: str
     """Where this kind's audio files live under MEDIA_ROOT (Django's `upload_to`)."""
 
@@ -86,6 +89,7 @@ STORY = NarrationKind(
     title=Story.title,
     with_story=lambda query: query.outerjoin(Story, Story.id == StoryAudio.narrated_story_id),
     in_project=lambda project_id: StoryAudio.narrated_story_id.in_(_stories_of_project(project_id)),
+    in_story=lambda story_id: StoryAudio.narrated_story_id == story_id,
     folder="tts/story",
 )
 SCENE = NarrationKind(
@@ -101,6 +105,7 @@ SCENE = NarrationKind(
     in_project=lambda project_id: SceneAudio.image_id.in_(
         select(Image.id).where(Image.story_id.in_(_stories_of_project(project_id)))
     ),
+    in_story=lambda story_id: SceneAudio.image_id.in_(select(Image.id).where(Image.story_id == story_id)),
     folder="tts/scene",
 )
 KINDS: dict[str, NarrationKind] = {k.name: k for k in (STORY, SCENE)}

@@ -85,6 +85,9 @@ def test_newest_first_across_both_kinds_and_paginated(rows: dict[str, int]) -> N
 )
 def test_filters(rows: dict[str, int], filters: Filters, expected: list[str]) -> None:
     assert sorted(_ids(filters)) == sorted((name[:5], rows[name]) for name in expected)
+    with new_session() as session:
+        _, total = page(session, filters)
+    assert total == len(expected)  # the count ("3 narrations") is the rows listed, by its own query
 
 
 def test_cancelled_is_its_own_state_and_failed_means_failed(rows: dict[str, int]) -> None:
