@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
 
-from bench.load_tour import ACTION_TIMEOUT, Library, Tally
+from bench.load_tour import ACTION_TIMEOUT, Library, Tally, pause
 from bench.proxy import STICKY_COOKIE
 from workers.service.sessions import COOKIE
 
@@ -154,7 +154,7 @@ async def _filter(session: ProtocolSession, library: Library, think: float) -> N
     for option, count in (("failed", library.failed), ("any status", library.total)):
         if not {"Status", "Apply"} <= session.widgets.keys():
             return  # the library did not draw: counted already
-        await asyncio.sleep(think)
+        await asyncio.sleep(pause(think))
         status = WidgetState(id=session.widgets["Status"], string_value=option)
         apply = WidgetState(id=session.widgets["Apply"], trigger_value=True)
         await session.run(
@@ -165,6 +165,7 @@ async def _filter(session: ProtocolSession, library: Library, think: float) -> N
 async def protocol_tour(session: ProtocolSession, n: int, library: Library, deadline: float, think: float) -> None:
     """The browsers' round (`bench/load_tour.py`), over the protocol, until `deadline`."""
     row = library.live_rows[n % len(library.live_rows)]
+    await asyncio.sleep(pause(think))  # signed in together, they do not all click in the same instant
     rounds = 0
     while time.monotonic() < deadline:
         rounds += 1
@@ -183,6 +184,6 @@ async def protocol_tour(session: ProtocolSession, n: int, library: Library, dead
                 await _filter(session, library, think)
             if name == "compose: open" and "Text to narrate" in session.widgets:
                 typed = WidgetState(id=session.widgets["Text to narrate"], string_value=words)
-                await asyncio.sleep(think)
+                await asyncio.sleep(pause(think))
                 await session.run("compose: estimate", f"Characters: {len(words):,}", page="", widgets=[typed])
-            await asyncio.sleep(think + stay)
+            await asyncio.sleep(pause(think) + stay)

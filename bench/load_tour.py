@@ -39,6 +39,12 @@ under that path, and takes the 404 as "no": part of every deep link, not an erro
 _PAUSES = random.Random(14)  # noqa: S311 - pauses, not security; the same every run
 
 
+def pause(think: float) -> float:
+    """Seconds a person pauses before the next action: between half and one and a half times `think`,
+    so that sessions started together drift apart as people do instead of acting in step."""
+    return think * _PAUSES.uniform(0.5, 1.5)
+
+
 @dataclass
 class Tally:
     """What the sessions measured: seconds per kind of action, and errors by kind (with examples)."""
@@ -216,6 +222,7 @@ async def open_session(browser: Browser, url: str, n: int, tally: Tally) -> tupl
 
 async def tour_until(tour: Tour, deadline: float) -> None:
     steps = [tour.library_page, tour.filters, tour.live_card, tour.compose_estimate, tour.operations]
+    await asyncio.sleep(pause(THINK))  # as the websocket sessions: not every first click in one instant
     while time.monotonic() < deadline:
         for step in steps:
             if time.monotonic() >= deadline:
@@ -227,7 +234,7 @@ async def tour_until(tour: Tour, deadline: float) -> None:
                 tour.tally.error("browser" if type(error) is PlaywrightError else "timeout", step.__name__)
             if sum(tour.tally.errors.values()) > errors:
                 await tour.recover()
-            await asyncio.sleep(THINK * _PAUSES.uniform(0.5, 1.5))
+            await asyncio.sleep(pause(THINK))
 
 
 async def wave(browser: Browser, url: str, sessions: int, library: Library, tally: Tally) -> None:
