@@ -73,7 +73,7 @@ from bench.load_tour import (
     tour_until,
     wave,
 )
-from bench.proxy import STICKY_COOKIE, haproxy
+from bench.proxy import STICKY_COOKIE, haproxy, haproxy_binary
 from db.engine import new_session, reset_engine
 from db.library import Filters, page
 from db.models import Status
@@ -375,6 +375,8 @@ def _shared_sign_in(direct: list[str], proxied: str) -> Check:
 
 
 def run(connection: Redis) -> dict[str, float]:
+    if max(PROCESSES) > 1:
+        haproxy_binary()
     library = _prepare(SESSIONS)
     results: dict[str, float] = {
         "sessions": SESSIONS,

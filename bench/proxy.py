@@ -61,12 +61,19 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@contextmanager
-def haproxy(dashboards: Sequence[str]) -> Iterator[str]:
-    """Debian's `haproxy` (apt-get install haproxy) in the foreground before the dashboards; yields its URL."""
+def haproxy_binary() -> str:
+    """Debian's `haproxy`, or SystemExit saying how to install it: a run that needs it asks first,
+    not after the half hour it spent on one dashboard (whose figures were then lost)."""
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if not Path(binary).exists():
         raise SystemExit("Two dashboards need a reverse proxy: install Debian's haproxy (apt-get install haproxy).")
+    return binary
+
+
+@contextmanager
+def haproxy(dashboards: Sequence[str]) -> Iterator[str]:
+    """Debian's `haproxy` in the foreground before the dashboards; yields its URL."""
+    binary = haproxy_binary()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="nd-proxy-") as folder:
         path = Path(folder) / "haproxy.cfg"
