@@ -33,7 +33,9 @@ class Filters:
     model: str | None = None
     project_id: int | None = None
     story_id: int | None = None
-    user_id: int | None = None
+    username: str | None = None
+    """Who asked for it, by exact username: typed, not picked from a list, because `auth_user` holds
+    the product's customers too and a list of them all would be read and sent on every run."""
     tag: str | None = None
     theme: str | None = None
     since: datetime | None = None
@@ -139,8 +141,8 @@ def _conditions(kind: NarrationKind, filters: Filters) -> list[ColumnElement[boo
         conditions.append(kind.in_project(filters.project_id))
     if filters.story_id is not None:
         conditions.append(kind.in_story(filters.story_id))
-    if filters.user_id is not None:
-        conditions.append(model.user_id == filters.user_id)
+    if filters.username:
+        conditions.append(model.user_id.in_(select(User.id).where(User.username == filters.username.strip())))
     if filters.since is not None:
         conditions.append(model.created_at >= filters.since)
     if filters.until is not None:
@@ -218,24 +220,25 @@ def matching(session: Session, filters: Filters, *, limit: int) -> list[tuple[st
 
 @dataclass(frozen=True)
 class FilterOptions:
-    """What the library's filter lists offer: id → name, or plain names."""
+    """What the library's filter lists offer: id → name, or plain names. Every list is of the desk's
+    own data or bounded by a pick: never of `auth_user` (the product's customers; `Filters.username`)."""
 
     projects: dict[int, str]
     stories: dict[int, str]
-    users: dict[int, str]
+    """Of the project picked; none until one is (a product's stories grow with its customers)."""
     tags: list[str]
     themes: list[str]
 
 
 def filter_options(session: Session, *, project_id: int | None = None) -> FilterOptions:
-    """The filter lists; stories only of `project_id` when one is picked (there can be many)."""
-    stories = select(Story.id, Story.title).order_by(Story.title)
+    """The filter lists (see FilterOptions)."""
+    stories: dict[int, str] = {}
     if project_id is not None:
-        stories = stories.where(Story.project_id == project_id)
+        of_project = select(Story.id, Story.title).where(Story.project_id == project_id).order_by(Story.title)
+        stories = {i: title for i, title in session.execute(of_project)}
     return FilterOptions(
         projects={i: name for i, name in session.execute(select(Project.id, Project.name).order_by(Project.name))},
-        stories={i: title for i, title in session.execute(stories)},
-        users={i: name for i, name in session.execute(select(User.id, User.username).order_by(User.username))},
+        stories=stories,
         tags=list(session.scalars(select(Tag.name).order_by(Tag.name))),
         themes=list(session.scalars(select(Theme.name).order_by(Theme.name))),
     )

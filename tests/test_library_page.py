@@ -16,6 +16,7 @@ from db.engine import get_engine, new_session
 from db.lifecycle import cancel
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
+from db.users import create_user
 from tests.apptest import APP, button, labels, selectbox, texts
 from tests.factories import LOCAL, demo_data, staff_user
 from workers.engine.jobs import synthesize
@@ -86,6 +87,32 @@ def test_library_lists_filters_and_opens_a_narration(db: str, redis: Redis) -> N
     assert app.title[0].value == f"Scene narration #{ids[0]}"
     assert app.get("audio"), "the opened narration has no player"
     assert [t.label for t in app.tabs] == ["Details", "Passages", "Duplicate with changes"]
+
+
+def test_who_asked_is_a_typed_username_and_stories_come_with_their_project(db: str, redis: Redis) -> None:
+    demo_data()
+    with new_session() as session:
+        customer = create_user(session, username="customer-7", password="a long enough secret").id
+        session.commit()
+    theirs = submit(Request(kind="story", target_id=1, prompt="Theirs.", user_id=customer, **LOCAL)).row_id
+    submit(Request(kind="scene", target_id=3, prompt="Someone else's.", **LOCAL))
+
+    app = _library()
+    assert "By" not in [s.label for s in app.selectbox]  # auth_user's customers are never listed
+    by = lambda: next(t for t in app.text_input if t.label == "By")  # noqa: E731 - as drawn by the last run
+    by().set_value("customer-7")
+    _apply(app)
+    assert _listed(app) == [f"story #{theirs}"]
+    by().set_value("customer")  # a username, not a part of one
+    _apply(app)
+    assert texts(app, "info") == ["No narration matches."]
+
+    by().set_value("")
+    assert selectbox(app, "Story").disabled  # no project picked: no list of every story
+    selectbox(app, "Project").set_value(1)
+    _apply(app)
+    story = selectbox(app, "Story")
+    assert not story.disabled and "The Lighthouse Keeper's Cat" in story.options
 
 
 def test_a_link_opens_the_narration_and_a_bad_link_says_so(db: str, redis: Redis) -> None:

@@ -55,9 +55,15 @@ with st.form("filters"):
         "Project", [None, *options.projects], format_func=_any("project", options.projects), key="project", bind=URL
     )
     story_id = b.selectbox(
-        "Story", [None, *options.stories], format_func=_any("story", options.stories), key="story", bind=URL
+        "Story",
+        [None, *options.stories],
+        format_func=_any("story", options.stories),
+        key="story",
+        bind=URL,
+        disabled=project_id is None,
+        help=None if project_id is not None else "Pick a project and Apply: its stories are listed here.",
     )
-    user_id = c.selectbox("By", [None, *options.users], format_func=_any("user", options.users), key="by", bind=URL)
+    username = c.text_input("By", placeholder="a username", key="by", bind=URL)
     a, b, c = st.columns(3)
     tag = a.selectbox("Tag", [None, *options.tags], format_func=_any("tag"), key="tag", bind=URL)
     theme = b.selectbox("Theme", [None, *options.themes], format_func=_any("theme"), key="theme", bind=URL)
@@ -77,7 +83,7 @@ filters = Filters(
     model=model,
     project_id=project_id,
     story_id=story_id if story_id in options.stories else None,
-    user_id=user_id,
+    username=username.strip() or None,
     tag=tag,
     theme=theme,
     search=search or None,
