@@ -50,6 +50,10 @@ def selectbox(app: AppTest, label: str) -> Any:
     return next(s for s in app.selectbox if s.label == label)
 
 
+def text_input(app: AppTest, label: str) -> Any:
+    return next(t for t in app.text_input if t.label == label)
+
+
 _ESCAPED = re.compile(r"\\([" + re.escape(string.punctuation) + "])")
 
 

@@ -17,7 +17,7 @@ from db.lifecycle import cancel
 from db.models import SceneAudio, StoryAudio
 from db.settings import get_settings
 from db.users import create_user
-from tests.apptest import APP, button, labels, selectbox, texts
+from tests.apptest import APP, button, labels, selectbox, text_input, texts
 from tests.factories import LOCAL, demo_data, staff_user
 from workers.engine.jobs import synthesize
 from workers.service.roles import Role
@@ -99,15 +99,14 @@ def test_who_asked_is_a_typed_username_and_stories_come_with_their_project(db: s
 
     app = _library()
     assert "By" not in [s.label for s in app.selectbox]  # auth_user's customers are never listed
-    by = lambda: next(t for t in app.text_input if t.label == "By")  # noqa: E731 - as drawn by the last run
-    by().set_value("customer-7")
+    text_input(app, "By").set_value("customer-7")
     _apply(app)
     assert _listed(app) == [f"story #{theirs}"]
-    by().set_value("customer")  # a username, not a part of one
+    text_input(app, "By").set_value("customer")  # a username, not a part of one
     _apply(app)
     assert texts(app, "info") == ["No narration matches."]
 
-    by().set_value("")
+    text_input(app, "By").set_value("")
     assert selectbox(app, "Story").disabled  # no project picked: no list of every story
     selectbox(app, "Project").set_value(1)
     _apply(app)
