@@ -9,13 +9,14 @@ sign in, look at a few pages and close, to see whether memory follows the sessio
 bounded. Run once against one dashboard process and once against two behind HAProxy
 (`bench/proxy.py`), which share sign-ins through Redis.
 
-Figures: in the timed phase, for the browser sessions, seconds from each action (a click, a key, a link opened) to its
-result on the screen (the row count, the estimate, the drawn charts: what the person waits for); for
-the websocket sessions, seconds to the server's "script finished" with that result among the deltas;
-p50, p95 and max of each. The dashboard processes' resident memory with their children; PostgreSQL
-connections on the database at their peak (sampled every 0.25 s from `pg_stat_activity`); errors:
-exceptions drawn on a page, HTTP answers of 400 and up, script errors in the page, websockets lost,
-actions whose result did not come within ACTION_TIMEOUT; and the CPU each side used.
+Figures: in the timed phase, for the browser sessions, seconds from each action (a click, a key, a
+link opened) to its result on the screen (the row count, the estimate, the drawn charts: what the
+person waits for); for the websocket sessions, seconds to the server's "script finished" with that
+result among the deltas; p50, p95 and max of each. The dashboard processes' resident memory with
+their children; PostgreSQL connections on the database at their peak (sampled every 0.25 s from
+`pg_stat_activity`); errors: exceptions drawn on a page, HTTP answers of 400 and up, script errors in
+the page, websockets lost, actions whose result did not come within ACTION_TIMEOUT; and the CPU
+each side used.
 
 The clients, decided by measuring (5 to 6 sessions for 30-40 s on the 2 cores, other work running):
 - Chromium, one browser with a context per session (contexts share the browser process; each tab

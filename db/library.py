@@ -141,8 +141,8 @@ def _conditions(kind: NarrationKind, filters: Filters) -> list[ColumnElement[boo
         conditions.append(kind.in_project(filters.project_id))
     if filters.story_id is not None:
         conditions.append(kind.in_story(filters.story_id))
-    if filters.username:
-        conditions.append(model.user_id.in_(select(User.id).where(User.username == filters.username.strip())))
+    if username := (filters.username or "").strip():
+        conditions.append(model.user_id.in_(select(User.id).where(User.username == username)))
     if filters.since is not None:
         conditions.append(model.created_at >= filters.since)
     if filters.until is not None:
