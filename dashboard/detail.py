@@ -13,7 +13,8 @@ from dashboard.listen_back import heard_back
 from dashboard.plain import md
 from dashboard.player import play_from, report
 from dashboard.qc_panel import quality_panel
-from dashboard.views import NarrationDetail, load_detail, passage_audio, starts
+from dashboard.views import NarrationDetail, load_detail, load_history, passage_audio, starts
+from db import events
 from db.narrations import Kind
 from workers.engine import qc
 from workers.engine.media import RefusedPath
@@ -48,18 +49,22 @@ def _quality(detail: NarrationDetail) -> None:
         st.caption(md(said))
 
 
+def _timeline(timeline: list[events.Happened]) -> None:
+    zone = labels.display_zone()
+    st.dataframe(
+        [{"event": e.label, "by": e.by, "detail": e.message or "", "when": labels.when(e.at, zone)} for e in timeline],
+        hide_index=True,
+        width="stretch",
+        height=_fit(len(timeline)),
+    )
+
+
 def _facts(detail: NarrationDetail) -> None:
     st.text(f"Narration of {detail.subject}")  # plain text: titles and captions are people's words
-    zone = labels.display_zone()
     left, right = st.columns(2)
     with left:
         st.caption("Timeline")
-        st.dataframe(
-            [{"event": label, "when": labels.when(moment, zone)} for label, moment in detail.timeline],
-            hide_index=True,
-            width="stretch",
-            height=_fit(len(detail.timeline)),
-        )
+        _timeline(detail.timeline)
     with right:
         st.caption("Who and how")
         facts = {
@@ -171,6 +176,7 @@ def _duplicate(detail: NarrationDetail, target_id: int, user: SignedIn) -> None:
             tags=tuple(detail.tags),
             replace=True,
             user_id=user.user_id,
+            copy_of=detail.row_id,
             once_key=st.session_state.setdefault(f"{key}-token", uuid.uuid4().hex),
         )
         try:
@@ -186,7 +192,10 @@ def _duplicate(detail: NarrationDetail, target_id: int, user: SignedIn) -> None:
 def narration_detail(kind: Kind, row_id: int, user: SignedIn) -> None:
     """The tabs under a narration's card."""
     detail = load_detail(kind, row_id)
-    if detail is None:
+    if detail is None:  # deleted: what happened to it until then is still on record
+        if history := load_history(kind, row_id):
+            st.caption("Its history")
+            _timeline(history)
         return
     tabs = ["Details", "Passages"] + (["Duplicate with changes"] if user.can_compose else [])
     # Keyed and tracked, so the tab someone was on survives the rerun an action makes (a redo).

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from dashboard import labels
-from db import alert_log, monitoring
+from dashboard import labels, links
+from db import alert_log, events, monitoring
 from db.engine import new_session
 from db.live import StuckJob
 from db.models import STATES
@@ -259,3 +259,29 @@ def alert_history(window: Window) -> pd.DataFrame:
         ]
     frame = pd.DataFrame(rows, columns=["alert", "from", "until", "lasted (min)", "last message"])
     return as_text(frame, ["from", "until"], zone(window.tz))
+
+
+EVENTS_SHOWN = 200
+"""The newest events the operations page lists; the narration's own timeline has all of its own."""
+
+
+def event_list(window: Window, what: events.What | None) -> pd.DataFrame:
+    """The newest events of one kind (or of every kind) in the window, newest first, each with a
+    link to its narration (which still shows its history after a delete), times in the page's zone."""
+    with new_session() as session:
+        found = events.recent(session, what, since=window.start, until=window.end, limit=EVENTS_SHOWN)
+    rows = []
+    for e in found:
+        kind, row_id = str(e.kind), int(e.narration_id or 0)  # always set on a stored event
+        rows.append(
+            {
+                "open": links.url(kind, row_id),
+                "when": e.at,
+                "event": e.label,
+                "narration": narration_label(kind, row_id),
+                "by": e.by,
+                "detail": e.message or "",
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["open", "when", "event", "narration", "by", "detail"])
+    return as_text(frame, ["when"], zone(window.tz))

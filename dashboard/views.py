@@ -212,7 +212,7 @@ class NarrationDetail:
     processed_by: str | None
     created_by: str | None
     updated_by: str | None
-    timeline: list[tuple[str, datetime]]
+    timeline: list[events.Happened]
     cost_usd: float | None
     characters_billed: int
     replaces_id: int | None
@@ -233,6 +233,33 @@ class NarrationDetail:
                 "to redo another."
             )
         return None
+
+
+_RECORDED_AS = {
+    "created": "submitted", "started": "claimed", "cancelled": "cancelled", "completed": "completed", "ended": "failed",
+}  # fmt: skip
+"""The row's own stamps and the event that records the same moment (the event says more: who, which
+worker, which attempt)."""
+
+
+def _timeline(row: Narration, history: list[events.Happened]) -> list[events.Happened]:
+    """The narration's events in the order they happened, with the row's own stamps where no event
+    records them (rows from before the history, or written by the Django app), then when anything
+    last changed."""
+    stamps = [
+        ("created", row.created_at),
+        ("scheduled for", row.scheduled_at),
+        ("started", row.started_at),
+        ("cancelled", row.cancelled_at),
+        ("completed" if row.status == "completed" else "ended", row.completed_at),
+    ]
+    recorded = {e.what for e in history}
+    stamped = [
+        events.Happened(at=when, what=label)
+        for label, when in stamps
+        if when is not None and _RECORDED_AS.get(label) not in recorded
+    ]
+    return [*sorted([*stamped, *history], key=lambda e: e.at), events.Happened(at=row.updated_at, what="last changed")]
 
 
 def _username(session: Session, user_id: int | None) -> str | None:
@@ -280,15 +307,7 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
         ]  # fmt: skip
         billed = sum(c.characters_billed or 0 for c in lines)
         model = catalogue.model(row.provider, row.model_backend)
-        stamps = [
-            ("created", row.created_at),
-            ("scheduled for", row.scheduled_at),
-            ("started", row.started_at),
-            ("cancelled", row.cancelled_at),
-            ("completed" if row.status == "completed" else "ended", row.completed_at),
-        ]
-        stamped = [(label, when) for label, when in stamps if when is not None]
-        stamped += [(e.label, e.at) for e in events.of_narration(session, kind, row_id)]
+        history = events.of_narration(session, kind, row_id)
         return NarrationDetail(
             kind=kind,
             row_id=row.id,
@@ -316,7 +335,7 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             updated_by=_username(session, row.updated_by_id),
             # The row's own stamps and its events in the order they happened (a retry between the
             # first start and the completion reads there), then when anything last changed.
-            timeline=[*sorted(stamped, key=lambda entry: entry[1]), ("last changed", row.updated_at)],
+            timeline=_timeline(row, history),
             cost_usd=catalogue.estimated_cost_usd(model, billed) if model is not None else None,
             characters_billed=billed,
             replaces_id=row.replaces_id if isinstance(row, StoryAudio) else None,
@@ -325,6 +344,12 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             chunks=lines,
             redo_passages=tuple(c.idx + 1 for c in lines if c.redo_state in redo.IN_FLIGHT) if row.redo_state else (),
         )
+
+
+def load_history(kind: str, row_id: int) -> list[events.Happened]:
+    """A narration's events alone: all that is left of one that was deleted."""
+    with new_session() as session:
+        return events.of_narration(session, kind, row_id)
 
 
 def starts(detail: NarrationDetail) -> list[float | None]:

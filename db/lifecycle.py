@@ -23,6 +23,8 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    insert,
+    literal,
     or_,
     select,
     update,
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session, aliased
 
 from db import events
 from db.chunks import quality_passages
-from db.models import Chunk, SceneAudio, Status, StoryAudio, WorkerBeat
+from db.models import Chunk, Event, SceneAudio, Status, StoryAudio, WorkerBeat
 from db.narrations import MODELS, kind_of, model_for, now
 
 Replacement = aliased(StoryAudio)
@@ -80,12 +82,18 @@ def _mine(model: type[StoryAudio] | type[SceneAudio], work: ClaimedWork) -> Colu
     )
 
 
-def _update_mine(session: Session, work: ClaimedWork, **values: Any) -> bool:
-    """Apply `values` to the row only while this worker still holds it; False if it does not."""
+def _update_mine(
+    session: Session, work: ClaimedWork, event: tuple[events.What, str] | None = None, **values: Any
+) -> bool:
+    """Apply `values` to the row only while this worker still holds it, with the `event` (what, and
+    a message) that says so; False if it does not (and then nothing is recorded)."""
     model = model_for(work.kind)
     done = session.execute(
         update(model).where(_mine(model, work)).values(updated_at=now(), **values).returning(model.id)
     ).first()
+    if done is not None and event is not None:
+        what, message = event
+        events.record(session, work.kind, work.row_id, what, worker=work.worker, message=message)
     session.commit()
     return done is not None
 
@@ -127,13 +135,13 @@ def claim(session: Session, kind: str, row_id: int, *, worker: str) -> ClaimedWo
 
     In the caller's transaction, which commits it: the worker plans the row's chunks in the same
     one, so a job costs one commit to start. `started_at` stays the first start; a later attempt
-    (after a backoff, a crash) is an event, as is the retry or requeue that led to it."""
+    (after a backoff, a crash) is a CLAIMED event like the first, as is the retry or requeue that
+    led to it."""
     claimed = session.connection().execute(_claim_of(kind), {"row": row_id, "stamp": now(), "worker": worker}).first()
     if claimed is None:
         return None
-    if claimed.attempt > 1:  # a later attempt of the same run
-        again = f"attempt {claimed.attempt}"
-        events.record(session, kind, row_id, events.What.RESTARTED, worker=worker, message=again)
+    attempt = f"attempt {claimed.attempt} of {claimed.max_attempts}"
+    events.record(session, kind, row_id, events.What.CLAIMED, worker=worker, message=attempt)
     return ClaimedWork(kind=kind, row_id=row_id, worker=worker, **claimed._asdict())
 
 
@@ -177,31 +185,37 @@ def _complete_of(kind: str) -> Update:
             updated_at=stamp,
             error_message=None,
         )
-        .returning(model.id)
+        .returning(model.id, model.audio_metadata)
     )
 
 
 @cache
-def _complete_with_quality_of(kind: str) -> Select[tuple[int]]:
-    """The completion and the copy of each passage's quality figures onto its chunk row (what
-    `record_quality` does) as one statement: the chunk update is a CTE that reads the passages from
-    the metadata the completion just stored, so it lands exactly when the fenced completion does.
-    A statement and a round trip fewer on every job that succeeds."""
-    model = model_for(kind)
-    done = _complete_of(kind).returning(model.audio_metadata).cte("done")
+def _complete_with_history_of(kind: str, quality: bool) -> Select[tuple[int]]:
+    """The completion, its COMPLETED event and (`quality`) the copy of each passage's quality
+    figures onto its chunk row (what `record_quality` does), as one statement: the event and the
+    chunk update are CTEs that read the row the fenced completion returns, so they land exactly
+    when it does. A job that succeeds costs one round trip to end, history and all."""
+    done = _complete_of(kind).cte("done")
+    event = insert(Event).from_select(
+        ["narration_kind", "narration_id", "what", "worker", "message"],
+        select(literal(kind), done.c.id, literal(events.What.COMPLETED.value), bindparam("worker"), bindparam("said")),
+    )
+    statement = select(done.c.id).add_cte(event.cte("event"))
+    if not quality:
+        return statement
     passage = (
         func.jsonb_array_elements(done.c.audio_metadata["qc"]["passages"])
         .table_valued("value", with_ordinality="n")
         .render_derived()
         .alias("passage")
     )
-    quality = (
+    chunks = (
         update(Chunk)
         .where(kind_of(kind).chunk_owner == done.c.id, Chunk.idx == passage.c.n - 1)
         .values(qc=passage.c.value)
         .cte("quality")
     )
-    return select(done.c.id).add_cte(quality)
+    return statement.add_cte(chunks)
 
 
 def complete(
@@ -213,14 +227,14 @@ def complete(
     duration_seconds: float,
     metadata: dict[str, Any],
 ) -> bool:
-    """Record the audio of a row this worker still holds, with each passage's quality figures on its
-    chunk row (`db.chunks.record_quality`); False if it was taken away meanwhile.
+    """Record the audio of a row this worker still holds, its COMPLETED event, and each passage's
+    quality figures on its chunk row (`db.chunks.record_quality`); False if it was taken away meanwhile.
 
     A story replacement takes the story over in the same transaction, so the story never has
     zero or two narrations, and the old one stays in the library with its audio. A scene's
     completion is that one statement, so it runs as a transaction of its own (autocommit): one round
     trip, where BEGIN and COMMIT would make it three."""
-    statement = _complete_with_quality_of(work.kind) if quality_passages(metadata) else _complete_of(work.kind)
+    statement = _complete_with_history_of(work.kind, bool(quality_passages(metadata)))
     alone = {"isolation_level": "AUTOCOMMIT"} if work.kind != "story" else None
     done = (
         session.connection(execution_options=alone)
@@ -235,6 +249,7 @@ def complete(
                 "p_base64_audio": base64_audio,
                 "p_duration_seconds": duration_seconds,
                 "p_metadata": metadata,
+                "said": f"{duration_seconds:.1f} s of audio, attempt {work.attempt}",
             },
         )
         .first()
@@ -257,17 +272,27 @@ def _take_over_story(session: Session, row_id: int) -> None:
         return  # not a replacement, or the story was deleted meanwhile: the audio stays, unattached
     session.execute(update(StoryAudio).where(StoryAudio.id == replaced.id).values(story_id=None, updated_at=now()))
     session.execute(update(StoryAudio).where(StoryAudio.id == row_id).values(story_id=replaced.story_id))
+    events.record(session, "story", replaced.id, events.What.REPLACED, message=f"by story narration #{row_id}")
 
 
 def fail(session: Session, work: ClaimedWork, message: str) -> None:
-    """Mark the row failed with a sentence a person can act on."""
-    _update_mine(session, work, status=Status.FAILED, error_message=message, completed_at=now())
+    """Mark the row failed with a sentence a person can act on (the FAILED event keeps it, where the
+    row's `error_message` keeps only the last)."""
+    _update_mine(
+        session, work, (events.What.FAILED, message), status=Status.FAILED, error_message=message, completed_at=now()
+    )
 
 
 def retry_later(session: Session, work: ClaimedWork, message: str, *, delay: timedelta) -> None:
     """Give the row back as queued, due after `delay`; the reconciler enqueues it then."""
     _update_mine(
-        session, work, status=Status.QUEUED, error_message=message, next_attempt_at=now() + delay, task_id=None
+        session,
+        work,
+        (events.What.ATTEMPT_FAILED, message),
+        status=Status.QUEUED,
+        error_message=message,
+        next_attempt_at=now() + delay,
+        task_id=None,
     )
 
 

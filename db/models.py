@@ -403,12 +403,16 @@ class Chunk(Base):
 
 
 class Event(Base):
-    """Something that happened to a narration after its first start (a redo, a retry, a cancel, a
-    requeue), so the row's own stamps can stay those of its first run. Issue 15 grows this into
-    the full history; no FK to the narration, so a deleted narration's history stays readable."""
+    """Something that happened to a narration (db/events.py): every attempt and every action, so
+    the row's own stamps can stay those of its first run. No FK to the narration, so a deleted
+    narration's history stays readable."""
 
     __tablename__ = "tts_event"
-    __table_args__ = (Index("ix_tts_event_narration", "narration_kind", "narration_id", "at"),)
+    __table_args__ = (
+        Index("ix_tts_event_narration", "narration_kind", "narration_id", "at"),
+        Index("ix_tts_event_what_at", "what", "at"),
+        Index("ix_tts_event_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     narration_kind: Mapped[str] = mapped_column(String(10))

@@ -159,6 +159,14 @@ class Settings(BaseSettings):
     failed_retention_days: int = Field(
         default=30, ge=1, description="Failed jobs' audio and chunks are deleted after this many days (rows stay)."
     )
+    event_retention_days: int = Field(
+        default=400,
+        ge=1,
+        description=(
+            "Each narration's history (tts_event: submitted, claimed, failed, reviewed…) is kept this many "
+            "days; maintenance deletes older events. The default keeps a year and a month to compare with."
+        ),
+    )
     mastering_profile: Literal["standard", "acx", "podcast", "raw"] = Field(
         default="standard",
         description="How narrations are mastered unless compose picks another profile (workers/engine/mastering.py).",

@@ -9,9 +9,11 @@ from datetime import timedelta
 
 import pytest
 from redis import Redis
+from sqlalchemy import update
 
+from db import events
 from db.engine import new_session
-from db.models import AlertSpan, Chunk, MaintenanceRun, SceneAudio
+from db.models import AlertSpan, Chunk, Event, MaintenanceRun, SceneAudio
 from db.narrations import now
 from db.settings import get_settings
 from tests.factories import LOCAL, demo_data
@@ -131,7 +133,7 @@ def test_the_command_prints_the_report(demo: None, commands: Commands) -> None:
     report = json.loads(done.stdout)
     assert set(report) == {
         "stuck", "failed_rows_cleaned", "failed_files_deleted", "previews_shrunk", "storage", "alert_spans_pruned",
-        "refused_paths", "previews_kept", "errors",
+        "events_pruned", "refused_paths", "previews_kept", "errors",
     }  # fmt: skip
     assert report["storage"]["bytes_used_before"] == 0
     assert report["refused_paths"] == report["previews_kept"] == report["errors"] == []
@@ -154,3 +156,21 @@ def test_alert_history_older_than_a_year_is_pruned(demo: None) -> None:
     assert run_maintenance("test")["alert_spans_pruned"] == 1
     with new_session() as session:
         assert sorted(s.message for s in session.query(AlertSpan)) == ["holds for long", "recent"]
+
+
+def test_events_past_their_retention_are_deleted_and_the_rest_kept(demo: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENT_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    today = now()
+    with new_session() as session:
+        for days, message in [(31, "old"), (29, "recent")]:
+            events.record(session, "story", 1, events.What.RETRIED, message=message)
+            session.flush()
+            session.execute(update(Event).where(Event.message == message).values(at=today - timedelta(days=days)))
+        session.commit()
+    pruned = run_maintenance("test")["events_pruned"]
+    with new_session() as session:
+        kept = session.query(Event).filter(Event.message.in_(["old", "recent"]))
+        assert [e.message for e in kept] == ["recent"]
+        assert session.query(Event).filter(Event.at < today - timedelta(days=30)).count() == 0
+    assert pruned >= 1

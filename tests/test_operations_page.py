@@ -16,16 +16,18 @@ from dashboard import panels, shared_history
 from dashboard.operations_view import load_panels
 from dashboard.session import KEY
 from db.engine import get_engine, new_session
+from db.events import What
 from db.heartbeats import beat
 from db.lifecycle import cancelled
 from db.settings import get_settings
-from tests.apptest import APP, shown
-from tests.factories import billed, demo_data, staff_user
+from tests.apptest import APP, selectbox, shown
+from tests.factories import LOCAL, billed, demo_data, staff_user
 from workers.operations.alerts import check
 from workers.operations.demo_history import CANCELLED, ERRORS, SCHEDULED, seed_history
 from workers.operations.health import snapshot
 from workers.operations.maintenance import run_maintenance
 from workers.service.roles import Role
+from workers.service.submit import Request, submit
 
 PAGE = str(Path(__file__).resolve().parents[1] / "dashboard" / "pages" / "operations.py")
 NO_WORKER = "No worker has sent a heartbeat"
@@ -235,3 +237,24 @@ def test_people_looking_at_the_same_view_share_one_read_of_it(
     assert _metrics(second) == _metrics(first)
     assert [c.proto.spec for c in second.get("vega_lite_chart")] == [c.proto.spec for c in first.get("vega_lite_chart")]
     assert [c.value for c in second.caption] == [c.value for c in first.caption]
+
+
+def test_events_are_listed_by_kind_with_a_link_to_their_narration(db: str, redis: Redis) -> None:
+    demo_data()
+    editor = staff_user("editor")
+    submit(Request(kind="scene", target_id=1, prompt="A gull on the rail.", user_id=editor.user_id, **LOCAL))
+    second = submit(Request(kind="scene", target_id=2, prompt="Fog over the bay.", user_id=editor.user_id, **LOCAL))
+    with new_session() as session:
+        assert cancelled(session, "scene", second.row_id, user_id=editor.user_id)
+    app = _signed_in(AppTest.from_file(PAGE, default_timeout=60), Role.VIEWER)
+
+    every = _table(app, "event")
+    assert every["event"].tolist() == ["cancelled", "submitted", "submitted"]  # newest first
+    selectbox(app, "Kind of event").set_value(What.CANCELLED).run()
+    only = _table(app, "event")
+    assert only[["event", "narration", "by"]].values.tolist() == [
+        ["cancelled", f"scene narration #{second.row_id}", "editor"]
+    ]
+    assert only["open"].tolist() == [f"narration?kind=scene&id={second.row_id}"]
+    selectbox(app, "Kind of event").set_value(What.DELETED).run()
+    assert "No event of this kind in this range." in [c.value for c in app.caption]

@@ -148,14 +148,15 @@ def test_a_redo_keeps_the_narration_completed_with_its_audio_until_the_new_audio
         row = session.get(StoryAudio, row_id)
         assert row is not None and new_text in row.prompt and row.redo_state is None
         assert row.audio_metadata is not None and row.audio_metadata["duration_seconds"] == row.duration_seconds
-    assert happened(row_id) == ["redo_queued", "redo_started", "redo_completed"]
+    assert happened(row_id) == ["submitted", "claimed", "completed", "redo_queued", "redo_started", "redo_completed"]
     detail = load_detail("story", row_id)
     assert detail is not None and detail.redo_refusal is None
-    assert [label for label, _ in detail.timeline][-4:-1] == [
-        "redo of passage 2 queued (by editor)",
+    assert [e.label for e in detail.timeline][-4:-1] == [
+        "redo of passage 2 queued",
         "redo of passage 2 started",
         "redo of passage 2 completed",
     ]
+    assert detail.timeline[-4].by == "editor"
 
 
 def test_cancelling_a_redo_mid_run_leaves_the_narration_completed_with_the_same_audio(fake: FakeProviders) -> None:
@@ -183,7 +184,7 @@ def test_cancelling_a_redo_mid_run_leaves_the_narration_completed_with_the_same_
     assert [(c.text, c.audio_path) for c in now] == [(c.text, c.audio_path) for c in old]
     assert passage_audio(now[0]) == old_passage  # the old passage still plays on its own
     assert chunk_files() == {str(c.audio_path) for c in old}  # the redo's new passage file is gone
-    assert happened(row_id) == ["redo_queued", "redo_started", "redo_cancelled"]
+    assert happened(row_id)[-3:] == ["redo_queued", "redo_started", "redo_cancelled"]
     assert actions.cancel("story", row_id, editor).endswith("only queued or running jobs can be cancelled.")
     view = load_view("story", row_id)
     assert view is not None and view.status == "completed" and not view.redo_in_flight
@@ -246,14 +247,17 @@ def test_a_redo_of_a_failed_narration_is_a_retry_and_the_first_start_is_kept(fak
     with new_session() as session:
         row = session.get(StoryAudio, row_id)
         assert row is not None and row.status == "completed" and row.started_at == started
-    assert happened(row_id) == ["retried", "retried"]
+    attempt = ["claimed", "failed", "retried"]
+    assert happened(row_id) == ["submitted", *attempt, *attempt, "claimed", "completed"]
     scene = submit(Request(kind="scene", target_id=1, prompt="Not wanted after all.", **OPENAI)).row_id
     actions.cancel("scene", scene, editor)
-    assert happened(scene, "scene") == ["cancelled"]
+    assert happened(scene, "scene") == ["submitted", "cancelled"]
     detail = load_detail("story", row_id)
     assert detail is not None
-    labels = [label for label, _ in detail.timeline]
-    assert labels.index("started") < labels.index("retried (by editor)") < labels.index("completed")
+    said = [(e.label, e.by) for e in detail.timeline]
+    first_claim = next(i for i, (label, _) in enumerate(said) if label == "claimed")
+    assert first_claim < said.index(("retried", "editor")) < said.index(("retried (passage 1)", "editor"))
+    assert said.index(("retried (passage 1)", "editor")) < [label for label, _ in said].index("completed")
 
 
 def test_a_worker_killed_mid_redo_is_replaced_and_the_redo_is_swapped_in_once(

@@ -7,11 +7,11 @@ import streamlit as st
 from dashboard import links, shared_history
 from dashboard.headlines import Headline, budget_headline
 from dashboard.labels import TIME_ZONES, display_zone, when
-from dashboard.operations_view import RANGES, alert_history
+from dashboard.operations_view import EVENTS_SHOWN, RANGES, alert_history, event_list
 from dashboard.panels import live_panels, show_headlines, side_by_side, storage_panel
 from dashboard.plain import md
 from dashboard.session import require
-from db import monitoring
+from db import events, monitoring
 from db.engine import new_session
 from db.narrations import projects
 from db.settings import get_settings
@@ -89,6 +89,22 @@ else:
             }
             for j in jobs
         ],
+        hide_index=True,
+        width="stretch",
+        column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗")},
+    )
+
+st.subheader("Events")
+what = st.selectbox(
+    "Kind of event", [None, *events.What], format_func=lambda w: "every kind" if w is None else w.replace("_", " ")
+)
+listed = event_list(window, what)
+if listed.empty:
+    st.caption("No event of this kind in this range.")
+else:
+    st.caption(f"The newest {EVENTS_SHOWN} at most, newest first; a narration's own page shows its whole history.")
+    st.dataframe(
+        listed,
         hide_index=True,
         width="stretch",
         column_config={"open": st.column_config.LinkColumn("open", display_text="open ↗")},

@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from db import chunks
+from db import chunks, events
 from db.lifecycle import ClaimedWork
 from db.settings import get_settings
 from workers.engine import mastering, metrics, qc, storage
@@ -201,9 +201,24 @@ class ChunkJob:
             lambda error: error.retry_after if isinstance(error, Transient) else None,
         )
 
+        def noted(state: RetryCallState) -> None:
+            """A passage's failed request that will be retried is part of the narration's history (a
+            wait for one of the account's slots is not a failure, so it is not)."""
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, Transient) and not isinstance(error, Busy):
+                events.record_now(
+                    self.work.kind, self.work.row_id, events.What.PASSAGE_RETRIED,
+                    passage=idx, worker=self.work.worker, message=f"{error.reason}: {error}",
+                )  # fmt: skip
+
         audio: ChunkAudio | None = None
         for attempt in Retrying(
-            retry=retry_if_exception_type(Transient), stop=give_up, wait=pause, sleep=self.sleep, reraise=True
+            retry=retry_if_exception_type(Transient),
+            stop=give_up,
+            wait=pause,
+            sleep=self.sleep,
+            before_sleep=noted,
+            reraise=True,
         ):
             with attempt, self.slot():
                 self.check()

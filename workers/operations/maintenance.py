@@ -29,7 +29,7 @@ import soundfile
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from db import alert_log, chunks
+from db import alert_log, chunks, events
 from db.engine import new_session
 from db.models import Chunk, MaintenanceRun, Status
 from db.narrations import KINDS, MODELS, kind_of, now
@@ -295,6 +295,11 @@ def run_maintenance(trigger: str) -> dict[str, Any]:
         report["storage"] = step("storage quota", {}, lambda: _enforce_quota(session, settings, trouble))
         report["alert_spans_pruned"] = step(
             "alert history", 0, lambda: alert_log.prune(session, started - ALERT_HISTORY_KEPT)
+        )
+        report["events_pruned"] = step(
+            "event history",
+            0,
+            lambda: events.prune(session, started - timedelta(days=settings.event_retention_days)),
         )
         report.update(refused_paths=trouble.refused_paths, previews_kept=trouble.previews_kept, errors=trouble.errors)
         session.add(MaintenanceRun(started_at=started, finished_at=now(), trigger=trigger, report=report))

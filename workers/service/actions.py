@@ -13,7 +13,7 @@ from dataclasses import replace
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from db import chunks, lifecycle, redo
+from db import chunks, events, lifecycle, redo
 from db.engine import new_session
 from db.library import Filters, matching
 from db.models import CANCELLED, Narration, Status, StoryAudio
@@ -262,7 +262,8 @@ def delete(kind: str, row_id: int, user: SignedIn) -> str:
         if refused := _delete_refusal(session, kind, row):
             return refused
         files = storage.narration_files(*chunks.stored_files(session, kind, row_id))
-        session.delete(row)  # its chunks and tag links go with it (ON DELETE CASCADE)
+        session.delete(row)  # its chunks and tag links go with it (ON DELETE CASCADE); its history stays
+        events.record(session, kind, row_id, events.What.DELETED, user_id=user.user_id, message=row.status)
         session.commit()
     removal = storage.remove(media, files)
     said = f"Deleted {kind} narration #{row_id} and {removal.removed} file(s)."

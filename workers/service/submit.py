@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db import events
 from db.engine import new_session
-from db.models import Image, SceneAudio, Status, Story, StoryAudio
+from db.models import Image, Narration, SceneAudio, Status, Story, StoryAudio
 from db.narrations import Kind, NewNarration, add_narration, pending_replacement, story_narration
 from db.settings import get_settings
 from workers.engine import catalogue, validation
@@ -66,6 +67,8 @@ class Request:
     """The mastering profile (workers/engine/mastering.py); None: the desk's default when the worker runs it."""
     listen_back: bool = False
     """Transcribe each passage after synthesis and compare it with its text (needs an OpenAI key)."""
+    copy_of: int | None = None
+    """The narration (of the same kind) this one duplicates: both histories say so."""
 
 
 @dataclass(frozen=True)
@@ -197,13 +200,38 @@ def _save(request: Request, spec: NewNarration) -> int:
             if target is None:
                 raise Refused(f"Scene image #{request.target_id} no longer exists. Pick another image.")
         _within_cap(session, request.user_id)
-        row_id = add_narration(session, target, spec, replaces=replaces).id
+        row = add_narration(session, target, spec, replaces=replaces)
+        _record_submitted(session, request, row, replaces)
+        row_id = row.id
         try:
             session.commit()
         except IntegrityError:
             # Two submits of the same story at once (a double-click): the one-to-one lets one through.
             raise Refused("This story already has a narration; each story has one. Open it instead.") from None
     return row_id
+
+
+def _record_submitted(session: Session, request: Request, row: Narration, replaces: StoryAudio | None) -> None:
+    """The new row's SUBMITTED event (at its `created_at`), and a DUPLICATED one on the narration it copies."""
+    row_id = row.id
+    said = [f"a copy of #{request.copy_of}"] if request.copy_of is not None else []
+    said += [f"to replace #{replaces.id}"] if replaces is not None else []
+    said += [f"scheduled for {request.scheduled_at:%Y-%m-%d %H:%M %Z}"] if request.scheduled_at is not None else []
+    message = ", ".join(said) or None
+    events.record(
+        session,
+        request.kind,
+        row_id,
+        events.What.SUBMITTED,
+        user_id=request.user_id,
+        message=message,
+        at=row.created_at,
+    )
+    if request.copy_of is not None:
+        copied = f"as {request.kind} narration #{row_id}"
+        events.record(
+            session, request.kind, request.copy_of, events.What.DUPLICATED, user_id=request.user_id, message=copied
+        )
 
 
 def submit(request: Request) -> Submitted:
