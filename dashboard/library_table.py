@@ -18,21 +18,26 @@ ROW_HEIGHT = 35
 """Pixels per row (Streamlit's default, said here so a browser test can click a row by position)."""
 COLUMNS: dict[str, Any] = {
     "narration": st.column_config.TextColumn("narration", width=78, help="Open it with a click on its row"),
-    "narrates": st.column_config.TextColumn("narrates", width=120, help="The story, or the scene and its story"),
+    "narrates": st.column_config.TextColumn("narrates", width=110, help="The story, or the scene and its story"),
     "status": st.column_config.TextColumn("status", width=80),
     "quality": st.column_config.TextColumn(
         "quality",
         width=140,
         help="Quality checks: ✓ passes, or ✗ and the check it fails; how many passages are flagged; — not measured",
     ),
-    "voice": st.column_config.TextColumn("voice", width=120, help="Voice · provider and model"),
+    "voice": st.column_config.TextColumn("voice", width=100, help="Voice · provider and model"),
     "length": st.column_config.TextColumn("length", width=55),
     "created": st.column_config.TextColumn("created", width=135),
-    "by": st.column_config.TextColumn("by", width=62),
+    "by": st.column_config.TextColumn("by", width=56),
+    "board": st.column_config.TextColumn("board", width=52, help="Open its story's board with a click"),
 }
-"""Fixed widths that add up to 790 px, less than the table gets in a 1280 px window beside the sidebar
+"""Fixed widths that add up to 806 px, less than the table gets in a 1280 px window beside the sidebar
 (about 820 px, less a vertical scrollbar), so it never scrolls sideways; a long title is cut in its
 cell and read whole on the narration's page."""
+
+
+BOARD = "board"
+"""The board column's text where the row's story exists: a click on it opens the story's board."""
 
 
 def narrates(row: LibraryRow) -> str:
@@ -61,6 +66,7 @@ def lines(rows: list[LibraryRow], zone: ZoneInfo) -> list[dict[str, str]]:
             "length": labels.length(row.duration_seconds),
             "created": labels.when(row.created_at, zone),
             "by": row.username or "—",
+            "board": BOARD if row.story_id is not None else "",
         }
         for row in rows
     ]

@@ -68,6 +68,8 @@ class LibraryRow:
     """The failing checks' names ("true peak")."""
     qc_flagged: int = 0
     """How many passages the checks flagged."""
+    story_id: int | None = None
+    """The story it is of (None: deleted): its story board's."""
 
 
 _ROW_ID = re.compile(r"^\s*(?:(story|scene)\s*#?\s*)?#?(\d{1,18})\s*$", re.IGNORECASE)
@@ -110,6 +112,7 @@ def _branch(kind: NarrationKind, filters: Filters) -> Select[Any]:
             User.username,
             model.created_at,
             model.duration_seconds,
+            Story.id.label("story_id"),
         )
         .select_from(model)
         .outerjoin(User, User.id == model.user_id)
@@ -187,7 +190,9 @@ def page(session: Session, filters: Filters, *, number: int = 1, size: int = 50)
     rows = session.execute(
         select(newest).order_by(newest.c.created_at.desc(), newest.c.id.desc()).limit(size).offset((number - 1) * size)
     ).all()
-    found = [replace(LibraryRow(*row), title=_cut(row.title), story_title=_cut(row.story_title)) for row in rows]
+    found = [
+        LibraryRow(**{**row._asdict(), "title": _cut(row.title), "story_title": _cut(row.story_title)}) for row in rows
+    ]
     return _with_checks(session, found), total
 
 

@@ -80,7 +80,8 @@ def test_filter_open_and_retry_a_failed_job(
 
         expect(page.get_by_role("heading", name=f"Scene narration #{failed}")).to_be_visible(timeout=30_000)
         assert f"kind=scene&id={failed}" in page.url  # a link anyone can paste
-        expect(page.get_by_text("no voice 'retired-voice'")).to_be_visible()
+        # why, on the card (the history below says it again, in its "failed" event)
+        expect(page.get_by_test_id("stAlertContentError").get_by_text("no voice 'retired-voice'")).to_be_visible()
         _set_voice(failed, "joe")  # an administrator put the voice back
         settled(page)
         page.get_by_role("button", name="Retry").click()

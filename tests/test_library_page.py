@@ -11,6 +11,7 @@ from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.labels import when
+from dashboard.plain import md
 from dashboard.session import KEY
 from db.engine import get_engine, new_session
 from db.lifecycle import cancel
@@ -195,7 +196,17 @@ def test_the_table_reads_as_people_say_it(db: str, redis: Redis, monkeypatch: py
 
     app = _library()
     table = app.dataframe[0].value
-    assert list(table.columns) == ["narration", "narrates", "status", "quality", "voice", "length", "created", "by"]
+    assert list(table.columns) == [
+        "narration",
+        "narrates",
+        "status",
+        "quality",
+        "voice",
+        "length",
+        "created",
+        "by",
+        "board",
+    ]
     by_row = {line["narration"]: line for line in table.to_dict("records")}
     told, named = by_row[f"story #{story}"], by_row[f"scene #{scene}"]
     assert told["narrates"] == "The Clockmaker's Apprentice"
@@ -240,3 +251,12 @@ def test_the_narration_details_read_as_people_say_it(db: str, redis: Redis, monk
     assert said["voice"] == "Rachel" and said["provider"] == "ElevenLabs" and said["model"] == "Flash v2"
     assert said["length"] == "49:48" and said["priority"] == "high"
     assert said["characters billed"] == "0" and said["cost"] == "$0.0000"  # no passage billed: as before
+
+
+def test_a_click_in_the_board_column_opens_the_rows_story_board(db: str, redis: Redis) -> None:
+    demo_data()
+    submit(Request(kind="scene", target_id=4, prompt="A workshop of clocks.", **LOCAL))  # the clockmaker's story
+    app = _library()
+    assert app.dataframe[0].value["board"].tolist() == ["board"]
+    _click(app, 0, "board")
+    assert app.title[0].value == md("The Clockmaker's Apprentice")  # its story's board, not the narration

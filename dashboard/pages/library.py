@@ -10,6 +10,8 @@ from dashboard.labels import QUALITY_FILTER, display_zone
 from dashboard.library_table import COLUMNS, ROW_HEIGHT, lines
 from dashboard.plain import md
 from dashboard.session import require
+from dashboard.story_board import PAGE as BOARD_PAGE
+from dashboard.story_board import board_params
 from dashboard.summary import summary_strip
 from db.engine import new_session
 from db.library import Filters, filter_options, page
@@ -37,6 +39,10 @@ def _any(label: str, names: Mapping[int, str] | None = None) -> Callable[[Any], 
 
 with new_session() as session:
     project_id = st.session_state.get("project")
+    if project_id is None and (asked := st.query_params.get("project")):
+        # A link's first run (the story board's "in the library"): the bound widget is not made yet,
+        # and without its project the story the link names would not be among the options.
+        project_id = next((i for i, name in filter_options(session).projects.items() if name == asked), None)
     options = filter_options(session, project_id=project_id)
 
 # Each filter lives in the URL too (`/library?status=failed&provider=elevenlabs`): a reload keeps the
@@ -143,6 +149,9 @@ if user.can_compose and filters.status in (Status.FAILED, CANCELLED, Status.QUEU
 
 cells = picked.selection.cells if picked else []
 if cells:
-    target = rows[cells[0][0]]  # any cell of a row opens that row's narration
+    (row_number, column), *_ = cells
+    target = rows[row_number]
     del st.session_state["library-table"]  # coming back to the library must not reopen it
-    st.switch_page(links.PAGE, query_params=links.params(target.kind, target.id))
+    if column == "board" and target.story_id is not None:  # its story's board
+        st.switch_page(BOARD_PAGE, query_params=board_params(target.story_id))
+    st.switch_page(links.PAGE, query_params=links.params(target.kind, target.id))  # any other cell: the narration
