@@ -14,10 +14,10 @@ from dashboard import labels
 from db import monitoring
 from db.monitoring import Failures, StatusCount
 from db.settings import Settings
+from workers.engine.budget import Budget
 from workers.operations import verdicts
 from workers.operations.health import Health, Storage
 from workers.operations.verdicts import Verdict
-from workers.service.budget import Budget
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from db.live import StuckJob
 from db.models import STATES
 from db.monitoring import HistoryFilters
 from db.window import Window, zone
+from workers.engine.costs import Costs, costs
 from workers.operations.health import Health
 from workers.operations.rq_status import QueueState
-from workers.service.costs import Costs, costs
 
 T = TypeVar("T")
 PARALLEL_QUERIES = 4

@@ -43,9 +43,10 @@ from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chrom
 from tests.servers import postgres_server, redis_server
 from tests.simulated_hosts import Cluster, cluster
 from tests.workers_env import WorkersStarter, providers_on
+from workers.engine import budget
 from workers.engine.providers import local
 from workers.redis_connection import reset_redis
-from workers.service import budget, sign_in
+from workers.service import sign_in
 from workers.service.throttle import forget_in_process
 
 KEYS = ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "OPENAI_BASE_URL", "ELEVENLABS_BASE_URL")

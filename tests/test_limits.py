@@ -12,7 +12,7 @@ from db.engine import new_session
 from db.models import SceneAudio, Status
 from db.settings import get_settings
 from tests.factories import LOCAL, billed, demo_data, staff_user
-from workers.service import budget
+from workers.engine import budget
 from workers.service.bulk import narrate_scenes
 from workers.service.roles import SignedIn
 from workers.service.submit import Refused, Request, submit

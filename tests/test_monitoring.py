@@ -33,7 +33,7 @@ from db.monitoring import (
 )
 from db.window import Window, bucket_for
 from tests.factories import demo_data
-from workers.service.costs import costs
+from workers.engine.costs import costs
 
 T = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 CANCELLED_TEXT = "Cancelled before it finished."

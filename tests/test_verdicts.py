@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from db.settings import Settings
+from workers.engine.budget import Budget
 from workers.operations import verdicts
 from workers.operations.health import Storage
 from workers.operations.verdicts import Verdict
-from workers.service.budget import Budget
 
 HEALTHY, WATCH, ACT = Verdict.HEALTHY, Verdict.WATCH, Verdict.ACT
 SETTINGS = Settings(alert_failure_rate=0.2, alert_failure_min_jobs=5, alert_queue_age_seconds=600)

@@ -25,9 +25,9 @@ from db.narrations import (
 )
 from db.settings import get_settings
 from workers.engine import catalogue
+from workers.engine.budget import this_month
 from workers.engine.media import RefusedPath
 from workers.engine.validation import MAX_PROMPT_CHARS, too_long
-from workers.service.budget import this_month
 from workers.service.bulk import narrate_scenes
 from workers.service.submit import Refused
 

@@ -16,8 +16,8 @@ from db.engine import new_session
 from db.narrations import projects
 from db.settings import get_settings
 from db.window import Window, zone
+from workers.engine.budget import this_month
 from workers.engine.catalogue import CATALOGUE
-from workers.service.budget import this_month
 
 user = require()
 st.title("Operations")

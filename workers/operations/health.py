@@ -14,10 +14,10 @@ from db.models import MaintenanceRun
 from db.narrations import now
 from db.settings import Settings, get_settings
 from db.window import Window
+from workers.engine.budget import Budget, this_month
 from workers.engine.store import media_store
 from workers.operations.rq_status import RqStatus, rq_status
 from workers.redis_connection import redis
-from workers.service.budget import Budget, this_month
 
 
 @dataclass(frozen=True)

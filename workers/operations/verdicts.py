@@ -13,9 +13,9 @@ from enum import StrEnum
 
 from db.monitoring import failure_share
 from db.settings import Settings
+from workers.engine.budget import Budget
 from workers.operations.alerts import starting
 from workers.operations.health import Health, Storage
-from workers.service.budget import Budget
 
 
 class Verdict(StrEnum):

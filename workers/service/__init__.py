@@ -8,7 +8,6 @@
     bulk          every scene of a story in one action
     actions       retry, cancel, redo passages, delete; one or all a filter shows
     samples       a few seconds of each voice, synthesized once
-    budget, costs the month's spend against MONTHLY_BUDGET_USD, priced from the catalogue
 
 None imports Streamlit: the pages call these and show what they return (submit and every action
 return a sentence), and tests call them directly. Uses `workers.engine` (the catalogue, validation,

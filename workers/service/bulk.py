@@ -19,8 +19,8 @@ from sqlalchemy import select
 from db.engine import new_session
 from db.models import Image, SceneAudio, Status, Story
 from db.settings import get_settings
-from workers.engine import catalogue
-from workers.service import access, budget
+from workers.engine import budget, catalogue
+from workers.service import access
 from workers.service.submit import Refused, Request, Submitted, submit
 
 

@@ -26,10 +26,10 @@ from db.engine import new_session
 from db.models import Image, Narration, SceneAudio, Status, Story, StoryAudio
 from db.narrations import Kind, NewNarration, add_narration, pending_replacement, story_narration
 from db.settings import get_settings
-from workers.engine import catalogue, validation
+from workers.engine import budget, catalogue, validation
 from workers.engine.queue import enqueue, new_task_id
 from workers.redis_connection import redis
-from workers.service import access, budget
+from workers.service import access
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The month's estimated spend on paid voices against MONTHLY_BUDGET_USD.
 
 The same figure as the Operations page's month to date (`db.monitoring.billed_characters` priced by
-`workers.service.costs`), so the alert, the compose warning and the chart never disagree.
+`workers.engine.costs`), so the alert, the compose warning and the chart never disagree.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from db.engine import database_url, new_session
 from db.narrations import now
 from db.settings import Settings
 from db.window import Window
-from workers.service.costs import costs
+from workers.engine.costs import costs
 
 
 @dataclass(frozen=True)
