@@ -54,19 +54,11 @@ def _index(options: list[str], value: str | None) -> int:
     return options.index(value) if value in options else 0
 
 
-def voice_choice(
-    key: str,
-    *,
-    provider: str | None = None,
-    model: str | None = None,
-    voice: str | None = None,
-    output_format: str | None = None,
-    priority: int = 0,
-    instructions: str | None = None,
-    speed: float | None = None,
-    mastering_profile: str | None = None,
-) -> VoiceChoice:
-    """Render the controls (keys prefixed with `key`) starting from the given values."""
+def voice_picker(
+    key: str, *, provider: str | None = None, model: str | None = None, voice: str | None = None
+) -> tuple[catalogue.ProviderInfo, catalogue.Model, str]:
+    """Provider, model and voice, side by side (keys prefixed with `key`): compose's first row, and
+    a project's fallback voice."""
     providers = {p.id.value: p for p in catalogue.CATALOGUE}
     left, middle, right = st.columns(3)
     provider_ids = list(providers)
@@ -94,6 +86,24 @@ def voice_choice(
         format_func=lambda v: catalogue.voice_name(provider_id, v),  # ElevenLabs voices by name, not id
         key=f"{key}-voice-{model_id}",
     )
+    return info, chosen, str(picked)
+
+
+def voice_choice(
+    key: str,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    voice: str | None = None,
+    output_format: str | None = None,
+    priority: int = 0,
+    instructions: str | None = None,
+    speed: float | None = None,
+    mastering_profile: str | None = None,
+) -> VoiceChoice:
+    """Render the controls (keys prefixed with `key`) starting from the given values."""
+    info, chosen, picked = voice_picker(key, provider=provider, model=model, voice=voice)
+    provider_id = info.id.value
     tone = (
         st.text_input(
             "Tone instructions",

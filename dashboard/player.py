@@ -130,6 +130,12 @@ def _render(view: NarrationView, user: SignedIn, *, full: bool) -> None:
             f"voice {labels.voice(view.provider, view.voice)}"
         )
     )
+    if view.fell_back_from:
+        asked = md(view.fell_back_from)  # a column of the shared table: escaped like any of its text
+        st.caption(
+            f":orange-badge[fallback voice] Asked for {asked}, which failed for account reasons; narrated "
+            "with the project's fallback voice (its history says why)."
+        )
     if view.place is not None:
         st.caption(_in_line(view.place))
     if view.pending and view.chunks_total > 1:

@@ -54,6 +54,8 @@ class NarrationView:
     """Where a queued narration stands in line; None once it is not queued."""
     redo_passages: tuple[int, ...] = ()
     """Passages (1-based) being narrated again while the row stays completed with its audio."""
+    fell_back_from: str | None = None
+    """The voice asked for ("openai · tts-1 · nova") when the project's fallback voice narrated it."""
 
     @property
     def redo_in_flight(self) -> bool:
@@ -154,6 +156,7 @@ def load_view(kind: str, row_id: int) -> NarrationView | None:
                 session, kind, row_id, dead_after=timedelta(seconds=get_settings().worker_dead_after_seconds)
             ),
             redo_passages=tuple(i + 1 for i in redo.in_flight(session, kind, row_id)) if row.redo_state else (),
+            fell_back_from=row.fell_back_from,
         )
 
 

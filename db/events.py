@@ -35,6 +35,8 @@ class What(StrEnum):
     DUPLICATED = "duplicated"
     REPLACED = "replaced"
     DELETED = "deleted"
+    FELL_BACK = "fell_back"
+    """The voice asked for failed for account reasons; the project's fallback voice narrates it."""
     REQUEUED = "requeued"
     REDO_QUEUED = "redo_queued"
     REDO_STARTED = "redo_started"

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    delete,
     exists,
     func,
     insert,
@@ -35,6 +36,7 @@ from db import events
 from db.chunks import quality_passages
 from db.models import Chunk, Event, SceneAudio, Status, StoryAudio, WorkerBeat
 from db.narrations import MODELS, kind_of, model_for, now
+from db.project_settings import Voice
 
 Replacement = aliased(StoryAudio)
 
@@ -294,6 +296,43 @@ def retry_later(session: Session, work: ClaimedWork, message: str, *, delay: tim
         next_attempt_at=now() + delay,
         task_id=None,
     )
+
+
+def fall_back(
+    session: Session, work: ClaimedWork, to: Voice, *, delivery: dict[str, Any], why: str, task_id: str
+) -> list[str] | None:
+    """Give a row this worker holds to the project's fallback voice: queued again with a fresh set
+    of attempts, its provider, model and voice now the fallback's (and `delivery`, its tone
+    instructions and speed, as the fallback takes them), the voice asked for kept in
+    `fell_back_from`, and a FELL_BACK event saying why. Its passages in the old voice are dropped
+    (one narration in two voices is no narration); returns their files, for the caller to delete
+    once this commits. None when the row was taken away meanwhile (nothing changed)."""
+    model = model_for(work.kind)
+    asked = Voice(work.provider, work.model, work.voice or "").label
+    done = session.execute(
+        update(model)
+        .where(_mine(model, work))
+        .values(
+            {
+                **_queued_afresh(task_id, None),
+                "provider": to.provider, "model_backend": to.model, "voice_style": to.voice,
+                "fell_back_from": asked, "updated_by_id": model.updated_by_id, **delivery,
+                "error_message": f"Narrated with the project's fallback voice: {why}",
+            }
+        )
+        .returning(model.id)
+    ).first()  # fmt: skip
+    if done is None:
+        session.rollback()
+        return None
+    dropped = session.execute(
+        delete(Chunk).where(kind_of(work.kind).owns(work.row_id)).returning(Chunk.audio_path, Chunk.characters_billed)
+    ).all()
+    paid = sum(billed or 0 for _, billed in dropped)
+    said = f"from {asked}: {why}" + (f" ({paid:,} characters already billed in the old voice)" if paid else "")
+    events.record(session, work.kind, work.row_id, events.What.FELL_BACK, worker=work.worker, message=said)
+    session.commit()
+    return [path for path, _ in dropped if path]
 
 
 def release(session: Session, work: ClaimedWork) -> None:

@@ -263,6 +263,10 @@ class BaseTTS:
     # whether its passages are transcribed back and compared with the text (NULL = no).
     mastering: Mapped[str | None] = mapped_column(String(16))
     listen_back: Mapped[bool | None]
+    # Set when the project's fallback voice narrated it because the voice asked for failed for
+    # account reasons (workers/engine/fallback.py): that voice, as "provider · model · voice"; the
+    # provider, model and voice columns then name the fallback, what the audio really is.
+    fell_back_from: Mapped[str | None] = mapped_column(String(250))
 
 
 HISTORY_COLUMNS = (
@@ -400,6 +404,22 @@ class Chunk(Base):
     # The passage's quality figures and flags in the finished narration (workers/engine/qc.py), as in the
     # narration's audio_metadata["qc"]["passages"]; None until it is measured.
     qc: Mapped[dict[str, Any] | None]
+
+
+class ProjectSetting(Base):
+    """What a project asks of its narrations, beyond Django's `project_project` (our own table): a
+    fallback voice for when the voice asked for fails for account reasons, and whether a completed
+    narration needs approval before the product serves it."""
+
+    __tablename__ = "tts_project_setting"
+
+    project_id: Mapped[int] = mapped_column(BigInteger, _fk("project_project.id", "CASCADE"), primary_key=True)
+    fallback_provider: Mapped[str | None] = mapped_column(String(20))
+    fallback_model: Mapped[str | None] = mapped_column(String(100))
+    fallback_voice: Mapped[str | None] = mapped_column(String(100))
+    require_approval: Mapped[bool] = mapped_column(server_default=text("false"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_by_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
 
 
 class Event(Base):

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     Subquery,
     and_,
+    case,
     cast,
     extract,
     func,
@@ -187,6 +188,11 @@ def _finished_rows(window: Window, filters: HistoryFilters, columns: Columns) ->
     return _both(window, filters, columns, _finished, at=_completed_at)
 
 
+def _as_narrated(model: NarrationModel) -> ColumnElement[str]:
+    fallback = model.provider + literal(" (fallback)")
+    return case((model.fell_back_from.is_(None), model.provider), else_=fallback).label("provider")
+
+
 @dataclass(frozen=True)
 class ProviderCount:
     bucket: datetime
@@ -195,8 +201,9 @@ class ProviderCount:
 
 
 def provider_over_time(session: Session, window: Window, filters: HistoryFilters) -> list[ProviderCount]:
-    """Jobs asked for in each bucket, per provider."""
-    rows = _both(window, filters, lambda _, m: (window.bucket_of(m.created_at).label("bucket"), m.provider))
+    """Jobs asked for in each bucket, per provider; those the project's fallback voice narrated are
+    their own series ("local (fallback)"), so an account that failed shows as it happened."""
+    rows = _both(window, filters, lambda _, m: (window.bucket_of(m.created_at).label("bucket"), _as_narrated(m)))
     query = (
         select(rows.c.bucket, rows.c.provider, func.count())
         .group_by(rows.c.bucket, rows.c.provider)

@@ -51,7 +51,7 @@ from httpx2._transports import default as httpx2_transport
 httpx_transport.create_ssl_context = functools.cache(httpx_transport.create_ssl_context)  # type: ignore[attr-defined]
 httpx2_transport.create_ssl_context = functools.cache(httpx2_transport.create_ssl_context)  # type: ignore[attr-defined]
 
-Fault = Literal["slow", "429", "500", "garbage", "truncated", "hang", "401", "busy", "quota"]
+Fault = Literal["slow", "429", "500", "garbage", "truncated", "hang", "401", "busy", "quota", "refused"]
 FAULTS: tuple[Fault, ...] = get_args(Fault)
 ProviderName = Literal["openai", "elevenlabs"]
 PROVIDERS: tuple[ProviderName, ...] = get_args(ProviderName)
@@ -434,6 +434,11 @@ class FakeProviders:
             return _Reply(200, b"<html><body><h1>Welcome to the hotel Wi-Fi</h1></body></html>", "text/html")
         if fault == "401":
             return self._unauthorized(request)
+        if fault == "refused":  # the text's fault, not the account's: a 400 in the provider's own words
+            if openai:
+                message = "Your request was rejected as a result of our safety system."
+                return _openai_error(400, message, "content_policy_violation")
+            return _eleven_error(400, "invalid_text", "The text could not be synthesized.")
         if fault == "quota":
             if openai:
                 message = "You exceeded your current quota, please check your plan and billing details."

@@ -13,6 +13,9 @@
     encoding      WAV, MP3, FLAC or Ogg/Opus, and the preview
     validation    what a row must be before anything is paid for (submit asks it too)
     catalogue     providers, models, voices, their limits and prices: data
+    budget, costs the month's spend against MONTHLY_BUDGET_USD, priced from the catalogue (submit
+                  and a fallback both ask it)
+    fallback      a project's fallback voice, when the voice asked for fails for account reasons
     media         stored paths checked (and resolved inside MEDIA_ROOT), before any read, write or delete
     store         MEDIA_ROOT or an S3 bucket (STORAGE_URL): atomic writes, reads, deletes, listings
     storage       audio file names, and deleting a narration's files

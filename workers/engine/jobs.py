@@ -29,6 +29,7 @@ from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, relea
 from db.settings import get_settings
 from workers.engine import metrics, qc, storage, validation
 from workers.engine.encoding import Encoded, Preview, encode, preview
+from workers.engine.fallback import try_fallback
 from workers.engine.narrate import Interrupted, Narration, Plan, narrate, plan_chunks
 from workers.engine.providers import registry
 from workers.engine.providers.base import Permanent, Transient
@@ -160,14 +161,24 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
         clock.ended("stopped")
         return f"{kind} #{row_id}: stopped, {stop}"
     except Permanent as error:
+        fallen = try_fallback(work, error, retries_left=False)
+        if fallen.fell_back:
+            clock.ended("fallback", error.reason)
+            return fallen.said
         with new_session() as session:
-            fail(session, work, str(error))
+            fail(session, work, " ".join(filter(None, [str(error), fallen.said])))
         clock.ended("failed", error.reason)
         return f"{kind} #{row_id}: failed: {error}"
     except Transient as error:
+        retries_left = work.attempt < work.max_attempts
+        fallen = try_fallback(work, error, retries_left=retries_left)
+        if fallen.fell_back:
+            clock.ended("fallback", error.reason)
+            return fallen.said
         with new_session() as session:
-            if work.attempt >= work.max_attempts:
-                fail(session, work, f"Gave up after {work.attempt} attempts: {error} Retry it later.")
+            if not retries_left:
+                gave_up = f"Gave up after {work.attempt} attempts: {error} Retry it later."
+                fail(session, work, " ".join(filter(None, [gave_up, fallen.said])))
                 clock.ended("failed", error.reason)
                 return f"{kind} #{row_id}: failed after {work.attempt} attempts"
             delay = backoff(work.attempt)

@@ -35,7 +35,7 @@ from workers.engine.providers.base import REASONS, ProviderError, Reason
 
 PROVIDERS: tuple[str, ...] = (*(str(info.id) for info in CATALOGUE), "other")
 
-JobOutcome = Literal["completed", "failed", "retry", "stopped", "discarded"]
+JobOutcome = Literal["completed", "failed", "retry", "stopped", "discarded", "fallback"]
 """How a job ended: its row completed, failed, queued again for a retry, stopped (cancelled, taken
 over, shutting down, or handed back while PostgreSQL was away), or completed but taken away
 meanwhile (its audio discarded). A job whose row was not queued any more records nothing."""
