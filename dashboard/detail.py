@@ -13,6 +13,7 @@ from dashboard.listen_back import heard_back
 from dashboard.plain import md
 from dashboard.player import play_from, report
 from dashboard.qc_panel import quality_panel
+from dashboard.review_panel import review_panel
 from dashboard.views import NarrationDetail, load_detail, load_history, passage_audio, starts
 from db import events
 from db.narrations import Kind
@@ -197,15 +198,17 @@ def narration_detail(kind: Kind, row_id: int, user: SignedIn) -> None:
             st.caption("Its history")
             _timeline(history)
         return
-    tabs = ["Details", "Passages"] + (["Duplicate with changes"] if user.can_compose else [])
+    tabs = ["Details", "Passages", "Review"] + (["Duplicate with changes"] if user.can_compose else [])
     # Keyed and tracked, so the tab someone was on survives the rerun an action makes (a redo).
     shown = st.tabs(tabs, key=f"tabs-{kind}-{row_id}", on_change="rerun")
     with shown[0]:
         _facts(detail)
     with shown[1]:
         _passages(detail, user)
+    with shown[2]:
+        review_panel(detail, user)
     if user.can_compose:
-        with shown[2]:
+        with shown[3]:
             if detail.target_id is None:
                 st.info("The story this narrated was deleted, so it cannot be narrated again.")
             else:

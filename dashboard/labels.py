@@ -17,6 +17,7 @@ import streamlit as st
 
 from db.models import CANCELLED
 from db.quality import Quality
+from db.reviews import ReviewFilter
 from db.settings import get_settings
 from db.window import zone
 from workers.engine import catalogue, mastering
@@ -49,6 +50,18 @@ def priority(value: int) -> str:
     if value in PRIORITIES:
         return PRIORITIES[value]
     return f"high ({value})" if value > 0 else f"low ({value})"
+
+
+def seconds_of(clock: str) -> float | None:
+    """A moment typed as a clock reads (`1:23`, `1:02:05`) or in seconds (`83`, `83.5`); None when
+    it reads as neither. The inverse of `length`, for a reviewer's comment."""
+    parts = clock.strip().split(":")
+    if not 1 <= len(parts) <= 3 or not all(p.replace(".", "", 1).isdigit() for p in parts):
+        return None
+    total = 0.0
+    for part in parts:
+        total = total * 60 + float(part)
+    return total
 
 
 def length(seconds: float | None) -> str:
@@ -142,6 +155,31 @@ QUALITY_FILTER = {
     Quality.UNMEASURED: "not measured",
 }
 """The library's "Quality" filter as people read it; the URL carries these words (`?quality=fails`)."""
+
+REVIEW_FILTER = {
+    None: "any review",
+    ReviewFilter.NEEDS_APPROVAL: "needs approval",
+    ReviewFilter.APPROVED: "approved",
+    ReviewFilter.CHANGES_REQUESTED: "changes requested",
+    ReviewFilter.CHANGED_SINCE: "changed since its review",
+    ReviewFilter.NOT_REVIEWED: "not reviewed",
+}
+"""The library's "Review" filter as people read it (`?review=needs+approval`)."""
+
+REVIEWED = {
+    "approved": "approved",
+    "changes_requested": "changes asked",
+    "changed_since_review": "changed",
+    "awaiting_approval": "needs approval",
+}
+"""What the library's status cell says of a completed narration's review: short, to fit the cell."""
+
+
+def state_reviewed(status: str, cancelled_at: datetime | None, review: str | None) -> str:
+    """The library's status cell: the state, or for a completed narration with a review (or one its
+    project requires), where that review stands."""
+    shown = state(status, cancelled_at)
+    return REVIEWED.get(review or "", shown) if shown == "completed" else shown
 
 
 def quality(status: str, passed: bool | None, failing: tuple[str, ...], flagged: int) -> str:

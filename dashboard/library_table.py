@@ -18,8 +18,10 @@ ROW_HEIGHT = 35
 """Pixels per row (Streamlit's default, said here so a browser test can click a row by position)."""
 COLUMNS: dict[str, Any] = {
     "narration": st.column_config.TextColumn("narration", width=78, help="Open it with a click on its row"),
-    "narrates": st.column_config.TextColumn("narrates", width=110, help="The story, or the scene and its story"),
-    "status": st.column_config.TextColumn("status", width=80),
+    "narrates": st.column_config.TextColumn("narrates", width=94, help="The story, or the scene and its story"),
+    "status": st.column_config.TextColumn(
+        "status", width=96, help="Queued, processing, failed, cancelled; a completed one's review where it has one"
+    ),
     "quality": st.column_config.TextColumn(
         "quality",
         width=140,
@@ -60,7 +62,7 @@ def lines(rows: list[LibraryRow], zone: ZoneInfo) -> list[dict[str, str]]:
         {
             "narration": f"{row.kind} #{row.id}",
             "narrates": narrates(row),
-            "status": labels.state(row.status, row.cancelled_at),
+            "status": labels.state_reviewed(row.status, row.cancelled_at, row.review),
             "quality": labels.quality(row.status, row.qc_passed, row.qc_failing, row.qc_flagged),
             "voice": voice(row),
             "length": labels.length(row.duration_seconds),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard import labels
-from db import chunks, events, line, redo
+from db import chunks, events, line, redo, reviews
 from db.engine import new_session
 from db.line import Place
 from db.models import Chunk, Image, Narration, StoryAudio, User
@@ -347,6 +347,12 @@ def load_detail(kind: Kind, row_id: int) -> NarrationDetail | None:
             chunks=lines,
             redo_passages=tuple(c.idx + 1 for c in lines if c.redo_state in redo.IN_FLIGHT) if row.redo_state else (),
         )
+
+
+def load_reviews(kind: str, row_id: int) -> tuple[reviews.Standing | None, list[reviews.PastReview]]:
+    """Where the narration's review stands, and every review of it, newest first."""
+    with new_session() as session:
+        return reviews.standing(session, kind, row_id), reviews.history(session, kind, row_id)
 
 
 def load_history(kind: str, row_id: int) -> list[events.Happened]:

@@ -35,6 +35,7 @@ class What(StrEnum):
     DUPLICATED = "duplicated"
     REPLACED = "replaced"
     DELETED = "deleted"
+    REVIEWED = "reviewed"
     FELL_BACK = "fell_back"
     """The voice asked for failed for account reasons; the project's fallback voice narrates it."""
     REQUEUED = "requeued"

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from db import reviews
 from db.models import CANCELLED, Project, Status, Story, Tag, Theme, User
 from db.narrations import MODELS, NarrationKind, NarrationModel, both
 from db.quality import Quality, condition, failing, flagged, verdict
+from db.reviews import ReviewFilter
 
 TITLE_PREVIEW = 80
 
@@ -44,6 +46,8 @@ class Filters:
     """Text in the prompt, a row id (`123`, `story 123`, `scene 123`) or a task id."""
     quality: Quality | None = None
     """What the stored quality checks say (`db.quality`)."""
+    review: ReviewFilter | None = None
+    """Where a completed narration's review stands (`db.reviews`)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class LibraryRow:
     """How many passages the checks flagged."""
     story_id: int | None = None
     """The story it is of (None: deleted): its story board's."""
+    review: str | None = None
+    """Where its review stands (`db.reviews.Standing.state`), read for the page's rows only."""
 
 
 _ROW_ID = re.compile(r"^\s*(?:(story|scene)\s*#?\s*)?#?(\d{1,18})\s*$", re.IGNORECASE)
@@ -154,6 +160,8 @@ def _conditions(kind: NarrationKind, filters: Filters) -> list[ColumnElement[boo
         conditions.append(model.theme_id == select(Theme.id).where(Theme.name == filters.theme).scalar_subquery())
     if filters.quality:
         conditions.append(condition(model, filters.quality))
+    if filters.review:
+        conditions.append(reviews.condition(kind, filters.review))
     if filters.tag:
         conditions.append(
             exists().where(kind.tag_link_column == model.id, links.c.tag_id == Tag.id, Tag.name == filters.tag)
@@ -197,8 +205,9 @@ def page(session: Session, filters: Filters, *, number: int = 1, size: int = 50)
 
 
 def _with_checks(session: Session, rows: list[LibraryRow]) -> list[LibraryRow]:
-    """The page's rows with what their quality checks say, read for those rows only: evaluated in
-    the paging query, the JSON paths would run on every row the count and the sort pass over."""
+    """The page's rows with what their quality checks say and where their reviews stand, read for
+    those rows only: evaluated in the paging query, the JSON paths (and the review view) would run
+    on every row the count and the sort pass over."""
     checks: dict[tuple[str, int], tuple[bool | None, tuple[str, ...], int]] = {}
     for kind, model in MODELS.items():
         ids = [row.id for row in rows if row.kind == kind]
@@ -208,10 +217,14 @@ def _with_checks(session: Session, rows: list[LibraryRow]) -> list[LibraryRow]:
         for row_id, passed, failing_checks, count in session.execute(query):
             names = tuple(failing_checks) if isinstance(failing_checks, list) else ()  # strings only (the jsonpath)
             checks[kind, row_id] = (passed, names, int(count))
+    reviewed = {kind: reviews.states(session, kind, [row.id for row in rows if row.kind == kind]) for kind in MODELS}
     return [
-        replace(row, qc_passed=found[0], qc_failing=found[1], qc_flagged=found[2])
-        if (found := checks.get((row.kind, row.id)))
-        else row
+        replace(
+            replace(row, qc_passed=found[0], qc_failing=found[1], qc_flagged=found[2])
+            if (found := checks.get((row.kind, row.id)))
+            else row,
+            review=reviewed[row.kind].get(row.id),
+        )
         for row in rows
     ]
 

@@ -422,6 +422,55 @@ class ProjectSetting(Base):
     updated_by_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
 
 
+class Review(Base):
+    """One review of a completed narration (approve, or request changes with comments on passages):
+    every review is kept, for the history; `ReviewState` holds the latest."""
+
+    __tablename__ = "tts_review"
+    __table_args__ = (Index("ix_tts_review_narration", "narration_kind", "narration_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    narration_kind: Mapped[str] = mapped_column(String(10))
+    narration_id: Mapped[int] = mapped_column(BigInteger)
+    verdict: Mapped[str] = mapped_column(String(20))
+    """approved, or changes_requested."""
+    user_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    audio_file: Mapped[str | None] = mapped_column(String(100))
+    """The narration's audio file when it was reviewed: another one (a redo swapped in, a retry
+    completed, a fallback) means the audio changed since. Not `completed_at`: a redo keeps it."""
+
+    comments: Mapped[list[ReviewComment]] = relationship(order_by="ReviewComment.at_seconds")
+
+
+class ReviewComment(Base):
+    """A reviewer's comment on a moment of the audio, and the passage that moment falls in."""
+
+    __tablename__ = "tts_review_comment"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    review_id: Mapped[int] = mapped_column(BigInteger, _fk("tts_review.id", "CASCADE"), index=True)
+    at_seconds: Mapped[float] = mapped_column(Float)
+    passage: Mapped[int | None] = mapped_column(Integer)
+    """The chunk's index (0-based) the moment falls in; None when the narration records no starts."""
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ReviewState(Base):
+    """The latest review of each narration, what the library filters on and the Django app reads
+    (through the `tts_narration_review` view, migration 0015)."""
+
+    __tablename__ = "tts_review_state"
+
+    narration_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    narration_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    review_id: Mapped[int] = mapped_column(BigInteger, _fk("tts_review.id", "CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
+    at: Mapped[datetime]
+    audio_file: Mapped[str | None] = mapped_column(String(100))
+
+
 class Event(Base):
     """Something that happened to a narration (db/events.py): every attempt and every action, so
     the row's own stamps can stay those of its first run. No FK to the narration, so a deleted

@@ -36,8 +36,11 @@ Rows = Select[*tuple[Any, ...]]
 """A select of any columns (one kind's branch of a UNION ALL)."""
 
 
-def _stories_of_project(project_id: int) -> Select[Any]:
-    return select(Story.id).where(Story.project_id == project_id)
+def _stories_of_project(project: int | Select[Any]) -> Select[Any]:
+    """The stories of one project, or of the projects a query lists."""
+    if isinstance(project, Select):
+        return select(Story.id).where(Story.project_id.in_(project))
+    return select(Story.id).where(Story.project_id == project)
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,9 @@ class NarrationKind:
     with_story: Callable[[Select[Any]], Select[Any]]
     """Joins a select from `model` to its story (and, for a scene, its image): after it, `Story`
     columns are the narration's story (NULL when that was deleted) and `title` is readable."""
-    in_project: Callable[[int], ColumnElement[bool]]
-    """The rows of this kind that belong to a project (see the class docstring); a semi-join, so
-    it needs no join in the query that uses it."""
+    in_project: Callable[[int | Select[Any]], ColumnElement[bool]]
+    """The rows of this kind that belong to a project, or to any of the projects a query lists (see
+    the class docstring); a semi-join, so it needs no join in the query that uses it."""
     in_story: Callable[[int], ColumnElement[bool]]
     """The rows of this kind that are of a story (as `with_story` joins it), needing no join either:
     a count that joins nothing can be answered from an index alone (`db.library.page`)."""

@@ -87,7 +87,7 @@ def test_library_lists_filters_and_opens_a_narration(db: str, redis: Redis) -> N
     _click(app, 0, "voice")  # any cell of the row
     assert app.title[0].value == f"Scene narration #{ids[0]}"
     assert app.get("audio"), "the opened narration has no player"
-    assert [t.label for t in app.tabs] == ["Details", "Passages", "Duplicate with changes"]
+    assert [t.label for t in app.tabs] == ["Details", "Passages", "Review", "Duplicate with changes"]
 
 
 def test_who_asked_is_a_typed_username_and_stories_come_with_their_project(db: str, redis: Redis) -> None:

@@ -2,8 +2,8 @@
 
 | | viewer | staff | superuser |
 |---|---|---|---|
-| library, narration pages, play, download | yes | yes | yes |
-| compose, bulk, cancel, retry, redo a passage, duplicate | no | yes | yes |
+| library, narration pages, story boards, projects (read), play, download, read reviews | yes | yes | yes |
+| compose, bulk, cancel, retry, redo a passage, duplicate, review (approve) | no | yes | yes |
 | delete | no | no | yes |
 """
 
@@ -43,7 +43,9 @@ def test_each_role_sees_what_it_may_do(db: str, redis: Redis, role: Role) -> Non
 
     finished = open_narration(user, "scene", done)
     assert finished.get("audio") and finished.get("link_button")  # everyone may listen and download
-    assert [t.label for t in finished.tabs] == ["Details", "Passages"] + (["Duplicate with changes"] if staff else [])
+    assert [t.label for t in finished.tabs] == ["Details", "Passages", "Review"] + (
+        ["Duplicate with changes"] if staff else []
+    )
     assert ("Narrate passage 1 again" in labels(finished)) is staff
     assert ("Delete" in labels(finished)) is (role is Role.SUPERUSER)
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 import streamlit as st
 
 from dashboard import links
-from dashboard.labels import QUALITY_FILTER, display_zone
+from dashboard.labels import QUALITY_FILTER, REVIEW_FILTER, display_zone
 from dashboard.library_table import COLUMNS, ROW_HEIGHT, lines
 from dashboard.plain import md
 from dashboard.session import require
@@ -77,6 +77,7 @@ with st.form("filters"):
     quality = a.selectbox(
         "Quality", list(QUALITY_FILTER), format_func=QUALITY_FILTER.__getitem__, key="quality", bind=URL
     )
+    review = b.selectbox("Review", list(REVIEW_FILTER), format_func=REVIEW_FILTER.__getitem__, key="review", bind=URL)
     applied = st.form_submit_button("Apply")
 
 since = until = None
@@ -96,6 +97,7 @@ filters = Filters(
     since=since,
     until=until,
     quality=quality,
+    review=review,
 )
 if applied or st.session_state.get("library-filters") != filters:
     st.session_state["library-filters"] = filters
