@@ -10,9 +10,10 @@ import streamlit as st
 
 from dashboard import labels
 from dashboard.plain import md
+from db.models import Provider
 from db.narrations import Kind
 from db.settings import get_settings
-from workers.engine import catalogue, mastering
+from workers.engine import account_voices, catalogue, mastering
 from workers.service.roles import SignedIn
 from workers.service.samples import NoSample, voice_sample
 from workers.service.submit import Request
@@ -79,14 +80,42 @@ def voice_picker(
         key=f"{key}-model-{provider_id}",
     )
     chosen = models[model_id]
+    account = account_voices.listing() if provider_id == Provider.ELEVENLABS else None
+    own = account.by_id() if account else {}
+    offered = [*(v for v in own if v not in chosen.voices), *chosen.voices]  # its own first, then the defaults
+    if voice and voice not in offered and provider == provider_id:
+        offered.append(voice)  # a copy of a row whose voice left the account: shown, and flagged below
     picked = right.selectbox(
         "Voice",
-        list(chosen.voices),
-        index=_index(list(chosen.voices), voice),
-        format_func=lambda v: catalogue.voice_name(provider_id, v),  # ElevenLabs voices by name, not id
+        offered,
+        index=_index(offered, voice),
+        format_func=lambda v: own[v].label if v in own else catalogue.voice_name(provider_id, v),
         key=f"{key}-voice-{model_id}",
     )
+    if account is not None:
+        _account_notes(key, account, own.get(str(picked)), str(picked))
     return info, chosen, str(picked)
+
+
+def _account_notes(
+    key: str, account: account_voices.Listing, picked: account_voices.AccountVoice | None, voice: str
+) -> None:
+    """Under an ElevenLabs voice: the account voice's description and preview, a voice that left
+    the account, a listing that failed, and the refresh."""
+    if picked is not None and picked.description:
+        st.caption(md(picked.description))
+    if picked is not None and picked.preview_url:
+        st.audio(picked.preview_url)
+    if account_voices.missing(Provider.ELEVENLABS, voice):
+        st.warning(
+            f"{md(voice)} is no longer in the ElevenLabs account: a narration in it would fail before any "
+            "request. Pick another voice."
+        )
+    if account.problem:
+        st.caption(md(f"The account's voices could not be read: {account.problem} Showing the last list."))
+    if st.button("Refresh the account's voices", key=f"{key}-refresh-voices", icon=":material/refresh:"):
+        account_voices.refresh()
+        st.rerun()
 
 
 def voice_choice(

@@ -20,7 +20,7 @@ from db.quality import Quality
 from db.reviews import ReviewFilter
 from db.settings import get_settings
 from db.window import zone
-from workers.engine import catalogue, mastering
+from workers.engine import account_voices, catalogue, mastering
 
 PRIORITIES = {1: "high", 0: "normal", -1: "low"}
 """Django stores priority as a number; people pick and read it as a word."""
@@ -118,10 +118,15 @@ def model(provider_id: str, model_id: str | None) -> str:
 
 
 def voice(provider_id: str, voice_id: str | None) -> str:
-    """The voice's name as compose lists it (ElevenLabs voices by name, not by id)."""
+    """The voice's name as compose lists it (ElevenLabs voices by name, not by id: the catalogue's,
+    else the account's own); one that left the account says so."""
     if not voice_id:
         return "default voice"
-    return catalogue.voice_name(provider_id, voice_id)
+    if account_voices.missing(provider_id, voice_id):
+        return f"{voice_id} (not in the account)"
+    catalogued = provider_id != "elevenlabs" or voice_id in catalogue.ELEVEN_VOICES
+    own = None if catalogued else account_voices.named(voice_id)
+    return own.name if own is not None else catalogue.voice_name(provider_id, voice_id)
 
 
 def mastered(metadata: dict[str, Any], asked: str | None) -> str:

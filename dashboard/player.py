@@ -20,6 +20,7 @@ from dashboard.views import NarrationView, load_view
 from db.line import Place
 from db.models import CANCELLED
 from db.narrations import now
+from workers.engine import account_voices
 from workers.service import actions
 from workers.service.roles import SignedIn
 
@@ -135,6 +136,11 @@ def _render(view: NarrationView, user: SignedIn, *, full: bool) -> None:
         st.caption(
             f":orange-badge[fallback voice] Asked for {asked}, which failed for account reasons; narrated "
             "with the project's fallback voice (its history says why)."
+        )
+    if account_voices.missing(view.provider, view.voice):
+        st.warning(
+            f"Its voice {md(view.voice or '')} is no longer in the ElevenLabs account: a retry, a redo or a copy "
+            "in it would fail before any request. Duplicate it with another voice."
         )
     if view.place is not None:
         st.caption(_in_line(view.place))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from db.models import CANCELLED, Image, Project, SceneAudio, Status, Story, StoryAudio
@@ -106,7 +107,7 @@ def story_board(session: Session, story_id: int) -> Board | None:
         )
         .where(SceneAudio.image_id.in_([i.id for i in images]))
         .order_by(SceneAudio.image_id, SceneAudio.created_at.desc(), SceneAudio.id.desc())
-        .distinct(SceneAudio.image_id)
+        .ext(distinct_on(SceneAudio.image_id))
     )  # fmt: skip
     latest = {row[0]: row for row in session.execute(newest)} if images else {}
     scenes = []

@@ -43,7 +43,7 @@ from tests.live import Commands, DashboardStarter, WorkerStarter, headless_chrom
 from tests.servers import postgres_server, redis_server
 from tests.simulated_hosts import Cluster, cluster
 from tests.workers_env import WorkersStarter, providers_on
-from workers.engine import budget
+from workers.engine import account_voices, budget
 from workers.engine.providers import local
 from workers.redis_connection import reset_redis
 from workers.service import sign_in
@@ -251,6 +251,7 @@ def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Redis]:
     reset_redis()
     connection = Redis.from_url(redis_url)
     connection.flushdb()
+    account_voices._memo.clear()  # this process's copy of a listing the flush just removed
     yield connection
     connection.flushdb()
     reset_redis()

@@ -75,8 +75,20 @@ ELEVENLABS_LIMITS = {
     "eleven_v3": 5_000,
 }
 ELEVENLABS_DEFAULT_MODEL = "eleven_multilingual_v2"
-ELEVENLABS_VOICES = ("21m00Tcm4TlvDq8ikWAM", "EXAVITQu4vr4xnSDxMaL", "pNInz6obpgDQGcFmaJgB")
+PREMADE_NAMES = {"21m00Tcm4TlvDq8ikWAM": "Rachel", "EXAVITQu4vr4xnSDxMaL": "Sarah", "pNInz6obpgDQGcFmaJgB": "Adam"}
 """Premade voices every ElevenLabs account has (the ones the catalogue offers)."""
+
+
+def account_voice(voice_id: str, name: str, category: str, **labels: str) -> dict[str, Any]:
+    """One voice as ElevenLabs' voices API lists it (the fields the SDK's `Voice` reads)."""
+    return {
+        "voice_id": voice_id, "name": name, "category": category, "labels": labels,
+        "description": f"{name}, a {category} voice", "preview_url": f"https://storage.example/{voice_id}.mp3",
+    }  # fmt: skip
+
+
+CLONED = account_voice("cl0nedAoifeVoice0001", "Aoife (cloned)", "cloned", accent="irish", gender="female")
+"""A voice only this account has: what a studio clones for its own narrator."""
 ELEVENLABS_MAX_REQUEST_IDS = 3
 _ELEVENLABS_FORMAT = re.compile(r"(?P<codec>pcm|mp3)_(?P<rate>\d+)(?:_\d+)?")
 _ELEVENLABS_RATES = {"pcm": {8_000, 16_000, 22_050, 24_000, 44_100, 48_000}, "mp3": {22_050, 44_100}}
@@ -240,6 +252,13 @@ class FakeProviders:
         self.quieter: dict[str, float] = {}
         self.edge_silence = 0.0
         self.mistranscribe: dict[str, str] = {}
+        self.account_voices: list[dict[str, Any]] = [
+            *(account_voice(i, n, "premade", accent="american") for i, n in PREMADE_NAMES.items()),
+            CLONED,
+        ]
+        """The ElevenLabs account's voices (GET /v1/voices); a test adds or removes some."""
+        self.voice_listings = 0
+        """How many times the voices were listed (free: not among the paid `calls`)."""
         self._tone_slots: dict[str, int] = {}
         self._spoken_at: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -546,7 +565,7 @@ class FakeProviders:
         if match is None or int(match["rate"]) not in _ELEVENLABS_RATES[match["codec"]]:
             problem = {"type": "enum", "loc": ["query", "output_format"], "msg": "Input should be a known format"}
             return _json(422, {"detail": [{**problem, "input": output_format}]})
-        if voice not in ELEVENLABS_VOICES:
+        if voice not in {v["voice_id"] for v in self.account_voices}:
             return _eleven_error(404, "voice_not_found", f"A voice with the voice_id {voice} was not found.")
         if model not in ELEVENLABS_LIMITS:
             return _eleven_error(400, "model_not_found", f"A model with model ID {model} does not exist.")
@@ -619,6 +638,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the call log says what happened."""
+
+    def do_GET(self) -> None:
+        """ElevenLabs' voices API: the account's voices, for its key only."""
+        url = urlsplit(self.path)
+        if url.path != "/v1/voices":
+            self.send(_json(404, {"error": f"cannot handle GET {url.path}"}))
+            return
+        if self.headers.get("xi-api-key") != self.fake.api_key:
+            self.send(_eleven_error(401, "invalid_api_key", "Invalid API key"))
+            return
+        with self.fake._lock:
+            self.fake.voice_listings += 1
+            voices = list(self.fake.account_voices)
+        self.send(_json(200, {"voices": voices}))
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)

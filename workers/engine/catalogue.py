@@ -47,13 +47,14 @@ OUTPUT_FORMATS = ("wav", "mp3", "flac", "ogg")
 _OPENAI_VOICES = (
     "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar",
 )  # fmt: skip
-# ElevenLabs' premade voices (Rachel, Sarah, Adam, Antoni, Elli); any voice id of the account works too
-# once it is listed here.
+# ElevenLabs' premade voices (Rachel, Sarah, Adam, Antoni, Elli); the account's own voices (cloned, designed,
+# from its library) come beside them from its voices API (workers/engine/account_voices.py).
 _ELEVEN_VOICE_NAMES = {
     "21m00Tcm4TlvDq8ikWAM": "Rachel", "EXAVITQu4vr4xnSDxMaL": "Sarah", "pNInz6obpgDQGcFmaJgB": "Adam",
     "ErXwobaYiN019PkySvjV": "Antoni", "MF3mGyEYCl7XYWbV9V6O": "Elli",
 }  # fmt: skip
-_ELEVEN_VOICES = tuple(_ELEVEN_VOICE_NAMES)
+ELEVEN_VOICES = tuple(_ELEVEN_VOICE_NAMES)
+"""The premade voices the catalogue offers for every ElevenLabs model (an account has them all)."""
 
 CATALOGUE: tuple[ProviderInfo, ...] = (
     ProviderInfo(
@@ -79,12 +80,12 @@ CATALOGUE: tuple[ProviderInfo, ...] = (
         "ElevenLabs",
         "ELEVENLABS_API_KEY",
         (
-            Model("eleven_multilingual_v2", "Multilingual v2", 10_000, 300.0, _ELEVEN_VOICES),
-            Model("eleven_flash_v2_5", "Flash v2.5", 40_000, 150.0, _ELEVEN_VOICES),
-            Model("eleven_turbo_v2_5", "Turbo v2.5", 40_000, 150.0, _ELEVEN_VOICES),
-            Model("eleven_flash_v2", "Flash v2", 30_000, 150.0, _ELEVEN_VOICES),
-            Model("eleven_turbo_v2", "Turbo v2", 30_000, 150.0, _ELEVEN_VOICES),
-            Model("eleven_v3", "Eleven v3", 5_000, 300.0, _ELEVEN_VOICES),
+            Model("eleven_multilingual_v2", "Multilingual v2", 10_000, 300.0, ELEVEN_VOICES),
+            Model("eleven_flash_v2_5", "Flash v2.5", 40_000, 150.0, ELEVEN_VOICES),
+            Model("eleven_turbo_v2_5", "Turbo v2.5", 40_000, 150.0, ELEVEN_VOICES),
+            Model("eleven_flash_v2", "Flash v2", 30_000, 150.0, ELEVEN_VOICES),
+            Model("eleven_turbo_v2", "Turbo v2", 30_000, 150.0, ELEVEN_VOICES),
+            Model("eleven_v3", "Eleven v3", 5_000, 300.0, ELEVEN_VOICES),
         ),
     ),
 )

@@ -12,8 +12,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
 
+from db.models import Provider
 from db.settings import Settings
-from workers.engine import catalogue, mastering
+from workers.engine import account_voices, catalogue, mastering
 
 MAX_PROMPT_CHARS = 100_000
 DEFAULT_FORMAT = "wav"
@@ -115,8 +116,21 @@ def check(
         raise Invalid("Speed is an OpenAI option between 0.25 and 4.0.")
     chosen_voice = voice or chosen.voices[0]
     if chosen_voice not in chosen.voices:
-        raise Invalid(f"{info.label} {chosen.label} has no voice {chosen_voice!r}. Pick one from the list.")
+        _account_voice(settings, info, chosen, chosen_voice)
     return Checked(chosen, chosen_voice, profile.output_format or fmt, profile)
+
+
+def _account_voice(settings: Settings, info: catalogue.ProviderInfo, model: catalogue.Model, voice: str) -> None:
+    """A voice the catalogue does not list is allowed when it is one of the ElevenLabs account's own
+    (listed through its voices API); raise Invalid otherwise, before anything is paid for."""
+    if info.id == Provider.ELEVENLABS and account_voices.named(voice, settings) is not None:
+        return
+    if account_voices.missing(info.id.value, voice, settings):
+        raise Invalid(
+            f"The ElevenLabs voice {voice!r} is no longer in the account (deleted in its studio?). Pick another "
+            "voice, or refresh the account's voices on Compose if it was just added."
+        )
+    raise Invalid(f"{info.label} {model.label} has no voice {voice!r}. Pick one from the list.")
 
 
 def check_asked(settings: Settings, asked: Asked) -> Checked:
