@@ -23,6 +23,7 @@ pages = [
     st.Page("pages/library.py", title="Library", icon=":material/headphones:"),
     st.Page("pages/board.py", title="Story board", icon=":material/view_agenda:"),
     st.Page("pages/operations.py", title="Operations", icon=":material/monitoring:"),
+    st.Page("pages/lexicon.py", title="Lexicon", icon=":material/record_voice_over:"),
     st.Page("pages/projects.py", title="Projects", icon=":material/tune:"),
     st.Page("pages/narration.py", title="Narration", icon=":material/graphic_eq:", visibility="hidden"),
 ]

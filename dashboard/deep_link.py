@@ -17,7 +17,7 @@ from streamlit.navigation.page import StreamlitPage
 
 AFTER = "after-sign-in"
 """(the page's URL path, its query parameters) of the link that was opened signed out."""
-PATHS = ("", "compose", "library", "board", "operations", "projects", "narration")
+PATHS = ("", "compose", "library", "board", "operations", "lexicon", "projects", "narration")
 """The addresses of the entry page and of every page in pages/: signed out, each shows the form."""
 ASKED = "sign-in-asked"
 """Set when a page's guard sent the browser to the form (its address may be unknown, as in AppTest)."""

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard import labels
-from db import chunks, events, line, redo, reviews
+from db import chunks, events, lexicon, line, redo, reviews
 from db.engine import new_session
 from db.line import Place
 from db.models import Chunk, Image, Narration, StoryAudio, User
@@ -21,6 +21,7 @@ from db.settings import get_settings
 from workers.engine import catalogue
 from workers.engine.encoding import PAUSE_SECONDS, encode
 from workers.engine.media import RefusedPath
+from workers.engine.pronounce import Lexicon
 from workers.engine.store import media_store
 
 MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
@@ -353,6 +354,12 @@ def load_reviews(kind: str, row_id: int) -> tuple[reviews.Standing | None, list[
     """Where the narration's review stands, and every review of it, newest first."""
     with new_session() as session:
         return reviews.standing(session, kind, row_id), reviews.history(session, kind, row_id)
+
+
+def load_lexicon(project_id: int | None) -> Lexicon:
+    """The pronunciations a narration of the project is narrated with (compose shows what they change)."""
+    with new_session() as session:
+        return Lexicon(lexicon.entries(session, project_id))
 
 
 def load_history(kind: str, row_id: int) -> list[events.Happened]:

@@ -36,6 +36,8 @@ class What(StrEnum):
     REPLACED = "replaced"
     DELETED = "deleted"
     REVIEWED = "reviewed"
+    LEXICON_APPLIED = "lexicon_applied"
+    """The pronunciation entries (term → respelling, version) a narration or a redo was narrated with."""
     FELL_BACK = "fell_back"
     """The voice asked for failed for account reasons; the project's fallback voice narrates it."""
     REQUEUED = "requeued"

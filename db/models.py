@@ -471,6 +471,57 @@ class ReviewState(Base):
     audio_file: Mapped[str | None] = mapped_column(String(100))
 
 
+class LexiconEntry(Base):
+    """A pronunciation: a term and how to say it, for one project or (no project) for all. An entry
+    is never deleted, only marked so, so the narrations that used it can still be found; every change
+    bumps its version (db/lexicon.py)."""
+
+    __tablename__ = "tts_lexicon_entry"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id", "term_key", name="uq_tts_lexicon_entry_term", postgresql_nulls_not_distinct=True
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(BigInteger, _fk("project_project.id", "CASCADE"))
+    term: Mapped[str] = mapped_column(String(200))
+    term_key: Mapped[str] = mapped_column(String(200))
+    """The term case-folded: one entry per term and project, whatever its case."""
+    respelling: Mapped[str] = mapped_column(String(400))
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    deleted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_by_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
+
+
+class NarrationLexicon(Base):
+    """Which entries a narration was narrated with, at which version."""
+
+    __tablename__ = "tts_narration_lexicon"
+
+    narration_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    narration_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger, _fk("tts_lexicon_entry.id", "CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class LexiconMark(Base):
+    """A completed narration holding a term whose entry changed since it was narrated: its passages
+    that hold the term, to narrate again (a redo of just those clears the mark)."""
+
+    __tablename__ = "tts_lexicon_mark"
+
+    narration_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    narration_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger, _fk("tts_lexicon_entry.id", "CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    passages: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    """0-based indexes of the passages that hold the term."""
+    marked_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class Event(Base):
     """Something that happened to a narration (db/events.py): every attempt and every action, so
     the row's own stamps can stay those of its first run. No FK to the narration, so a deleted

@@ -11,7 +11,7 @@ from dashboard.listen_back import listen_back_box
 from dashboard.plain import md
 from dashboard.player import narration_card
 from dashboard.session import require
-from dashboard.views import thumbnail
+from dashboard.views import load_lexicon, thumbnail
 from db.engine import new_session
 from db.narrations import (
     Kind,
@@ -99,6 +99,12 @@ typed = st.text_area(
 )
 # The text area keeps at most MAX_PROMPT_CHARS: a longer story arrives cut short, so it is taken whole (and refused).
 prompt = default_text if typed == default_text[:MAX_PROMPT_CHARS] else typed
+spoken = load_lexicon(story.project_id)
+if said_differently := spoken.found(prompt):
+    st.caption("The pronunciation lexicon says these differently, for every voice (the estimate counts them so):")
+    st.markdown(
+        " · ".join(f":orange-background[{md(e.term)}] → {md(e.respelling)} ({n}×)" for e, n in said_differently.items())
+    )
 choice = voice_choice("compose")
 sample_player(choice, "compose")
 
@@ -114,7 +120,7 @@ if length_problem := too_long(prompt):
     st.error(md(length_problem))  # before estimating: a megabyte is not split just to be refused
 else:
     estimate = catalogue.estimate(
-        choice.model, prompt, listen_back_model=get_settings().listen_back_model if listen_back else None
+        choice.model, spoken.apply(prompt), listen_back_model=get_settings().listen_back_model if listen_back else None
     )
     a, b, c, d = st.columns(4)
     a.metric("Characters", f"{estimate.characters:,}")

@@ -23,7 +23,8 @@ from rq import get_current_job
 from sqlalchemy.exc import DBAPIError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
-from db import redo
+from db import events, redo
+from db import lexicon as lexicon_rows
 from db.engine import new_session
 from db.lifecycle import ClaimedWork, claim, complete, fail, interruption, release, retry_later
 from db.settings import get_settings
@@ -31,6 +32,7 @@ from workers.engine import metrics, qc, storage, validation
 from workers.engine.encoding import Encoded, Preview, encode, preview
 from workers.engine.fallback import try_fallback
 from workers.engine.narrate import Interrupted, Narration, Plan, narrate, plan_chunks
+from workers.engine.pronounce import Lexicon
 from workers.engine.providers import registry
 from workers.engine.providers.base import Permanent, Transient
 from workers.engine.redo import renarrate
@@ -210,8 +212,23 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
         storage.remove(media_store(), [("audio", relative)])
         clock.ended("discarded")
         return f"{kind} #{row_id}: taken away while synthesizing (cancelled?); audio discarded"
+    _record_lexicon(work, plan.lexicon, plan.texts, None)
     clock.ended("completed")
     return f"{kind} #{row_id}: completed, {encoded.seconds:.1f} s"
+
+
+def _record_lexicon(work: ClaimedWork, lexicon: Lexicon, said: list[str], redone: list[int] | None) -> None:
+    """Record which entries the passages just narrated (`said`: all of them, or the `redone` ones)
+    were narrated with, at their versions, as a LEXICON_APPLIED event, and clear the marks they answer."""
+    used = lexicon.found(" ".join(said))
+    with new_session() as session:
+        if used:
+            lexicon_rows.applied(session, work.kind, work.row_id, used)
+            listed = "; ".join(f"{e.term} → {e.respelling} (v{e.version}, {n}×)" for e, n in used.items())
+            applied = events.What.LEXICON_APPLIED
+            events.record(session, work.kind, work.row_id, applied, worker=work.worker, message=listed)
+        lexicon_rows.clear_marks(session, work.kind, work.row_id, redone)
+        session.commit()
 
 
 def _store(work: ClaimedWork, narration: Narration, checked: validation.Checked) -> tuple[Encoded, Preview, str]:
@@ -312,11 +329,14 @@ def _run_redo(work: ClaimedWork, passages: list[redo.Passage], clock: metrics.Jo
     settings = get_settings()
     kind, row_id = work.kind, work.row_id
     written: list[str] = []
+    with new_session() as session:
+        lexicon = Lexicon(lexicon_rows.entries_of_narration(session, kind, row_id))
     try:
         checked = _resolve(work)
         narration = renarrate(
             work,
             passages,
+            lexicon=lexicon,
             provider=registry.get(work.provider),
             checked=checked,
             store=media_store(),
@@ -370,5 +390,7 @@ def _run_redo(work: ClaimedWork, passages: list[redo.Passage], clock: metrics.Jo
         return f"{kind} #{row_id}: redo taken away while synthesizing (cancelled?); its audio discarded"
     for refusal in storage.remove(media_store(), replaced).refused:
         log.warning("%s #%s: a replaced file was left in place: %s", kind, row_id, refusal)
+    redone = [p for p in passages if p.redone]
+    _record_lexicon(work, lexicon, [p.text for p in redone], [p.idx for p in redone])
     clock.ended("completed")
     return f"{kind} #{row_id}: redo completed, {encoded.seconds:.1f} s"

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from db import chunks, events
+from db import lexicon as lexicon_rows
 from db.lifecycle import ClaimedWork
 from db.settings import get_settings
 from workers.engine import mastering, metrics, qc, storage
@@ -31,6 +32,7 @@ from workers.engine.chunking import split, still_fits
 from workers.engine.gates import ProviderGate
 from workers.engine.mastering import Profile
 from workers.engine.media import RefusedPath
+from workers.engine.pronounce import EMPTY, Lexicon
 from workers.engine.providers.base import (
     Busy,
     ChunkAudio,
@@ -116,6 +118,8 @@ class ChunkJob:
     gate: ProviderGate | None = None
     """This worker's places for requests to the provider, shared with the other jobs it holds."""
     slots: AccountSlots | None = None
+    lexicon: Lexicon = EMPTY
+    """Applied to each passage (and its neighbours' context) as it is sent."""
     abort: threading.Event = field(default_factory=threading.Event)
     checked_at: float = field(default_factory=time.monotonic)
 
@@ -147,12 +151,13 @@ class ChunkJob:
             yield
 
     def request(self, texts: list[str], idx: int) -> ChunkRequest:
+        spoken = self.lexicon.apply
         return ChunkRequest(
-            text=texts[idx],
+            text=spoken(texts[idx]),
             model=self.model.id,
             voice=self.voice,
-            previous_text=texts[idx - 1][-CONTEXT_CHARS:] if idx > 0 else None,
-            next_text=texts[idx + 1][:CONTEXT_CHARS] if idx + 1 < len(texts) else None,
+            previous_text=spoken(texts[idx - 1])[-CONTEXT_CHARS:] if idx > 0 else None,
+            next_text=spoken(texts[idx + 1])[:CONTEXT_CHARS] if idx + 1 < len(texts) else None,
             instructions=self.work.instructions if self.model.takes_instructions else None,
             speed=self.work.speed,
         )
@@ -249,24 +254,29 @@ def stored_pcms(store: MediaStore, stored: list[str | None]) -> list[bytes | Non
 
 @dataclass(frozen=True)
 class Plan:
-    """A claimed row's passages: their texts, their chunk rows, and dropped chunks' files to delete."""
+    """A claimed row's passages: their texts, their chunk rows, dropped chunks' files to delete, and
+    the pronunciation lexicon of its project, applied to each passage as it is sent."""
 
     texts: list[str]
     chunks: list[chunks.PlannedChunk]
     stale: list[str]
+    lexicon: Lexicon = EMPTY
 
 
 def plan_chunks(session: Session, work: ClaimedWork, model: Model) -> Plan:
     """Split the row's text for `model` (keeping an earlier attempt's split while it still fits, so
-    its done chunks are reused) and record the chunks, in the claim's transaction."""
+    its done chunks are reused) and record the chunks, in the claim's transaction. Passages are cut
+    short of the model's limit by what the lexicon adds to the text, so a respelled passage still fits."""
+    lexicon = Lexicon(lexicon_rows.entries_of_narration(session, work.kind, work.row_id))
+    limit = max(model.max_chars // 2, model.max_chars - lexicon.growth(work.prompt))
 
     def texts_for(earlier: list[str]) -> list[str]:
-        return earlier if still_fits(earlier, work.prompt, model.max_chars) else split(work.prompt, model.max_chars)
+        return earlier if still_fits(earlier, work.prompt, limit) else split(work.prompt, limit)
 
     texts, planned, stale = chunks.plan(session, work.kind, work.row_id, texts_for, none_yet=not work.has_passages)
     if not texts:
         raise Permanent("The text is empty. Write the text to narrate, then retry.", reason="invalid")
-    return Plan(texts, planned, stale)
+    return Plan(texts, planned, stale, lexicon)
 
 
 def narrate(
@@ -289,7 +299,9 @@ def narrate(
     for refusal in storage.remove(store, [("chunk", p) for p in stale]).refused:
         log.warning("%s #%s: a dropped chunk's file was left in place: %s", work.kind, work.row_id, refusal)
 
-    job = ChunkJob(work, provider, model, checked.voice, store, tries, interruption, gate=gate, slots=slots)
+    job = ChunkJob(
+        work, provider, model, checked.voice, store, tries, interruption, gate=gate, slots=slots, lexicon=plan.lexicon
+    )
     # The PCM of every passage: an earlier attempt's read back from the store now (it may have run on
     # another host), the rest as it is synthesized. A chunk whose file did not survive (a machine
     # crash before the disk caught up), or whose stored path is refused (written by someone else),

@@ -18,6 +18,7 @@ from db.redo import Passage, store_passage
 from workers.engine import storage
 from workers.engine.gates import ProviderGate
 from workers.engine.narrate import ChunkJob, Interrupted, Narration, stored_pcm, stored_pcms
+from workers.engine.pronounce import EMPTY, Lexicon
 from workers.engine.providers.base import Permanent, Provider
 from workers.engine.slots import AccountSlots
 from workers.engine.store import MediaStore
@@ -65,11 +66,23 @@ def renarrate(
     gate: ProviderGate | None,
     slots: AccountSlots | None,
     written: list[str],
+    lexicon: Lexicon = EMPTY,
 ) -> Narration:
     """Synthesize the redone passages (one after another: a redo is one or a few) and master all of
     them again, so the new passage matches its neighbours. Each new file's path is appended to
     `written` as soon as it exists, so the caller can delete it if the redo does not complete."""
-    job = ChunkJob(work, provider, checked.model, checked.voice, store, tries, interruption, gate=gate, slots=slots)
+    job = ChunkJob(
+        work,
+        provider,
+        checked.model,
+        checked.voice,
+        store,
+        tries,
+        interruption,
+        gate=gate,
+        slots=slots,
+        lexicon=lexicon,
+    )
     texts = [p.text for p in passages]
     unchanged = [p for p in passages if not p.redone]
     kept_pcm = dict(zip([p.id for p in unchanged], stored_pcms(store, [p.audio_path for p in unchanged]), strict=True))

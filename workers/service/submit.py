@@ -21,12 +21,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db import events
+from db import events, lexicon
 from db.engine import new_session
 from db.models import Image, Narration, SceneAudio, Status, Story, StoryAudio
 from db.narrations import Kind, NewNarration, add_narration, pending_replacement, story_narration
 from db.settings import get_settings
 from workers.engine import budget, catalogue, validation
+from workers.engine.pronounce import Lexicon
 from workers.engine.queue import enqueue, new_task_id
 from workers.redis_connection import redis
 from workers.service import access
@@ -234,6 +235,20 @@ def _record_submitted(session: Session, request: Request, row: Narration, replac
         )
 
 
+def _spoken_characters(request: Request) -> int:
+    """How many characters the provider will be sent: the text with its project's lexicon applied
+    (what the budget counts, as compose's estimate does)."""
+    with new_session() as session:
+        story_id = (
+            request.target_id
+            if request.kind == "story"
+            else session.scalar(select(Image.story_id).where(Image.id == request.target_id))
+        )
+        project_id = session.scalar(select(Story.project_id).where(Story.id == story_id)) if story_id else None
+        spoken = Lexicon(lexicon.entries(session, project_id))
+    return len(spoken.apply(request.prompt))
+
+
 def submit(request: Request) -> Submitted:
     """Validate, commit the queued row, then enqueue its job. Raises Refused with a reason.
 
@@ -245,7 +260,7 @@ def submit(request: Request) -> Submitted:
     settings = get_settings()
     heard_with = settings.listen_back_model if request.listen_back else None
     over = budget.refusal(
-        settings, catalogue.narration_cost_usd(model, len(request.prompt), listen_back_model=heard_with)
+        settings, catalogue.narration_cost_usd(model, _spoken_characters(request), listen_back_model=heard_with)
     )
     if over:
         raise Refused(over)
