@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from dashboard.library_table import COLUMNS, ROW_HEIGHT
 from workers.operations.run import stop_child
 from workers.service.sessions import COOKIE
 
@@ -180,6 +181,18 @@ def session_cookie(page: Page, timeout: float = 30) -> dict[str, Any]:
                 return dict(cookie)
         page.wait_for_timeout(100)
     raise AssertionError("the sign-in never reached the browser as a cookie")
+
+
+def click_cell(page: Page, row: int, column: str) -> None:
+    """Click a cell of the library's table (drawn on a canvas) by its position: row 0 is the first
+    below the header; the columns have the widths dashboard.library_table gives them."""
+    box = page.locator("[data-testid='stDataFrame']").bounding_box()
+    assert box is not None
+    widths = [config["width"] for config in COLUMNS.values()]
+    at = list(COLUMNS).index(column)
+    x = box["x"] + sum(widths[:at]) + widths[at] / 2
+    y = box["y"] + ROW_HEIGHT * (row + 1) + ROW_HEIGHT / 2
+    page.mouse.click(x, y)
 
 
 def choose(page: Page, label: str, option: str) -> None:

@@ -7,10 +7,8 @@ from __future__ import annotations
 from playwright.sync_api import Browser, expect
 from redis import Redis
 
-from dashboard.library_table import COLUMNS
 from tests.factories import LOCAL, demo_data, staff_user
-from tests.live import DashboardStarter, screenshot, settled, sign_in
-from tests.test_browser_library import _click_cell
+from tests.live import DashboardStarter, click_cell, screenshot, settled, sign_in
 from workers.engine.jobs import synthesize
 from workers.service.submit import Request, submit
 
@@ -54,6 +52,6 @@ def test_play_all_plays_the_story_then_each_scene_as_the_last_one_ends(
         page.get_by_role("link", name="This story in the library").click()
         expect(page.get_by_text("3 narrations · page 1 of 1")).to_be_visible(timeout=30_000)
         settled(page)
-        _click_cell(page, 0, list(COLUMNS).index("board"))  # the board column: the row's story board
+        click_cell(page, 0, "board")  # the board column: the row's story board
         expect(page.get_by_role("heading", name="The Lighthouse Keeper's Cat")).to_be_visible(timeout=30_000)
         assert "board?id=1" in page.url

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from redis import Redis
 
-from dashboard.library_table import COLUMNS, ROW_HEIGHT
 from db.engine import new_session
 from db.lifecycle import cancel
 from db.models import SceneAudio, StoryAudio
 from tests.factories import LOCAL, demo_data, staff_user
-from tests.live import DashboardStarter, WorkerStarter, choose, screenshot, settled, sign_in
+from tests.live import DashboardStarter, WorkerStarter, choose, click_cell, screenshot, settled, sign_in
 from workers.engine.jobs import synthesize
 from workers.service.roles import Role
 from workers.service.submit import Request, submit
@@ -24,17 +23,6 @@ def _set_voice(row_id: int, voice: str) -> None:
     with new_session() as session:
         session.query(SceneAudio).filter_by(id=row_id).update({"voice_style": voice})
         session.commit()
-
-
-def _click_cell(page: Page, row: int, column: int) -> None:
-    """Click a cell of the library's table (drawn on a canvas) by its position: row 0 is the first
-    below the header; the columns have the widths dashboard.library_table gives them."""
-    box = page.locator("[data-testid='stDataFrame']").bounding_box()
-    assert box is not None
-    widths = [column["width"] for column in COLUMNS.values()]
-    x = box["x"] + sum(widths[:column]) + widths[column] / 2
-    y = box["y"] + ROW_HEIGHT * (row + 1) + ROW_HEIGHT / 2
-    page.mouse.click(x, y)
 
 
 def test_filter_open_and_retry_a_failed_job(
@@ -76,7 +64,7 @@ def test_filter_open_and_retry_a_failed_job(
         expect(page.get_by_text("1 narration · page 1 of 1")).to_be_visible(timeout=30_000)
         expect(page.get_by_role("combobox", name="Status")).to_have_value("failed")  # the form shows it, too
         expect(table.get_by_text(f"scene #{failed}", exact=True)).to_have_count(1)
-        _click_cell(page, 0, list(COLUMNS).index("voice"))  # any cell of its row opens it
+        click_cell(page, 0, "voice")  # any cell of its row opens it
 
         expect(page.get_by_role("heading", name=f"Scene narration #{failed}")).to_be_visible(timeout=30_000)
         assert f"kind=scene&id={failed}" in page.url  # a link anyone can paste

@@ -22,7 +22,7 @@ from db.settings import get_settings
 from db.window import Window
 from tests.apptest import APP, button, labels, open_narration, selectbox
 from tests.factories import LOCAL, billed, staff_user
-from tests.fake_providers import FakeProviders
+from tests.fake_providers import FakeProviders, Fault
 from tests.test_reliability import OPENAI
 from workers.engine.jobs import synthesize
 from workers.service.projects import save_rules
@@ -37,6 +37,15 @@ def _with_fallback(voice: Voice) -> None:
     with new_session() as session:
         save(session, ProjectRules(DEMO_PROJECT, fallback=voice), user_id=None)
         session.commit()
+
+
+def _asked_in_openai(fake: FakeProviders, fault: Fault, times: int = 1) -> int:
+    """A story narration asked for in OpenAI's voice, in a project whose fallback is the local
+    voice, with OpenAI set to answer `fault` the next `times` times; its id."""
+    _with_fallback(Voice(**LOCAL))
+    row_id = submit(Request(kind="story", target_id=1, prompt=TEXT, **OPENAI)).row_id
+    fake.fail_next(fault, times)
+    return row_id
 
 
 def _row(row_id: int) -> StoryAudio:
@@ -54,9 +63,7 @@ def _events(row_id: int) -> list[tuple[str, str | None]]:
 
 
 def test_an_exhausted_quota_completes_on_the_fallback_voice_marked_as_such(fake: FakeProviders) -> None:
-    _with_fallback(Voice(**LOCAL))
-    row_id = submit(Request(kind="story", target_id=1, prompt=TEXT, **OPENAI)).row_id
-    fake.fail_next("quota")
+    row_id = _asked_in_openai(fake, "quota")
     assert "handed to the fallback voice local" in synthesize("story", row_id)
     handed = _row(row_id)
     assert handed.status == "queued" and handed.attempts == 0  # a fresh set of attempts, in the new voice
@@ -79,9 +86,7 @@ def test_a_provider_down_after_every_retry_falls_back_on_the_last_attempt(
 ) -> None:
     monkeypatch.setenv("CHUNK_TRIES", "1")
     get_settings.cache_clear()
-    _with_fallback(Voice(**LOCAL))
-    row_id = submit(Request(kind="story", target_id=1, prompt=TEXT, **OPENAI)).row_id
-    fake.fail_next("500", 3)
+    row_id = _asked_in_openai(fake, "500", 3)
     assert "will retry" in synthesize("story", row_id)  # attempts 1 and 2: it may pass, so it waits
     assert "will retry" in synthesize("story", row_id)
     assert "fallback" in synthesize("story", row_id)  # attempt 3 of 3: the provider is down
@@ -90,9 +95,7 @@ def test_a_provider_down_after_every_retry_falls_back_on_the_last_attempt(
 
 
 def test_a_failure_of_the_text_does_not_fall_back(fake: FakeProviders) -> None:
-    _with_fallback(Voice(**LOCAL))
-    row_id = submit(Request(kind="story", target_id=1, prompt=TEXT, **OPENAI)).row_id
-    fake.fail_next("refused")
+    row_id = _asked_in_openai(fake, "refused")
     assert "failed" in synthesize("story", row_id)
     row = _row(row_id)
     assert row.status == "failed" and row.provider == "openai" and row.fell_back_from is None
@@ -120,10 +123,8 @@ def test_a_fallback_the_budget_refuses_is_not_used_and_the_failure_says_so(
 
 
 def test_the_card_and_the_providers_chart_mark_a_narration_of_the_fallback(fake: FakeProviders) -> None:
-    _with_fallback(Voice(**LOCAL))
     editor = staff_user("editor")
-    row_id = submit(Request(kind="story", target_id=1, prompt=TEXT, **OPENAI)).row_id
-    fake.fail_next("401")
+    row_id = _asked_in_openai(fake, "401")
     synthesize("story", row_id)
     assert "completed" in synthesize("story", row_id)
 
