@@ -205,9 +205,12 @@ def applied(session: Session, kind: str, row_id: int, used: Iterable[Entry]) -> 
         )
 
 
-def clear_marks(session: Session, kind: str, row_id: int, passages: Iterable[int] | None) -> None:
-    """Clear the narration's marks the passages just narrated cover (None: all of it was narrated)."""
-    query = delete(LexiconMark).where(LexiconMark.narration_kind == kind, LexiconMark.narration_id == row_id)
-    if passages is not None:
-        query = query.where(LexiconMark.passages.contained_by(sorted(set(passages))))
-    session.execute(query)
+def clear_marks(session: Session, kind: str, row_id: int, passages: Iterable[int]) -> None:
+    """Clear the narration's marks whose passages the passages just narrated again all cover."""
+    session.execute(
+        delete(LexiconMark).where(
+            LexiconMark.narration_kind == kind,
+            LexiconMark.narration_id == row_id,
+            LexiconMark.passages.contained_by(sorted(set(passages))),
+        )
+    )

@@ -62,7 +62,7 @@ if user.can_compose:
         st.rerun()
     if rows:
         gone = st.selectbox("Remove an entry", [None, *rows], format_func=lambda r: "—" if r is None else r.term)
-        if gone is not None and st.button(f"Remove “{gone.term}”"):
+        if gone is not None and st.button(f"Remove “{md(gone.term)}”"):
             st.session_state["lexicon-said"] = remove_entry(gone.id, user)
             st.rerun()
 
@@ -76,7 +76,7 @@ for number, mark in enumerate(marked):
     left, right = st.columns([3, 2], vertical_alignment="center")
     left.page_link(
         links.PAGE,
-        label=f"{mark.kind.title()} narration #{mark.narration_id}: “{mark.term}” in {which}",
+        label=f"{mark.kind.title()} narration #{mark.narration_id}: “{md(mark.term)}” in {which}",
         query_params=links.params(mark.kind, mark.narration_id),
     )
     if user.can_compose and right.button(f"Narrate {which} again", key=f"renarrate-{number}"):

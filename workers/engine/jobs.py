@@ -219,15 +219,20 @@ def _synthesize(work: ClaimedWork, ready: tuple[validation.Checked, Plan] | Perm
 
 def _record_lexicon(work: ClaimedWork, lexicon: Lexicon, said: list[str], redone: list[int] | None) -> None:
     """Record which entries the passages just narrated (`said`: all of them, or the `redone` ones)
-    were narrated with, at their versions, as a LEXICON_APPLIED event, and clear the marks they answer."""
+    were narrated with, at their versions, as a LEXICON_APPLIED event, and clear the marks they answer.
+    Only a completed narration is ever marked, so a first completion has no mark to clear, and one
+    that used no entry costs no transaction here."""
     used = lexicon.found(" ".join(said))
+    if not used and redone is None:
+        return
     with new_session() as session:
         if used:
             lexicon_rows.applied(session, work.kind, work.row_id, used)
             listed = "; ".join(f"{e.term} → {e.respelling} (v{e.version}, {n}×)" for e, n in used.items())
             applied = events.What.LEXICON_APPLIED
             events.record(session, work.kind, work.row_id, applied, worker=work.worker, message=listed)
-        lexicon_rows.clear_marks(session, work.kind, work.row_id, redone)
+        if redone is not None:
+            lexicon_rows.clear_marks(session, work.kind, work.row_id, redone)
         session.commit()
 
 
