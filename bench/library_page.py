@@ -84,6 +84,8 @@ def _last_scene_of_newest() -> int:
 def _board(page: Page) -> float:
     """Seconds from a click in the first row's board cell to its board drawn (last line, player)."""
     last = _last_scene_of_newest()
+    page.locator("[data-testid='stDataFrame']").hover()  # as a person's pointer is over the table before a click
+    page.wait_for_timeout(500)
     started = time.perf_counter()
     click_cell(page, 0, "board")
     page.locator(f".st-key-board-scene-{last}").wait_for(timeout=60_000)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from db.models import CANCELLED, Image, Project, SceneAudio, Status, Story, StoryAudio
@@ -75,8 +74,9 @@ def _state(status: str, cancelled_at: object) -> str:
 
 
 def story_board(session: Session, story_id: int) -> Board | None:
-    """The board of one story; None when the story does not exist. Three queries, whatever the
-    story's size: the story with its narration, its images, and each image's newest narration."""
+    """The board of one story; None when the story does not exist. Four queries, whatever the
+    story's size: the story, its narration, each image with its newest narration, and how many
+    narrations each image has."""
     story = session.execute(
         select(Story.id, Story.title, Story.project_id, Project.name)
         .outerjoin(Project, Project.id == Story.project_id)
@@ -96,30 +96,51 @@ def story_board(session: Session, story_id: int) -> Board | None:
             "story", story_id, story.title, None, told[0], _state(told[1], told[2]), told[3],
             told[4], tuple(told[5] or ()), int(told[6]), output_format=told[7],
         )  # fmt: skip
-    images = session.execute(
-        select(Image.id, Image.caption, Image.image).where(Image.story_id == story_id).order_by(Image.id)
-    ).all()
     newest = (
         select(
-            SceneAudio.image_id, SceneAudio.id, SceneAudio.status, SceneAudio.cancelled_at,
-            SceneAudio.duration_seconds, verdict(SceneAudio), failing(SceneAudio), flagged(SceneAudio),
-            (func.count().over(partition_by=SceneAudio.image_id) - 1).label("earlier"), SceneAudio.output_format,
+            SceneAudio.id,
+            SceneAudio.status,
+            SceneAudio.cancelled_at,
+            SceneAudio.duration_seconds,
+            verdict(SceneAudio).label("qc_passed"),
+            failing(SceneAudio).label("qc_failing"),
+            flagged(SceneAudio).label("qc_flagged"),
+            SceneAudio.output_format,
         )
-        .where(SceneAudio.image_id.in_([i.id for i in images]))
-        .order_by(SceneAudio.image_id, SceneAudio.created_at.desc(), SceneAudio.id.desc())
-        .ext(distinct_on(SceneAudio.image_id))
-    )  # fmt: skip
-    latest = {row[0]: row for row in session.execute(newest)} if images else {}
+        .where(SceneAudio.image_id == Image.id)
+        .order_by(SceneAudio.created_at.desc(), SceneAudio.id.desc())
+        .limit(1)
+        .lateral("newest")
+    )
+    # ix_tts_sceneaudio_image_newest: one index step per image, however many narrations it has
+    lines = session.execute(
+        select(Image.id.label("image_id"), Image.caption, Image.image.label("stored"), newest)
+        .outerjoin(newest, true())
+        .where(Image.story_id == story_id)
+        .order_by(Image.id)
+    ).all()
+    told_of = [line.image_id for line in lines if line.id is not None]
+    counted = (
+        session.execute(
+            select(SceneAudio.image_id, func.count())
+            .where(SceneAudio.image_id.in_(told_of))
+            .group_by(SceneAudio.image_id)
+        ).all()
+        if told_of
+        else []
+    )
+    narrations = {image_id: int(count) for image_id, count in counted}
     scenes = []
-    for image in images:
-        row = latest.get(image.id)
-        if row is None:
-            scenes.append(Slot("scene", image.id, image.caption, image.image))
+    for line in lines:
+        image_id, caption, stored = line.image_id, line.caption, line.stored
+        if line.id is None:
+            scenes.append(Slot("scene", image_id, caption, stored))
             continue
         scenes.append(
             Slot(
-                "scene", image.id, image.caption, image.image, row[1], _state(row[2], row[3]), row[4],
-                row[5], tuple(row[6] or ()), int(row[7]), int(row[8]), row[9],
+                "scene", image_id, caption, stored, line.id, _state(line.status, line.cancelled_at),
+                line.duration_seconds, line.qc_passed, tuple(line.qc_failing or ()), int(line.qc_flagged),
+                narrations.get(image_id, 1) - 1, line.output_format,
             )
         )  # fmt: skip
     return Board(story.id, story.title, story.project_id, story.name, [head, *scenes])

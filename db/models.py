@@ -343,6 +343,8 @@ class SceneAudio(BaseTTS, Base):
         Index("tts_sceneau_image_i_3600d5_idx", "image_id"),
         Index("tts_sceneaudio_image_id_0c5717be", "image_id"),
         Index("tts_sceneaudio_user_id_54d9e1f5", "user_id"),
+        # A story board's newest narration of each scene image, without sorting all of its narrations.
+        Index("ix_tts_sceneaudio_image_newest", "image_id", "created_at"),
         *_narration_indexes("tts_sceneaudio"),
     )
 
