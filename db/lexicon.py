@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, delete, func, not_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import Chunk, LexiconEntry, LexiconMark, NarrationLexicon, Status, User
+from db.models import Chunk, LexiconEntry, LexiconMark, NarrationLexicon, PronunciationDictionary, Status, User
 from db.narrations import KINDS, NarrationKind, story_of
 
 
@@ -33,6 +33,8 @@ class Entry:
     version: int
     project_id: int | None = None
     """None: a global entry."""
+    ipa: str | None = None
+    """How to say it in IPA, where the model takes phoneme rules (else the respelling is sent)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Row:
     version: int
     updated_at: datetime
     updated_by: str | None
+    ipa: str | None
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,13 @@ def entries(session: Session, project_id: int | None) -> list[Entry]:
         scope = or_(scope, LexiconEntry.project_id == project_id)
     found = session.execute(
         select(
-            LexiconEntry.id, LexiconEntry.term, LexiconEntry.respelling, LexiconEntry.version, LexiconEntry.project_id
-        )
+            LexiconEntry.id,
+            LexiconEntry.term,
+            LexiconEntry.respelling,
+            LexiconEntry.version,
+            LexiconEntry.project_id,
+            LexiconEntry.ipa,
+        )  # the order of Entry's fields
         .where(_live(), scope)
         .order_by(LexiconEntry.project_id.is_(None), LexiconEntry.term_key)  # the project's own first
     ).all()
@@ -97,7 +105,7 @@ def listed(session: Session, project_id: int | None) -> list[Row]:
     rows = session.execute(
         select(
             LexiconEntry.id, LexiconEntry.project_id, LexiconEntry.term, LexiconEntry.respelling,
-            LexiconEntry.version, LexiconEntry.updated_at, User.username,
+            LexiconEntry.version, LexiconEntry.updated_at, User.username, LexiconEntry.ipa,
         )
         .outerjoin(User, User.id == LexiconEntry.updated_by_id)
         .where(_live(), scope)
@@ -106,10 +114,12 @@ def listed(session: Session, project_id: int | None) -> list[Row]:
     return [Row(*row) for row in rows]
 
 
-def save(session: Session, project_id: int | None, term: str, respelling: str, *, user_id: int | None) -> int:
+def save(
+    session: Session, project_id: int | None, term: str, respelling: str, *, ipa: str | None = None, user_id: int | None
+) -> int:
     """Add the entry, or change the one for that term in that scope (its version bumps); its id.
     The caller marks the narrations it changes (`mark`) and commits."""
-    values = {"term": term, "respelling": respelling, "updated_by_id": user_id, "deleted_at": None}
+    values = {"term": term, "respelling": respelling, "ipa": ipa, "updated_by_id": user_id, "deleted_at": None}
     statement = insert(LexiconEntry).values(project_id=project_id, term_key=term.casefold(), **values)
     return int(
         session.execute(
@@ -192,6 +202,22 @@ def marks(session: Session, project_id: int | None = None) -> list[Marked]:
             query = query.where(kind.in_project(project_id))
         found += [Marked(kind.name, row_id, term, tuple(passages)) for row_id, term, passages in session.execute(query)]
     return found
+
+
+def dictionary(session: Session, rules_key: str) -> tuple[str, str] | None:
+    """The ElevenLabs dictionary (id, version) already made for these rules, if one was."""
+    found = session.get(PronunciationDictionary, rules_key)
+    return (found.dictionary_id, found.version_id) if found is not None else None
+
+
+def keep_dictionary(session: Session, rules_key: str, made: tuple[str, str]) -> None:
+    """Remember a dictionary just made for these rules (the caller commits; a twin made at the same
+    moment by another worker is kept instead: either says the same)."""
+    session.execute(
+        insert(PronunciationDictionary)
+        .values(rules_key=rules_key, dictionary_id=made[0], version_id=made[1])
+        .on_conflict_do_nothing()
+    )
 
 
 def applied(session: Session, kind: str, row_id: int, used: Iterable[Entry]) -> None:

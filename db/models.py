@@ -491,10 +491,24 @@ class LexiconEntry(Base):
     term_key: Mapped[str] = mapped_column(String(200))
     """The term case-folded: one entry per term and project, whatever its case."""
     respelling: Mapped[str] = mapped_column(String(400))
+    ipa: Mapped[str | None] = mapped_column(String(400))
+    """How to say it in IPA, for models that take phoneme rules (ElevenLabs Flash v2); optional."""
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     deleted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_by_id: Mapped[int | None] = mapped_column(Integer, _fk("auth_user.id", "SET NULL"))
+
+
+class PronunciationDictionary(Base):
+    """A set of phoneme rules already made into a pronunciation dictionary in the ElevenLabs
+    account, by a hash of the rules: made once, then reused by every narration that needs it."""
+
+    __tablename__ = "tts_pronunciation_dictionary"
+
+    rules_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dictionary_id: Mapped[str] = mapped_column(String(100))
+    version_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class NarrationLexicon(Base):

@@ -259,6 +259,8 @@ class FakeProviders:
         """The ElevenLabs account's voices (GET /v1/voices); a test adds or removes some."""
         self.voice_listings = 0
         """How many times the voices were listed (free: not among the paid `calls`)."""
+        self.dictionaries: dict[str, list[dict[str, Any]]] = {}
+        """Pronunciation dictionaries made in the ElevenLabs account: id → its rules, as sent."""
         self._tone_slots: dict[str, int] = {}
         self._spoken_at: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -569,6 +571,9 @@ class FakeProviders:
             return _eleven_error(404, "voice_not_found", f"A voice with the voice_id {voice} was not found.")
         if model not in ELEVENLABS_LIMITS:
             return _eleven_error(400, "model_not_found", f"A model with model ID {model} does not exist.")
+        for locator in body.get("pronunciation_dictionary_locators") or []:
+            if locator.get("pronunciation_dictionary_id") not in self.dictionaries:
+                return _eleven_error(404, "pronunciation_dictionary_not_found", "No such pronunciation dictionary.")
         if not text.strip():
             return _eleven_error(400, "empty_text", "The text is empty.")
         if len(text) > ELEVENLABS_LIMITS[model]:
@@ -653,9 +658,26 @@ class _Handler(BaseHTTPRequestHandler):
             voices = list(self.fake.account_voices)
         self.send(_json(200, {"voices": voices}))
 
+    def _dictionary(self, raw: bytes) -> None:
+        """ElevenLabs' add-from-rules: a new dictionary of the rules sent, for the account's key."""
+        if self.headers.get("xi-api-key") != self.fake.api_key:
+            self.send(_eleven_error(401, "invalid_api_key", "Invalid API key"))
+            return
+        body = json.loads(raw or b"{}")
+        made = f"pd{uuid.uuid4().hex[:18]}"
+        with self.fake._lock:
+            self.fake.dictionaries[made] = list(body.get("rules") or [])
+        rules = len(self.fake.dictionaries[made])
+        answer = {"id": made, "name": body.get("name", ""), "created_by": "fake", "creation_time_unix": 0,
+                  "version_id": "v1", "version_rules_num": rules}  # fmt: skip
+        self.send(_json(200, answer))
+
     def do_POST(self) -> None:
         url = urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if url.path == "/v1/pronunciation-dictionaries/add-from-rules":
+            self._dictionary(raw)
+            return
         provider: ProviderName | None = None
         if url.path in ("/v1/audio/speech", TRANSCRIPTIONS_PATH):
             provider = "openai"

@@ -109,3 +109,27 @@ def test_compose_shows_what_the_lexicon_changes_and_counts_the_changed_text(fake
     counted = {m.label: m.value for m in app.metric}["Characters"]
     assert counted == f"{len(Lexicon([lexicon.Entry(1, 'Miso', 'MEE-so the cat', 1)]).apply(prompt)):,}"
     assert int(counted.replace(",", "")) > len(prompt)
+
+
+def test_an_ipa_entry_goes_as_a_pronunciation_dictionary_where_the_model_takes_one(fake: FakeProviders) -> None:
+    editor = staff_user("editor")
+    save_entry(None, "Aoife", "EE-fa", editor, ipa="ˈiːfə")
+    flash_v2 = {"provider": "elevenlabs", "model": "eleven_flash_v2", "voice": "21m00Tcm4TlvDq8ikWAM"}
+    told = "Aoife lit the lamp."
+    first = submit(Request(kind="story", target_id=1, prompt=told, **flash_v2)).row_id  # type: ignore[arg-type]
+    assert "completed" in synthesize("story", first)
+    (sent,) = [c for c in fake.calls if c.provider == "elevenlabs"]
+    assert sent.text == told  # the term as written: the dictionary says it
+    (locator,) = sent.params["pronunciation_dictionary_locators"]
+    rules = fake.dictionaries[locator["pronunciation_dictionary_id"]]
+    assert [(r["string_to_replace"], r["phoneme"], r["alphabet"]) for r in rules] == [("Aoife", "ˈiːfə", "ipa")]
+
+    second = submit(Request(kind="scene", target_id=1, prompt="Aoife slept.", **flash_v2)).row_id  # type: ignore[arg-type]
+    assert "completed" in synthesize("scene", second)
+    assert len(fake.dictionaries) == 1  # made once, then named again
+
+    flash_v2_5 = {**flash_v2, "model": "eleven_flash_v2_5"}  # takes no phoneme rules: the respelling
+    third = submit(Request(kind="scene", target_id=2, prompt="Aoife woke.", **flash_v2_5)).row_id  # type: ignore[arg-type]
+    assert "completed" in synthesize("scene", third)
+    last = fake.calls[-1]
+    assert last.text == "EE-fa woke." and not last.params.get("pronunciation_dictionary_locators")

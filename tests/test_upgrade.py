@@ -16,7 +16,7 @@ from db.models import Base
 from db.upgrade import alembic_config, upgrade
 from tests.factories import django_rows, load_django_schema
 
-HEAD = "0017"
+HEAD = "0018"
 DJANGO_TABLES = tuple(DJANGO_COLUMNS)
 GROUP_TABLES: dict[str, list[str]] = import_module("db.migrations.versions.0008_django_groups").TABLES
 """Django's own DDL for its group tables (frozen in migration 0008)."""

@@ -33,8 +33,8 @@ zone = labels.display_zone()
 if rows:
     st.dataframe(
         [
-            {"term": r.term, "say it as": r.respelling, "version": r.version, "changed by": r.updated_by or "—",
-             "changed": labels.when(r.updated_at, zone)}
+            {"term": r.term, "say it as": r.respelling, "IPA": r.ipa or "", "version": r.version,
+             "changed by": r.updated_by or "—", "changed": labels.when(r.updated_at, zone)}
             for r in rows
         ],
         hide_index=True,
@@ -48,6 +48,12 @@ if user.can_compose:
     left, right = st.columns(2)
     term = left.text_input("Term", placeholder="Aoife", help="As the text spells it; an existing term is changed")
     respelling = right.text_input("Say it as", placeholder="EE-fa")
+    ipa = st.text_input(
+        "IPA (optional)",
+        placeholder="ˈiːfə",
+        help="ElevenLabs Flash v2 takes phoneme rules: there the term goes as written, with a pronunciation "
+        "dictionary in IPA; every other model is sent the respelling.",
+    )
     voices = {f"{p.id.value}|{m.id}|{m.voices[0]}": f"{p.label} · {m.label}" for p in CATALOGUE for m in p.models[:1]}
     hear_in = st.selectbox("Hear it in", list(voices), format_func=voices.__getitem__)
     hear, save = st.columns(2)
@@ -58,7 +64,7 @@ if user.can_compose:
         except NoSample as why:
             st.warning(md(why))
     if save.button("Save the entry", type="primary"):
-        st.session_state["lexicon-said"] = save_entry(scope, term, respelling, user)
+        st.session_state["lexicon-said"] = save_entry(scope, term, respelling, user, ipa)
         st.rerun()
     if rows:
         gone = st.selectbox("Remove an entry", [None, *rows], format_func=lambda r: "—" if r is None else r.term)

@@ -26,7 +26,7 @@ from db import chunks, events
 from db import lexicon as lexicon_rows
 from db.lifecycle import ClaimedWork
 from db.settings import get_settings
-from workers.engine import mastering, metrics, qc, storage
+from workers.engine import mastering, metrics, phonemes, qc, storage
 from workers.engine.catalogue import Model
 from workers.engine.chunking import split, still_fits
 from workers.engine.gates import ProviderGate
@@ -120,6 +120,8 @@ class ChunkJob:
     slots: AccountSlots | None = None
     lexicon: Lexicon = EMPTY
     """Applied to each passage (and its neighbours' context) as it is sent."""
+    dictionary: tuple[str, str] | None = None
+    """An ElevenLabs pronunciation dictionary named in every request (`workers/engine/phonemes.py`)."""
     abort: threading.Event = field(default_factory=threading.Event)
     checked_at: float = field(default_factory=time.monotonic)
 
@@ -160,6 +162,7 @@ class ChunkJob:
             next_text=spoken(texts[idx + 1])[:CONTEXT_CHARS] if idx + 1 < len(texts) else None,
             instructions=self.work.instructions if self.model.takes_instructions else None,
             speed=self.work.speed,
+            dictionary=self.dictionary,
         )
 
     def synthesize(self, chunk: chunks.PlannedChunk, texts: list[str]) -> tuple[chunks.PlannedChunk, bytes]:
@@ -299,8 +302,9 @@ def narrate(
     for refusal in storage.remove(store, [("chunk", p) for p in stale]).refused:
         log.warning("%s #%s: a dropped chunk's file was left in place: %s", work.kind, work.row_id, refusal)
 
+    respelled, dictionary = phonemes.spoken(work, plan.lexicon, work.prompt)
     job = ChunkJob(
-        work, provider, model, checked.voice, store, tries, interruption, gate=gate, slots=slots, lexicon=plan.lexicon
+        work, provider, model, checked.voice, store, tries, interruption, gate, slots, respelled, dictionary=dictionary
     )
     # The PCM of every passage: an earlier attempt's read back from the store now (it may have run on
     # another host), the rest as it is synthesized. A chunk whose file did not survive (a machine

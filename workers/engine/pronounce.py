@@ -62,6 +62,11 @@ class Lexicon:
             return []
         return [(m.start(), m.end(), self.entry(m.group())) for m in self._pattern.finditer(text)]
 
+    def without(self, entries: list[Entry]) -> Lexicon:
+        """The lexicon less these entries (said another way: by a pronunciation dictionary)."""
+        gone = {e.id for e in entries}
+        return Lexicon([e for e in self.entries if e.id not in gone])
+
     def growth(self, text: str) -> int:
         """How many characters the lexicon adds to the text (0 when it shortens it)."""
         return max(0, len(self.apply(text)) - len(text))

@@ -38,17 +38,20 @@ def _marked(session_marks: list[lexicon.Marked]) -> str:
     )
 
 
-def save_entry(project_id: int | None, term: str, respelling: str, user: SignedIn) -> str:
-    """Add the entry or change it (its version bumps), and mark the completed narrations holding it."""
+def save_entry(project_id: int | None, term: str, respelling: str, user: SignedIn, ipa: str = "") -> str:
+    """Add the entry or change it (its version bumps), and mark the completed narrations holding it.
+    `ipa` (optional): how to say it in IPA, for models that take phoneme rules."""
     if refused := refusal(user.user_id, "edit the lexicon"):
         return refused
-    term, respelling = term.strip(), respelling.strip()
+    term, respelling, ipa = term.strip(), respelling.strip(), ipa.strip()
     if problem := _problem(term, respelling):
         return problem
+    if len(ipa) > MAX_RESPELLING_CHARS:
+        return f"The IPA takes at most {MAX_RESPELLING_CHARS} characters."
     with new_session() as session:
         if project_id is not None and session.get(Project, project_id) is None:
             return f"Project #{project_id} no longer exists."
-        entry_id = lexicon.save(session, project_id, term, respelling, user_id=user.user_id)
+        entry_id = lexicon.save(session, project_id, term, respelling, ipa=ipa or None, user_id=user.user_id)
         matcher = Lexicon([lexicon.Entry(entry_id, term, respelling, 0)])
         marked = lexicon.mark(session, entry_id, lambda text: bool(matcher.found(text)))
         session.commit()

@@ -26,6 +26,8 @@ class ChunkRequest:
     previous_request_ids: tuple[str, ...] = ()
     instructions: str | None = None
     speed: float | None = None
+    dictionary: tuple[str, str] | None = None
+    """An ElevenLabs pronunciation dictionary (id, version) that says some of the text's terms."""
 
 
 @dataclass(frozen=True)

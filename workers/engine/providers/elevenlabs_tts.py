@@ -11,8 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from elevenlabs import PronunciationDictionaryVersionLocator
 from elevenlabs.client import ElevenLabs
 from elevenlabs.core.api_error import ApiError
+from elevenlabs.pronunciation_dictionaries.types import (
+    BodyAddAPronunciationDictionaryV1PronunciationDictionariesAddFromRulesPostRulesItem_Phoneme as PhonemeRule,
+)
 
 from workers.engine.providers.base import (
     Busy,
@@ -55,6 +59,13 @@ class ElevenLabsProvider:
                 previous_text=request.previous_text,
                 next_text=request.next_text,
                 previous_request_ids=list(request.previous_request_ids) if stitch else None,
+                pronunciation_dictionary_locators=[
+                    PronunciationDictionaryVersionLocator(
+                        pronunciation_dictionary_id=request.dictionary[0], version_id=request.dictionary[1]
+                    )
+                ]
+                if request.dictionary
+                else None,
                 request_options={"max_retries": 0},
             ) as response:
                 headers = response.headers
@@ -73,6 +84,30 @@ class ElevenLabsProvider:
             request_id=headers.get("request-id"),
             characters_billed=_int_or_none(headers.get("character-cost")),
         )
+
+    def make_dictionary(self, name: str, phonemes: list[tuple[str, str]]) -> tuple[str, str]:
+        """Make a pronunciation dictionary of IPA phoneme rules (term, ipa) in the account; its (id,
+        version). Raises ProviderError as a request would."""
+        rules: list[PhonemeRule] = [
+            PhonemeRule(string_to_replace=term, phoneme=ipa, alphabet="ipa") for term, ipa in phonemes
+        ]
+        try:
+            made = self._client.pronunciation_dictionaries.create_from_rules(
+                rules=rules, name=name, request_options={"max_retries": 0}
+            )
+        except ApiError as error:
+            status_code = error.status_code or 0
+            said = scrub(_detail(error.body)[1], self._api_key)
+            if status_code == 401:
+                raise Permanent("ElevenLabs rejected the API key: check ELEVENLABS_API_KEY", reason="auth") from None
+            if status_code >= 500 or status_code in (0, 408, 409, 429):
+                raise Transient(f"ElevenLabs could not make the dictionary ({status_code}): {said}") from None
+            raise Permanent(f"ElevenLabs refused the pronunciation dictionary ({status_code}): {said}") from None
+        except httpx.HTTPError as error:
+            raise Transient(
+                scrub(f"Could not reach ElevenLabs ({error})", self._api_key), reason="unreachable"
+            ) from None
+        return made.id, made.version_id
 
     def _api_error(self, error: ApiError, request: ChunkRequest) -> ProviderError:
         status_code = error.status_code or 0
