@@ -14,13 +14,14 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, literal, not_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import Chunk, LexiconEntry, LexiconMark, NarrationLexicon, PronunciationDictionary, Status, User
-from db.narrations import KINDS, NarrationKind, story_of
+from db.models import Chunk, LexiconEntry, LexiconMark, NarrationLexicon, PronunciationDictionary, Status, Story, User
+from db.narrations import KINDS, NarrationKind, kind_of
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,12 @@ def _live() -> ColumnElement[bool]:
     return LexiconEntry.deleted_at.is_(None)
 
 
-def entries(session: Session, project_id: int | None) -> list[Entry]:
-    """The entries that apply to a narration of the project (its own, and the global ones it does
-    not override); the global ones only, for a narration of no project."""
+def _entries(session: Session, project: ColumnElement[Any] | None) -> list[Entry]:
+    """The live global entries and those of `project` (an id, or a subquery giving one), a
+    project's own entry winning over a global one for the same term."""
     scope: ColumnElement[bool] = LexiconEntry.project_id.is_(None)
-    if project_id is not None:
-        scope = or_(scope, LexiconEntry.project_id == project_id)
+    if project is not None:
+        scope = or_(scope, LexiconEntry.project_id == project)
     found = session.execute(
         select(
             LexiconEntry.id,
@@ -93,10 +94,18 @@ def entries(session: Session, project_id: int | None) -> list[Entry]:
     return kept
 
 
+def entries(session: Session, project_id: int | None) -> list[Entry]:
+    """The entries that apply to a narration of the project (its own, and the global ones it does
+    not override); the global ones only, for a narration of no project."""
+    return _entries(session, literal(project_id) if project_id is not None else None)
+
+
 def entries_of_narration(session: Session, kind: str, row_id: int) -> list[Entry]:
-    """`entries` for the project the narration belongs to (through its story)."""
-    story = story_of(session, kind, row_id)
-    return entries(session, story.project_id if story is not None else None)
+    """`entries` for the project the narration belongs to (through its story), in one round trip:
+    every job reads them when it plans its passages."""
+    k = kind_of(kind)
+    project = k.with_story(select(Story.project_id).select_from(k.model)).where(k.model.id == row_id)
+    return _entries(session, project.scalar_subquery())
 
 
 def listed(session: Session, project_id: int | None) -> list[Row]:

@@ -12,7 +12,7 @@ from dashboard.plain import md
 from dashboard.session import KEY
 from db import lexicon
 from db.engine import new_session
-from db.models import Chunk, LexiconMark, NarrationLexicon, StoryAudio
+from db.models import Chunk, LexiconMark, NarrationLexicon, Story, StoryAudio
 from tests.apptest import APP, selectbox
 from tests.factories import staff_user
 from tests.fake_providers import FakeProviders
@@ -25,6 +25,7 @@ from workers.service.lexicon import renarrate, save_entry
 from workers.service.submit import Request, submit
 
 AOIFE = lexicon.Entry(1, "Aoife", "EE-fa", 1)
+DEMO_PROJECT = 1
 
 
 def test_terms_match_whole_words_in_any_case_and_take_the_matchs_capital() -> None:
@@ -133,3 +134,23 @@ def test_an_ipa_entry_goes_as_a_pronunciation_dictionary_where_the_model_takes_o
     assert "completed" in synthesize("scene", third)
     last = fake.calls[-1]
     assert last.text == "EE-fa woke." and not last.params.get("pronunciation_dictionary_locators")
+
+
+def test_a_projects_own_entry_wins_over_the_global_one_for_its_narrations_only(fake: FakeProviders) -> None:
+    editor = staff_user("editor")
+    save_entry(None, "Aoife", "EE-fa", editor)
+    save_entry(DEMO_PROJECT, "aoife", "AY-fa", editor)
+    with new_session() as session:
+        elsewhere = Story(title="A story of no project", content="Aoife.")
+        session.add(elsewhere)
+        session.flush()
+        outside = elsewhere.id
+        session.commit()
+    mine = submit(Request(kind="story", target_id=1, prompt="Aoife sang.", **OPENAI)).row_id
+    theirs = submit(Request(kind="story", target_id=outside, prompt="Aoife sang.", **OPENAI)).row_id
+    with new_session() as session:
+        said = {
+            row: Lexicon(lexicon.entries_of_narration(session, "story", row)).apply("Aoife sang.")
+            for row in (mine, theirs)
+        }
+    assert said == {mine: "AY-fa sang.", theirs: "EE-fa sang."}
