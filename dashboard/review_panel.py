@@ -20,6 +20,9 @@ STATES = {
     "awaiting_approval": ":red-badge[:material/pending: needs approval]",
 }
 
+CHANGES = ("completed", "redo_completed", "fell_back", "replaced")
+"""The events after a review that changed the audio it was about."""
+
 
 def _standing(detail: NarrationDetail) -> None:
     standing, past = load_reviews(detail.kind, detail.row_id)
@@ -51,10 +54,6 @@ def _standing(detail: NarrationDetail) -> None:
                 help=f"Play from {where} in the full player{passage}",
             )
             right.text(f"{where}{passage}: {comment.text}")  # a reviewer's words: plain text
-
-
-CHANGES = ("completed", "redo_completed", "fell_back", "replaced")
-"""The events after a review that changed the audio it was about."""
 
 
 def _draft_key(detail: NarrationDetail) -> str:

@@ -51,7 +51,8 @@ def slot_badge(slot: Slot) -> str:
     """The line's state as a badge; a scene with nothing to play and nothing on the way stands out."""
     if slot.status is None:
         return ":red-badge[:material/mic_off: not narrated]"
-    return labels.BADGES.get(slot.status) or md(slot.status)
+    shown = labels.state(slot.status, slot.cancelled_at)
+    return labels.BADGES.get(shown) or md(shown)  # a status only the Django side knows, as text
 
 
 def tracks(board: Board, page_url: str | None) -> list[Track]:
@@ -66,8 +67,8 @@ def tracks(board: Board, page_url: str | None) -> list[Track]:
     ]
 
 
-def show_play_all(board: Board) -> None:
-    playing = tracks(board, st.context.url)
+def show_play_all(board: Board, page_url: str | None) -> None:
+    playing = tracks(board, page_url)
     if not playing:
         st.caption("Nothing to play yet: no line of this board has a completed narration.")
         return

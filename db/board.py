@@ -10,11 +10,12 @@ the Django app adds them in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
-from db.models import CANCELLED, Image, Project, SceneAudio, Status, Story, StoryAudio
+from db.models import Image, Project, SceneAudio, Status, Story, StoryAudio
 from db.quality import failing, flagged, verdict
 
 
@@ -31,7 +32,7 @@ class Slot:
     """The scene image's stored path (None for the story, or an image row that names no file)."""
     narration_id: int | None = None
     status: str | None = None
-    """queued, processing, completed, failed, or cancelled; None: never narrated."""
+    """Django's status (queued, processing, completed, failed); None: never narrated."""
     duration_seconds: float | None = None
     qc_passed: bool | None = None
     qc_failing: tuple[str, ...] = ()
@@ -39,6 +40,8 @@ class Slot:
     earlier: int = 0
     """Other narrations of the same scene image, older than the one shown."""
     output_format: str | None = None
+    cancelled_at: datetime | None = None
+    """Set on a `failed` row someone cancelled (the page reads it as cancelled, `dashboard.labels.state`)."""
 
     @property
     def missing(self) -> bool:
@@ -69,10 +72,6 @@ class Board:
         return [s for s in self.scenes if s.missing]
 
 
-def _state(status: str, cancelled_at: object) -> str:
-    return CANCELLED if status == Status.FAILED and cancelled_at is not None else status
-
-
 def story_board(session: Session, story_id: int) -> Board | None:
     """The board of one story; None when the story does not exist. Four queries, whatever the
     story's size: the story, its narration, each image with its newest narration, and how many
@@ -93,8 +92,8 @@ def story_board(session: Session, story_id: int) -> Board | None:
     head = Slot("story", story_id, story.title, None)
     if told is not None:
         head = Slot(
-            "story", story_id, story.title, None, told[0], _state(told[1], told[2]), told[3],
-            told[4], tuple(told[5] or ()), int(told[6]), output_format=told[7],
+            "story", story_id, story.title, None, told[0], told[1], told[3],
+            told[4], tuple(told[5] or ()), int(told[6]), output_format=told[7], cancelled_at=told[2],
         )  # fmt: skip
     newest = (
         select(
@@ -138,9 +137,9 @@ def story_board(session: Session, story_id: int) -> Board | None:
             continue
         scenes.append(
             Slot(
-                "scene", image_id, caption, stored, line.id, _state(line.status, line.cancelled_at),
+                "scene", image_id, caption, stored, line.id, line.status,
                 line.duration_seconds, line.qc_passed, tuple(line.qc_failing or ()), int(line.qc_flagged),
-                narrations.get(image_id, 1) - 1, line.output_format,
+                narrations.get(image_id, 1) - 1, line.output_format, line.cancelled_at,
             )
         )  # fmt: skip
     return Board(story.id, story.title, story.project_id, story.name, [head, *scenes])

@@ -11,6 +11,7 @@ expression finds the narrations, then each passage is matched in Python the same
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -169,7 +170,8 @@ def _in_scope(kind: NarrationKind, entry: LexiconEntry) -> ColumnElement[bool]:
 
 def mark(session: Session, entry_id: int, holds: Callable[[str], bool]) -> list[Marked]:
     """Mark the completed narrations in the entry's scope whose text holds its term, each with the
-    passages that hold it (`holds` says whether a passage's text does, as the lexicon matches)."""
+    passages that hold it (`holds` says whether a passage's text does, as the lexicon matches).
+    Two queries per kind, however many narrations hold the term: theirs, then all their passages."""
     entry = session.get_one(LexiconEntry, entry_id)
     marked: list[Marked] = []
     for kind in KINDS.values():
@@ -181,10 +183,14 @@ def mark(session: Session, entry_id: int, holds: Callable[[str], bool]) -> list[
                 _in_scope(kind, entry),
             )
         ).all()
+        texts: defaultdict[int | None, list[tuple[int, str]]] = defaultdict(list)
+        found = select(kind.chunk_owner, Chunk.idx, Chunk.text).where(kind.chunk_owner.in_(ids)).order_by(Chunk.idx)
+        for owner, idx, text in session.execute(found) if ids else ():
+            texts[owner].append((idx, text))
         for row_id in ids:
-            texts = session.execute(select(Chunk.idx, Chunk.text).where(kind.owns(row_id)).order_by(Chunk.idx)).all()
-            passages = tuple(idx for idx, text in texts if holds(text))
-            if texts and not passages:
+            said = texts[row_id]
+            passages = tuple(idx for idx, text in said if holds(text))
+            if said and not passages:
                 continue  # the word is split across two passages' edges: nothing a passage says holds it
             values = {"version": entry.version, "passages": list(passages), "marked_at": func.now()}
             session.execute(

@@ -45,7 +45,7 @@ if missing := board.missing_scenes:
     st.warning(
         f"{len(missing)} of {len(board.scenes)} scenes have no narration to play: never narrated, failed or cancelled."
     )
-show_play_all(board)
+show_play_all(board, st.context.url)
 narrate_missing(board, user)
 for number, slot in enumerate(board.slots):
     show_line(slot, number, st.context.url)

@@ -28,10 +28,11 @@ def _problem(term: str, respelling: str) -> str | None:
     return None
 
 
-def _marked(session_marks: list[lexicon.Marked]) -> str:
-    if not session_marks:
+def _marked(marked: list[lexicon.Marked]) -> str:
+    """What an entry change marked, as a sentence."""
+    if not marked:
         return "No completed narration holds it, so nothing needs narrating again."
-    count = len(session_marks)
+    count = len(marked)
     return (
         f"{count:,} completed narration{'s' if count > 1 else ''} hold{'' if count > 1 else 's'} it: narrate their "
         "passages that say it again from the list below (only those passages are paid for)."
