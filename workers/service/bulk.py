@@ -16,10 +16,12 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 
+from db import lexicon
 from db.engine import new_session
 from db.models import Image, SceneAudio, Status, Story
 from db.settings import get_settings
 from workers.engine import budget, catalogue
+from workers.engine.pronounce import Lexicon
 from workers.service import access
 from workers.service.submit import Refused, Request, Submitted, submit
 
@@ -86,6 +88,7 @@ def narrate_scenes(story_id: int, template: Request, *, redo_completed: bool = F
         scenes = session.execute(
             select(Image.id, Image.caption).where(Image.story_id == story_id).order_by(Image.id)
         ).all()
+        spoken = Lexicon(lexicon.entries(session, story.project_id))  # priced as sent, as submit prices one
     if not scenes:
         raise Refused(f"“{title}” has no scene images to narrate.")
     most = get_settings().max_bulk_rows
@@ -95,7 +98,7 @@ def narrate_scenes(story_id: int, template: Request, *, redo_completed: bool = F
     todo = todo[:most]
     model = catalogue.model(template.provider, template.model)
     heard_with = get_settings().listen_back_model if template.listen_back else None
-    characters = sum(len(caption) for _, caption in todo)
+    characters = sum(len(spoken.apply(caption)) for _, caption in todo)
     cost = catalogue.narration_cost_usd(model, characters, listen_back_model=heard_with) if model else 0.0
     over = budget.refusal(get_settings(), cost)
     if over:
